@@ -1,0 +1,17 @@
+//! Which crate serves which function of the table. Adding a function = one line here.
+
+use axum::Router;
+use shared::AppState;
+use utoipa_axum::router::OpenApiRouter;
+
+pub fn service(name: &str) -> Option<OpenApiRouter<AppState>> {
+    match name {
+        _ => None,
+    }
+}
+
+pub fn worker(name: &str) -> Option<Router<AppState>> {
+    match name {
+        _ => None,
+    }
+}

@@ -1,0 +1,19 @@
+//! The one-shot job Cloud Build runs before deploying a service that needs a newer schema:
+//! applies `migrations/` to `DATABASE_URL` and exits.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let settings = shared::config::Settings::from_env_or_exit();
+    shared::telemetry::init(&settings);
+    let pool = shared::db::pool(&settings.database).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(78)
+    });
+    match shared::db::MIGRATOR.run(&pool).await {
+        Ok(()) => tracing::info!("migrations applied"),
+        Err(e) => {
+            tracing::error!(error = %e, "migration failed");
+            std::process::exit(1);
+        }
+    }
+}

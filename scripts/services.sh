@@ -1,0 +1,117 @@
+# Shared by dev.sh and test.sh: start throwaway PostgreSQL, Redis and the Pub/Sub
+# emulator on free loopback ports, and stop exactly what was started.
+# Source it, call the start_* functions, and `trap stop_services EXIT`.
+
+SERVICES_DIR=""
+PG_BIN=/usr/lib/postgresql/15/bin
+STARTED_PG=""
+STARTED_REDIS=""
+STARTED_PUBSUB=""
+
+log() { printf '\033[1;34m[mindpause]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[mindpause]\033[0m %s\n' "$*" >&2; exit 1; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_UPDATED=""
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found: install $* by hand"
+  if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq >&2; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+services_dir() {
+  if [ -z "$SERVICES_DIR" ]; then
+    SERVICES_DIR=$(mktemp -d /tmp/mindpause-services.XXXXXX)
+    chmod 755 "$SERVICES_DIR"
+  fi
+  echo "$SERVICES_DIR"
+}
+
+wait_for_port() { # host port seconds
+  local deadline=$((SECONDS + $3))
+  until (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
+
+start_postgres() { # exports DATABASE_URL
+  [ -x "$PG_BIN/initdb" ] || apt_install postgresql-15
+  local dir port
+  dir="$(services_dir)/pg"
+  port=$(free_port)
+  mkdir -p "$dir"
+  local run=()
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    chown postgres "$dir"
+    run=(runuser -u postgres --)
+  fi
+  "${run[@]}" "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  "${run[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 start \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB" >/dev/null \
+    || { cat "$dir/postgres.log" >&2; die "PostgreSQL did not start"; }
+  STARTED_PG="$dir"
+  "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres mindpause
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$port/mindpause"
+  log "PostgreSQL 15 on 127.0.0.1:$port"
+}
+
+start_redis() { # exports REDIS_URL
+  command -v redis-server >/dev/null || apt_install redis-server
+  local dir port
+  dir="$(services_dir)/redis"
+  port=$(free_port)
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" >/dev/null
+  wait_for_port 127.0.0.1 "$port" 10 || die "Redis did not start"
+  STARTED_REDIS="$dir"
+  export REDIS_URL="redis://127.0.0.1:$port"
+  log "Redis on 127.0.0.1:$port"
+}
+
+PUBSUB_EMULATOR=/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator
+
+start_pubsub_emulator() { # exports PUBSUB_EMULATOR_HOST when the emulator exists
+  if [ ! -x "$PUBSUB_EMULATOR" ]; then
+    log "WARNING: the Pub/Sub emulator is not installed ($PUBSUB_EMULATOR);"
+    log "WARNING: the tests that need it will be SKIPPED. It cannot be installed with apt here."
+    return 0
+  fi
+  local dir port
+  dir="$(services_dir)/pubsub"
+  port=$(free_port)
+  mkdir -p "$dir"
+  "$PUBSUB_EMULATOR" --host=127.0.0.1 --port="$port" >"$dir/emulator.log" 2>&1 &
+  echo $! >"$dir/pid"
+  STARTED_PUBSUB="$dir"
+  wait_for_port 127.0.0.1 "$port" 60 || { cat "$dir/emulator.log" >&2; die "Pub/Sub emulator did not start"; }
+  export PUBSUB_EMULATOR_HOST="127.0.0.1:$port"
+  log "Pub/Sub emulator on $PUBSUB_EMULATOR_HOST"
+}
+
+stop_services() {
+  if [ -n "$STARTED_PUBSUB" ] && [ -f "$STARTED_PUBSUB/pid" ]; then
+    kill "$(cat "$STARTED_PUBSUB/pid")" 2>/dev/null || true
+  fi
+  if [ -n "$STARTED_REDIS" ] && [ -f "$STARTED_REDIS/redis.pid" ]; then
+    kill "$(cat "$STARTED_REDIS/redis.pid")" 2>/dev/null || true
+  fi
+  if [ -n "$STARTED_PG" ]; then
+    local run=()
+    [ "$(id -u)" = 0 ] && run=(runuser -u postgres --)
+    "${run[@]}" "$PG_BIN/pg_ctl" -D "$STARTED_PG/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  if [ -n "$SERVICES_DIR" ]; then
+    sleep 0.2
+    rm -rf "$SERVICES_DIR"
+  fi
+  STARTED_PG="" STARTED_REDIS="" STARTED_PUBSUB="" SERVICES_DIR=""
+}

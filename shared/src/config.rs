@@ -1,0 +1,658 @@
+//! Typed settings read once from the environment (and `.env` in development).
+//!
+//! A missing or malformed variable is reported as one line naming it. Checks that only matter
+//! for one integration (say, the mail provider) live with that integration, so a function that
+//! does not send mail does not need mail settings.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::ratelimit::RateSpec;
+
+pub const DEV_JWT_SECRET: &str = "dev-access-secret-change-me-0123456789abcdef";
+pub const DEV_JWT_REFRESH_SECRET: &str = "dev-refresh-secret-change-me-0123456789abcdef";
+
+/// A bad variable: `NAME: what is wrong`. Never contains the value itself (it may be a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub var: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration error: {}: {}", self.var, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    pub fn new(var: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            var: var.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// A string that never shows up in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Test,
+    Production,
+}
+
+impl FromStr for AppEnv {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "development" | "dev" | "local" => Ok(Self::Development),
+            "test" => Ok(Self::Test),
+            "production" | "prod" => Ok(Self::Production),
+            _ => Err("expected development, test or production".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line in Cloud Logging's structured shape.
+    Json,
+    /// Human-readable lines for a terminal.
+    Pretty,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "pretty" | "text" => Ok(Self::Pretty),
+            _ => Err("expected json or pretty".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    HS256,
+    HS384,
+    HS512,
+}
+
+impl FromStr for JwtAlgorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "HS256" => Ok(Self::HS256),
+            "HS384" => Ok(Self::HS384),
+            "HS512" => Ok(Self::HS512),
+            _ => Err("only HS256, HS384 and HS512 are allowed".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: Secret,
+    pub pool_size: u32,
+    pub max_overflow: u32,
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub secret: Secret,
+    pub refresh_secret: Secret,
+    pub algorithm: JwtAlgorithm,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub login: RateSpec,
+    pub general: RateSpec,
+    pub ai_chat: RateSpec,
+    pub file_upload: RateSpec,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenAiSettings {
+    pub api_key: Option<Secret>,
+    pub model: String,
+    pub max_tokens: u32,
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthProviderSettings {
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub redirect_uri: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    /// `gcs` or `local`; `None` = `gcs` when a bucket is named, else `local`.
+    pub provider: Option<String>,
+    pub bucket: Option<String>,
+    pub project_id: Option<String>,
+    pub credentials_path: Option<String>,
+    pub emulator_host: Option<String>,
+    pub local_dir: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `sendgrid` or `outbox`; `None` = `sendgrid` when an API key is set, else `outbox`.
+    pub provider: Option<String>,
+    pub sendgrid_api_key: Option<Secret>,
+    pub sendgrid_base_url: String,
+    pub from_email: String,
+    pub outbox_dir: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PubSubSettings {
+    /// `pubsub` or `in-process`; `None` = `pubsub` when a project (or emulator) is set.
+    pub provider: Option<String>,
+    pub project_id: Option<String>,
+    pub emulator_host: Option<String>,
+    pub topic_email_send: String,
+    pub topic_image_resize: String,
+    pub topic_notification_purge: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PushAuthSettings {
+    /// Verify the OIDC token of push requests (required in production).
+    pub verify: bool,
+    /// Expected `aud` of push tokens (the worker's URL, or what the subscription sets).
+    pub audience: Option<String>,
+    /// Expected `email` of the push service account.
+    pub service_account: Option<String>,
+    pub jwks_url: String,
+    pub issuers: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app_name: String,
+    pub env: AppEnv,
+    pub debug: bool,
+    pub host: String,
+    pub port: u16,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub database: DatabaseSettings,
+    pub redis_url: Option<Secret>,
+    pub cache_ttl: Duration,
+    pub jwt: JwtSettings,
+    pub rate_limits: RateLimits,
+    pub openai: OpenAiSettings,
+    pub google: OAuthProviderSettings,
+    pub kakao: OAuthProviderSettings,
+    pub storage: StorageSettings,
+    pub mail: MailSettings,
+    pub pubsub: PubSubSettings,
+    pub push: PushAuthSettings,
+    pub sentry_dsn: Option<Secret>,
+    pub cors_origins: Vec<String>,
+    pub frontend_url: String,
+    pub trusted_proxy_hops: usize,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+}
+
+/// The variables as read, with typed accessors that name the variable on failure.
+struct Vars(HashMap<String, String>);
+
+impl Vars {
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or(default).to_owned()
+    }
+
+    fn opt_string(&self, name: &str) -> Option<String> {
+        self.raw(name).map(str::to_owned)
+    }
+
+    fn parse<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|e| ConfigError::new(name, format!("{e}"))),
+        }
+    }
+
+    fn positive<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + Default,
+        T::Err: fmt::Display,
+    {
+        let value = self.parse(name, default)?;
+        if value <= T::default() {
+            return Err(ConfigError::new(name, "must be greater than 0"));
+        }
+        Ok(value)
+    }
+
+    fn boolean(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(_) => Err(ConfigError::new(name, "expected true or false")),
+        }
+    }
+
+    fn url(&self, name: &str, default: &str) -> Result<String, ConfigError> {
+        let value = self.string(name, default);
+        check_url(name, &value)?;
+        Ok(value.trim_end_matches('/').to_owned())
+    }
+
+    fn opt_url(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        self.opt_string(name)
+            .map(|v| check_url(name, &v).map(|()| v))
+            .transpose()
+    }
+}
+
+fn check_url(name: &str, value: &str) -> Result<(), ConfigError> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            name,
+            "expected an http:// or https:// URL",
+        ))
+    }
+}
+
+impl Settings {
+    /// Reads `.env` (development convenience; real environment variables win), then the
+    /// environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Like [`Settings::from_env`], but prints the one-line error and exits on failure.
+    pub fn from_env_or_exit() -> Self {
+        Self::from_env().unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(78) // EX_CONFIG
+        })
+    }
+
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let v = Vars(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
+        let env: AppEnv = v.parse("APP_ENV", AppEnv::Development)?;
+        let production = env == AppEnv::Production;
+
+        let database_url = v
+            .opt_string("DATABASE_URL")
+            .ok_or_else(|| ConfigError::new("DATABASE_URL", "is required"))?;
+        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "expected a postgres:// or postgresql:// URL",
+            ));
+        }
+
+        let jwt = JwtSettings {
+            secret: secret_key(&v, "JWT_SECRET_KEY", DEV_JWT_SECRET, production)?,
+            refresh_secret: secret_key(
+                &v,
+                "JWT_REFRESH_SECRET_KEY",
+                DEV_JWT_REFRESH_SECRET,
+                production,
+            )?,
+            algorithm: v.parse("JWT_ALGORITHM", JwtAlgorithm::HS256)?,
+            issuer: v.string("JWT_ISSUER", "mindpause-api"),
+            audience: v.string("JWT_AUDIENCE", "mindpause-app"),
+            access_ttl: Duration::from_secs(60 * v.positive("ACCESS_TOKEN_EXPIRE_MINUTES", 60)?),
+            refresh_ttl: Duration::from_secs(86_400 * v.positive("REFRESH_TOKEN_EXPIRE_DAYS", 30)?),
+        };
+        if jwt.secret == jwt.refresh_secret {
+            return Err(ConfigError::new(
+                "JWT_REFRESH_SECRET_KEY",
+                "must differ from JWT_SECRET_KEY",
+            ));
+        }
+
+        let cors_origins = v
+            .string("CORS_ORIGINS", "http://localhost:5173")
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect::<Vec<_>>();
+        for origin in &cors_origins {
+            if origin == "*" {
+                return Err(ConfigError::new(
+                    "CORS_ORIGINS",
+                    "list exact origins; * is not allowed",
+                ));
+            }
+            check_url("CORS_ORIGINS", origin)?;
+        }
+
+        let pubsub_emulator = v.opt_string("PUBSUB_EMULATOR_HOST");
+        let settings = Settings {
+            app_name: v.string("APP_NAME", "mindpause-api"),
+            env,
+            debug: v.boolean("DEBUG", false)?,
+            host: v.string("HOST", "0.0.0.0"),
+            port: v.parse("PORT", 8080)?,
+            log_format: v.parse(
+                "LOG_FORMAT",
+                if production {
+                    LogFormat::Json
+                } else {
+                    LogFormat::Pretty
+                },
+            )?,
+            log_level: v.string("LOG_LEVEL", "info"),
+            database: DatabaseSettings {
+                url: Secret::new(database_url),
+                pool_size: v.positive("DATABASE_POOL_SIZE", 5)?,
+                max_overflow: v.parse("DATABASE_MAX_OVERFLOW", 5)?,
+                acquire_timeout: Duration::from_millis(
+                    v.positive("DATABASE_ACQUIRE_TIMEOUT_MS", 3000)?,
+                ),
+            },
+            redis_url: v.opt_string("REDIS_URL").map(Secret::new),
+            cache_ttl: Duration::from_secs(v.positive("REDIS_CACHE_TTL", 3600)?),
+            jwt,
+            rate_limits: RateLimits {
+                login: v.parse("RATE_LIMIT_LOGIN", RateSpec::per_minutes(5, 15))?,
+                general: v.parse("RATE_LIMIT_GENERAL", RateSpec::per_minutes(100, 15))?,
+                ai_chat: v.parse("RATE_LIMIT_AI_CHAT", RateSpec::per_minutes(30, 60))?,
+                file_upload: v.parse("RATE_LIMIT_FILE_UPLOAD", RateSpec::per_minutes(10, 60))?,
+            },
+            openai: OpenAiSettings {
+                api_key: v
+                    .opt_string("OPENAI_API_KEY")
+                    .filter(|k| k != "sk-...")
+                    .map(Secret::new),
+                model: v.string("OPENAI_MODEL", "gpt-4o-mini"),
+                max_tokens: v.positive("OPENAI_MAX_TOKENS", 500)?,
+                base_url: v.url("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
+            },
+            google: oauth_provider(&v, "GOOGLE")?,
+            kakao: oauth_provider(&v, "KAKAO")?,
+            storage: StorageSettings {
+                provider: one_of(&v, "STORAGE_PROVIDER", &["gcs", "local"])?,
+                bucket: v.opt_string("GCS_BUCKET_NAME"),
+                project_id: v.opt_string("GCS_PROJECT_ID"),
+                credentials_path: v.opt_string("GCS_CREDENTIALS_PATH"),
+                emulator_host: v.opt_url("STORAGE_EMULATOR_HOST")?,
+                local_dir: v.string("LOCAL_STORAGE_DIR", ".data/files"),
+            },
+            mail: MailSettings {
+                provider: one_of(&v, "MAIL_PROVIDER", &["sendgrid", "outbox"])?,
+                sendgrid_api_key: v
+                    .opt_string("SENDGRID_API_KEY")
+                    .filter(|k| k != "...")
+                    .map(Secret::new),
+                sendgrid_base_url: v.url("SENDGRID_BASE_URL", "https://api.sendgrid.com")?,
+                from_email: v.string("SENDGRID_FROM_EMAIL", "noreply@mindpause.com"),
+                outbox_dir: v.string("EMAIL_OUTBOX_DIR", ".data/outbox"),
+            },
+            pubsub: PubSubSettings {
+                provider: one_of(&v, "EVENTS_PROVIDER", &["pubsub", "in-process"])?,
+                project_id: v
+                    .opt_string("PUBSUB_PROJECT_ID")
+                    .or_else(|| v.opt_string("GOOGLE_CLOUD_PROJECT")),
+                emulator_host: pubsub_emulator,
+                topic_email_send: v.string("PUBSUB_TOPIC_EMAIL_SEND", "email-send"),
+                topic_image_resize: v.string("PUBSUB_TOPIC_IMAGE_RESIZE", "image-resize"),
+                topic_notification_purge: v
+                    .string("PUBSUB_TOPIC_NOTIFICATION_PURGE", "notification-purge"),
+            },
+            push: PushAuthSettings {
+                verify: v.boolean("PUSH_AUTH_VERIFY", production)?,
+                audience: v.opt_string("PUSH_AUDIENCE"),
+                service_account: v.opt_string("PUSH_SERVICE_ACCOUNT_EMAIL"),
+                jwks_url: v.url(
+                    "GOOGLE_JWKS_URL",
+                    "https://www.googleapis.com/oauth2/v3/certs",
+                )?,
+                issuers: vec![
+                    "https://accounts.google.com".into(),
+                    "accounts.google.com".into(),
+                ],
+            },
+            sentry_dsn: v
+                .opt_string("SENTRY_DSN")
+                .filter(|d| d != "https://...")
+                .map(Secret::new),
+            cors_origins,
+            frontend_url: v.url("FRONTEND_URL", "http://localhost:5173")?,
+            trusted_proxy_hops: v.parse("TRUSTED_PROXY_HOPS", 0)?,
+            request_timeout: Duration::from_secs(v.positive("REQUEST_TIMEOUT_SECS", 30)?),
+            body_limit_bytes: v.positive("BODY_LIMIT_BYTES", 1024 * 1024)?,
+        };
+        settings.refuse_development_defaults()?;
+        Ok(settings)
+    }
+
+    fn refuse_development_defaults(&self) -> Result<(), ConfigError> {
+        if self.env != AppEnv::Production {
+            return Ok(());
+        }
+        if self.push.verify && self.push.audience.is_none() {
+            return Err(ConfigError::new(
+                "PUSH_AUDIENCE",
+                "is required in production to verify push tokens",
+            ));
+        }
+        if !self.push.verify {
+            return Err(ConfigError::new(
+                "PUSH_AUTH_VERIFY",
+                "cannot be off in production",
+            ));
+        }
+        if self.pubsub.provider.as_deref() == Some("in-process") {
+            return Err(ConfigError::new(
+                "EVENTS_PROVIDER",
+                "in-process delivery is for development only",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == AppEnv::Production
+    }
+
+    /// The AI provider to use: OpenAI when a key is set; the offline companion otherwise,
+    /// which production refuses.
+    pub fn require_openai_key(&self) -> Result<Option<&Secret>, ConfigError> {
+        match (&self.openai.api_key, self.is_production()) {
+            (None, true) => Err(ConfigError::new(
+                "OPENAI_API_KEY",
+                "is required in production (the offline companion is for development)",
+            )),
+            (key, _) => Ok(key.as_ref()),
+        }
+    }
+}
+
+fn secret_key(
+    v: &Vars,
+    name: &str,
+    dev_default: &str,
+    production: bool,
+) -> Result<Secret, ConfigError> {
+    match v.opt_string(name) {
+        None if production => Err(ConfigError::new(name, "is required in production")),
+        None => Ok(Secret::new(dev_default)),
+        Some(value) if production && (value == dev_default || value.contains("change-this")) => {
+            Err(ConfigError::new(
+                name,
+                "is a development default; set a real secret in production",
+            ))
+        }
+        Some(value) if value.len() < 32 => Err(ConfigError::new(
+            name,
+            "must be at least 32 characters (256 bits)",
+        )),
+        Some(value) => Ok(Secret::new(value)),
+    }
+}
+
+fn oauth_provider(v: &Vars, prefix: &str) -> Result<OAuthProviderSettings, ConfigError> {
+    Ok(OAuthProviderSettings {
+        client_id: v
+            .opt_string(&format!("{prefix}_CLIENT_ID"))
+            .filter(|x| x != "..."),
+        client_secret: v
+            .opt_string(&format!("{prefix}_CLIENT_SECRET"))
+            .filter(|x| x != "...")
+            .map(Secret::new),
+        redirect_uri: v.opt_url(&format!("{prefix}_REDIRECT_URI"))?,
+    })
+}
+
+fn one_of(v: &Vars, name: &str, allowed: &[&str]) -> Result<Option<String>, ConfigError> {
+    match v.opt_string(name) {
+        None => Ok(None),
+        Some(value) if allowed.contains(&value.as_str()) => Ok(Some(value)),
+        Some(_) => Err(ConfigError::new(
+            name,
+            format!("expected one of: {}", allowed.join(", ")),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![("DATABASE_URL", "postgres://u@localhost/db")]
+    }
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Settings, ConfigError> {
+        let mut vars = base();
+        vars.extend_from_slice(extra);
+        Settings::from_vars(vars)
+    }
+
+    #[test]
+    fn defaults_are_the_development_ones() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.env, AppEnv::Development);
+        assert_eq!(s.port, 8080);
+        assert_eq!(s.jwt.secret.expose(), DEV_JWT_SECRET);
+        assert_eq!(s.rate_limits.login, RateSpec::per_minutes(5, 15));
+        assert_eq!(s.trusted_proxy_hops, 0);
+        assert!(!s.push.verify);
+    }
+
+    #[test]
+    fn a_missing_database_url_is_named() {
+        let err = Settings::from_vars(Vec::<(String, String)>::new()).unwrap_err();
+        assert_eq!(err.var, "DATABASE_URL");
+        assert_eq!(
+            err.to_string(),
+            "configuration error: DATABASE_URL: is required"
+        );
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        for (var, value) in [
+            ("PORT", "eighty"),
+            ("DATABASE_POOL_SIZE", "0"),
+            ("RATE_LIMIT_LOGIN", "5 per minute"),
+            ("TRUSTED_PROXY_HOPS", "-1"),
+            ("JWT_ALGORITHM", "none"),
+            ("CORS_ORIGINS", "*"),
+            ("DEBUG", "maybe"),
+            ("APP_ENV", "staging"),
+            ("MAIL_PROVIDER", "smtp"),
+        ] {
+            let err = with(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn production_refuses_development_defaults() {
+        let prod = [("APP_ENV", "production"), ("PUSH_AUDIENCE", "https://w")];
+        let err = with(&prod).unwrap_err();
+        assert_eq!(err.var, "JWT_SECRET_KEY");
+
+        let mut vars = prod.to_vec();
+        vars.push(("JWT_SECRET_KEY", DEV_JWT_SECRET));
+        assert_eq!(with(&vars).unwrap_err().var, "JWT_SECRET_KEY");
+
+        let mut vars = prod.to_vec();
+        vars.push((
+            "JWT_SECRET_KEY",
+            "a-real-secret-of-at-least-thirty-two-chars",
+        ));
+        vars.push((
+            "JWT_REFRESH_SECRET_KEY",
+            "another-real-secret-of-32-chars-or-more",
+        ));
+        let s = with(&vars).unwrap();
+        assert!(s.push.verify);
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.require_openai_key().unwrap_err().var, "OPENAI_API_KEY");
+
+        vars.push(("PUSH_AUTH_VERIFY", "false"));
+        assert_eq!(with(&vars).unwrap_err().var, "PUSH_AUTH_VERIFY");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let s = with(&[("JWT_SECRET_KEY", "super-secret-value-that-is-long-enough")]).unwrap();
+        assert!(!format!("{s:?}").contains("super-secret"));
+    }
+}

@@ -1,0 +1,291 @@
+//! The push-endpoint framework of every worker: parse Pub/Sub's push envelope, verify its
+//! OIDC token (production), run the handler and record the message id in the same
+//! transaction, and answer 2xx when done or never possible, 5xx when worth retrying.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use super::{PAYLOAD_VERSION, push_path};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// One delivered message, decoded.
+#[derive(Debug, Clone)]
+pub struct PushMessage {
+    pub id: String,
+    pub subscription: String,
+    pub attributes: HashMap<String, String>,
+    pub data: Vec<u8>,
+    pub delivery_attempt: Option<u32>,
+}
+
+/// Why a handler did not finish.
+#[derive(Debug)]
+pub enum WorkError {
+    /// Worth trying again later (a provider's 5xx or 429, a dead database): 503, redelivered.
+    Retry(String),
+    /// Can never succeed (a payload naming a deleted user): logged, acked, recorded.
+    Permanent(String),
+}
+
+impl From<sqlx::Error> for WorkError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Retry(format!("database: {e}"))
+    }
+}
+
+/// A worker: what it is called (for the idempotency record), what it reads, what it does.
+/// `handle` runs inside the transaction that records the message, so its database effects
+/// and the record commit together; effects outside the database (an email) happen at most
+/// once per successful commit.
+pub trait Worker: Clone + Send + Sync + 'static {
+    type Payload: DeserializeOwned + Send + 'static;
+    const NAME: &'static str;
+
+    fn handle(
+        &self,
+        state: &AppState,
+        tx: &mut sqlx::PgConnection,
+        message: &PushMessage,
+        payload: Self::Payload,
+    ) -> impl Future<Output = Result<(), WorkError>> + Send;
+}
+
+/// `POST /push/<topic>` for `worker`.
+pub fn route<W: Worker>(topic: &str, worker: W) -> Router<AppState> {
+    Router::new().route(
+        &push_path(topic),
+        post(
+            move |State(state): State<AppState>, headers: HeaderMap, body: Bytes| {
+                let worker = worker.clone();
+                async move { receive(worker, state, headers, body).await }
+            },
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    message: EnvelopeMessage,
+    #[serde(default)]
+    subscription: String,
+    #[serde(default, alias = "deliveryAttempt")]
+    delivery_attempt: Option<u32>,
+}
+
+/// Pub/Sub sends both `messageId` and `message_id` (and both publish times): accept either,
+/// ignore the other (the SDK's own type fails on the duplicate).
+#[derive(Deserialize)]
+struct EnvelopeMessage {
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    attributes: Option<HashMap<String, String>>,
+    #[serde(rename = "messageId", default)]
+    message_id_camel: Option<String>,
+    #[serde(rename = "message_id", default)]
+    message_id_snake: Option<String>,
+}
+
+/// Parses a push body; `None` when it is not a push envelope at all.
+pub fn parse_envelope(body: &[u8]) -> Option<PushMessage> {
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    let m = envelope.message;
+    let id = m
+        .message_id_camel
+        .or(m.message_id_snake)
+        .filter(|id| !id.is_empty())?;
+    let data = match m.data {
+        Some(d) => STANDARD.decode(d).ok()?,
+        None => Vec::new(),
+    };
+    Some(PushMessage {
+        id,
+        subscription: envelope.subscription,
+        attributes: m.attributes.unwrap_or_default(),
+        data,
+        delivery_attempt: envelope.delivery_attempt,
+    })
+}
+
+/// Decodes a payload and checks its version; `Err` explains why it can never be handled.
+pub fn decode_payload<T: DeserializeOwned>(data: &[u8]) -> Result<T, String> {
+    let value: Value = serde_json::from_slice(data).map_err(|e| format!("not JSON: {e}"))?;
+    match value.get("version").and_then(Value::as_u64) {
+        Some(PAYLOAD_VERSION) => {}
+        other => return Err(format!("unsupported payload version {other:?}")),
+    }
+    serde_json::from_value(value).map_err(|e| format!("payload does not fit: {e}"))
+}
+
+fn ack(status: &str) -> Response {
+    (
+        StatusCode::OK,
+        axum::Json(json!({
+            "success": true, "data": { "status": status }, "message": "Success",
+            "timestamp": crate::envelope::timestamp(),
+        })),
+    )
+        .into_response()
+}
+
+async fn receive<W: Worker>(
+    worker: W,
+    state: AppState,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    #[cfg(feature = "worker")]
+    if let Some(verifier) = &state.push_verifier {
+        let token = crate::auth::bearer_token(&headers).unwrap_or("");
+        if let Err(e) = verifier.verify(token).await {
+            tracing::warn!(worker = W::NAME, error = %e, "push request refused");
+            return ApiError::unauthorized().into_response();
+        }
+    }
+    #[cfg(not(feature = "worker"))]
+    let _ = headers;
+
+    let Some(message) = parse_envelope(&body) else {
+        tracing::error!(worker = W::NAME, "not a push envelope; acked and dropped");
+        return ack("discarded");
+    };
+    let span = tracing::info_span!("push", worker = W::NAME, message_id = %message.id);
+    match process(&worker, &state, &message).instrument(span).await {
+        Ok(status) => {
+            tracing::info!(worker = W::NAME, message_id = %message.id, status, "push handled");
+            ack(status)
+        }
+        Err(e) => {
+            tracing::warn!(worker = W::NAME, message_id = %message.id, error = %e, "push failed; will be retried");
+            ApiError::Unavailable(e).into_response()
+        }
+    }
+}
+
+/// Runs the handler once per message id. `Ok(status)` acks; `Err` asks for a retry.
+async fn process<W: Worker>(
+    worker: &W,
+    state: &AppState,
+    message: &PushMessage,
+) -> Result<&'static str, String> {
+    let payload = match decode_payload::<W::Payload>(&message.data) {
+        Ok(p) => p,
+        Err(why) => {
+            tracing::error!(worker = W::NAME, message_id = %message.id, %why, "malformed payload; acked");
+            record(state, W::NAME, &message.id, "discarded").await?;
+            return Ok("discarded");
+        }
+    };
+    let mut tx = state.db.begin().await.map_err(|e| e.to_string())?;
+    // The primary key makes a concurrent redelivery wait here until this one commits.
+    let fresh = sqlx::query(
+        "INSERT INTO processed_messages (worker, message_id, outcome) VALUES ($1, $2, 'done')
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(W::NAME)
+    .bind(&message.id)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| e.to_string())?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        return Ok("duplicate");
+    }
+    match worker.handle(state, &mut tx, message, payload).await {
+        Ok(()) => {
+            tx.commit().await.map_err(|e| e.to_string())?;
+            Ok("processed")
+        }
+        Err(WorkError::Retry(why)) => Err(why),
+        Err(WorkError::Permanent(why)) => {
+            drop(tx);
+            tracing::error!(worker = W::NAME, message_id = %message.id, %why, "permanent failure; acked");
+            record(state, W::NAME, &message.id, "discarded").await?;
+            Ok("discarded")
+        }
+    }
+}
+
+async fn record(
+    state: &AppState,
+    worker: &str,
+    message_id: &str,
+    outcome: &str,
+) -> Result<(), String> {
+    sqlx::query(
+        "INSERT INTO processed_messages (worker, message_id, outcome) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(worker)
+    .bind(message_id)
+    .bind(outcome)
+    .execute(&state.db)
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_field_spellings() {
+        let camel = br#"{"message":{"data":"eyJ2ZXJzaW9uIjoxfQ==","attributes":{"a":"b"},"messageId":"1","publishTime":"2025-01-01T00:00:00Z"},"subscription":"projects/p/subscriptions/s"}"#;
+        let m = parse_envelope(camel).unwrap();
+        assert_eq!(m.id, "1");
+        assert_eq!(m.data, br#"{"version":1}"#);
+        assert_eq!(m.attributes["a"], "b");
+        assert_eq!(m.subscription, "projects/p/subscriptions/s");
+
+        let both = br#"{"message":{"data":"","messageId":"2","message_id":"2","publishTime":"t","publish_time":"t"},"subscription":"s","deliveryAttempt":3}"#;
+        let m = parse_envelope(both).unwrap();
+        assert_eq!((m.id.as_str(), m.delivery_attempt), ("2", Some(3)));
+
+        let snake = br#"{"message":{"message_id":"3"}}"#;
+        assert_eq!(parse_envelope(snake).unwrap().id, "3");
+
+        for bad in [
+            &b"{}"[..],
+            b"[]",
+            b"{\"message\":{}}",
+            b"{\"message\":{\"messageId\":\"4\",\"data\":\"***\"}}",
+            b"nope",
+        ] {
+            assert!(
+                parse_envelope(bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn payloads_need_version_one() {
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct P {
+            to: String,
+        }
+        assert!(decode_payload::<P>(br#"{"version":1,"to":"x"}"#).is_ok());
+        assert!(decode_payload::<P>(br#"{"version":2,"to":"x"}"#).is_err());
+        assert!(decode_payload::<P>(br#"{"to":"x"}"#).is_err());
+        assert!(decode_payload::<P>(br#"{"version":1}"#).is_err());
+        assert!(decode_payload::<P>(b"garbage").is_err());
+    }
+}

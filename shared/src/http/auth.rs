@@ -1,0 +1,67 @@
+//! `AuthUser` (bearer required), `Option<AuthUser>` (bearer optional, but a bad one is still
+//! refused) and `AdminUser` (role admin, else 403).
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use uuid::Uuid;
+
+use crate::auth::{AccessClaims, Role, TokenKind, bearer_token};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthUser {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub role: Role,
+}
+
+impl AuthUser {
+    fn from_token(state: &AppState, token: &str) -> Result<Self, ApiError> {
+        let claims: AccessClaims = state.tokens.verify(TokenKind::Access, token)?;
+        Ok(Self {
+            id: claims.sub,
+            session_id: claims.sid,
+            role: claims.role,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+        Self::from_token(state, token)
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, ApiError> {
+        match bearer_token(&parts.headers) {
+            None => Ok(None),
+            Some(token) => Self::from_token(state, token).map(Some),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let user =
+            <AuthUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        if user.role != Role::Admin {
+            return Err(ApiError::forbidden());
+        }
+        Ok(Self(user))
+    }
+}

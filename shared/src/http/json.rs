@@ -1,0 +1,156 @@
+//! `Json<T>` whose rejections are the envelope: 415 for a wrong content type, 413 over the
+//! body limit, 400 for malformed JSON, 422 naming the field for a well-formed body that does
+//! not fit the type (missing, unknown or mistyped fields).
+
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{ApiError, ErrorCode, FieldErrors};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(&request) {
+            return Err(ApiError::code(ErrorCode::UnsupportedMediaType));
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status().as_u16() {
+                    413 => ApiError::code(ErrorCode::PayloadTooLarge),
+                    _ => ApiError::bad_request("could not read the body"),
+                })?;
+        parse(&bytes).map(Json)
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn is_json(request: &Request) -> bool {
+    let Some(content_type) = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Deserializes `bytes`, reporting where a well-formed document does not fit `T`.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first, so that a malformed body is always 400 whatever the type expects.
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|_| ApiError::bad_request("malformed JSON"))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let (field, problem) = describe(&path, &e.inner().to_string());
+        ApiError::validation(FieldErrors::from([(field, vec![problem])]))
+    })
+}
+
+/// Turns serde's message into a field name and a short stable problem.
+pub(crate) fn describe(path: &str, message: &str) -> (String, String) {
+    let join = |name: &str| {
+        if path.is_empty() || path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let quoted = |m: &str| m.split('`').nth(1).map(str::to_owned);
+    if let Some(name) = message.strip_prefix("missing field ").and_then(quoted) {
+        return (join(&name), "required".into());
+    }
+    if let Some(name) = message.strip_prefix("unknown field ").and_then(quoted) {
+        return (join(&name), "unknown field".into());
+    }
+    let field = if path.is_empty() || path == "." {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    };
+    // serde's own words, without positions: "invalid type: integer `5`, expected a string".
+    let problem = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned();
+    (field, problem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+        tags: Option<Vec<String>>,
+    }
+
+    fn fields(raw: &str) -> Value {
+        match parse::<Body>(raw.as_bytes()) {
+            Err(e) => e.body(crate::locale::Lang::En)["error"].clone(),
+            Ok(_) => panic!("accepted {raw}"),
+        }
+    }
+
+    #[test]
+    fn names_the_field() {
+        assert_eq!(fields("{}")["details"]["fields"]["email"][0], "required");
+        assert_eq!(
+            fields(r#"{"email":"a","x":1}"#)["details"]["fields"]["x"][0],
+            "unknown field"
+        );
+        let e = fields(r#"{"email":"a","tags":["ok", 5]}"#);
+        assert_eq!(e["code"], "VALIDATION_ERROR");
+        assert!(
+            e["details"]["fields"]["tags[1]"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid type")
+        );
+        assert_eq!(
+            fields("[]")["details"]["fields"]["body"][0]
+                .as_str()
+                .unwrap()
+                .split(':')
+                .next(),
+            Some("invalid type")
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        for raw in ["{", "", "{\"email\": }", "nul"] {
+            assert_eq!(fields(raw)["code"], "BAD_REQUEST", "{raw}");
+        }
+    }
+}

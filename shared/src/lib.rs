@@ -1,0 +1,29 @@
+//! The one library every MindPause function links. Heavy integrations sit behind features.
+
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod envelope;
+pub mod error;
+pub mod events;
+pub mod functions;
+pub mod http;
+pub mod locale;
+pub mod openapi;
+pub mod pagination;
+pub mod ratelimit;
+pub mod runtime;
+pub mod state;
+pub mod telemetry;
+
+pub use envelope::Reply;
+pub use error::{ApiError, ApiResult, ErrorCode};
+pub use state::AppState;
+
+/// rustls with ring (no aws-lc): Google's and reqwest's clients expect the process to pick
+/// the provider once.
+#[cfg(feature = "tls")]
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,266 @@
+//! One runtime, two hosts: serve a function's router on `$PORT` with graceful drain on
+//! SIGTERM, or through `lambda_http` when `AWS_LAMBDA_RUNTIME_API` is set. Every function
+//! gets the same edge: request id, tracing, language, panic catching, CORS, timeout, body
+//! limit, envelope 404/405, `/health`, `/health/ready` and `/openapi.json`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Settings;
+use crate::envelope::Reply;
+use crate::error::{ApiError, ErrorCode};
+use crate::events::Events;
+use crate::functions::{self, Kind};
+use crate::state::AppState;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The API routes of a function, nested under its prefix from the function table, with
+/// `RATE_LIMIT_GENERAL` applied. Returns the router and its OpenAPI document.
+pub fn api(
+    state: &AppState,
+    name: &str,
+    routes: OpenApiRouter<AppState>,
+) -> (Router<AppState>, OpenApi) {
+    let spec = functions::get(name);
+    let prefix = spec.route.as_deref().expect("a service has a route prefix");
+    let (router, doc) = OpenApiRouter::with_openapi(crate::openapi::base(name))
+        .nest(prefix, routes)
+        .split_for_parts();
+    let router = router.layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::ratelimit::general_limit,
+    ));
+    (router, doc)
+}
+
+/// Wraps routes (API and worker) into the full application of one process.
+pub fn app(state: AppState, routes: Router<AppState>, doc: OpenApi) -> Router {
+    let doc = std::sync::Arc::new(doc);
+    let settings = &state.settings;
+    Router::new()
+        .merge(routes)
+        .route("/health", get(health))
+        .route("/health/ready", get(ready))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::code(ErrorCode::MethodNotAllowed) })
+        .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), timeout))
+        .layer(cors(settings))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(crate::locale::middleware))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .with_state(state)
+}
+
+#[derive(Clone, Copy)]
+struct MakeRequestUuid;
+
+impl MakeRequestId for MakeRequestUuid {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (trace_id, span_id) = crate::telemetry::trace_context(request.headers())
+        .map(|(t, s)| (t, s.unwrap_or_default()))
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+        trace_id,
+        span_id,
+    )
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "handler panicked");
+    ApiError::code(ErrorCode::InternalError).into_response()
+}
+
+fn cors(settings: &Settings) -> CorsLayer {
+    let origins: Vec<HeaderValue> = settings
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            REQUEST_ID.clone(),
+        ])
+        .expose_headers([
+            REQUEST_ID.clone(),
+            header::RETRY_AFTER,
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+async fn timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.settings.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable("request timed out".into()).into_response(),
+    }
+}
+
+async fn health() -> Reply<serde_json::Value> {
+    Reply::ok(json!({ "status": "ok" }))
+}
+
+/// Database and Redis (when configured); 503 naming what is failing.
+async fn ready(State(state): State<AppState>) -> Response {
+    let (db, cache) = tokio::join!(crate::db::ping(&state.db), state.cache.ping());
+    let mut failing = Vec::new();
+    if let Err(e) = db {
+        tracing::warn!(error = %e, "readiness: database");
+        failing.push("database");
+    }
+    if let Err(e) = cache {
+        tracing::warn!(error = %e, "readiness: redis");
+        failing.push("redis");
+    }
+    if failing.is_empty() {
+        let redis = if state.cache.is_shared() {
+            "ok"
+        } else {
+            "in-process"
+        };
+        Reply::ok(json!({ "status": "ready", "database": "ok", "redis": redis })).into_response()
+    } else {
+        ApiError::with_details(ErrorCode::ServiceUnavailable, json!({ "failing": failing }))
+            .into_response()
+    }
+}
+
+/// Serves `app` until SIGTERM/Ctrl-C, letting in-flight requests finish; or, when
+/// `AWS_LAMBDA_RUNTIME_API` is set, hands it to the Lambda runtime.
+pub async fn serve(app: Router, settings: &Settings) -> std::io::Result<()> {
+    #[cfg(feature = "lambda")]
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        tracing::info!("serving through the AWS Lambda runtime");
+        return lambda_http::run(app)
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()));
+    }
+    let listener = tokio::net::TcpListener::bind((settings.host.as_str(), settings.port)).await?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+/// Resolves on SIGTERM (Cloud Run's stop) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+/// Everything a function's `main` needs: settings, logs, state, routes, serve.
+/// `routes` builds the function's routes: API routes for a service, push routes for a worker.
+pub async fn run(name: &str, routes: impl FnOnce() -> Routes) {
+    let settings = Settings::from_env_or_exit();
+    crate::telemetry::init(&settings);
+    let events = Events::from_settings(&settings).unwrap_or_else(|e| exit_config(e));
+    let state = AppState::new(settings, events).unwrap_or_else(|e| exit_config(e));
+    let spec = functions::get(name);
+    let (router, doc) = match (routes(), spec.kind) {
+        (Routes::Api(api_routes), Kind::Service) => api(&state, name, api_routes),
+        (Routes::Push(push_routes), Kind::Worker) => (push_routes, crate::openapi::base(name)),
+        _ => panic!("function {name}: its routes do not match its kind in functions.json"),
+    };
+    let app = app(state.clone(), router, doc);
+    if let Err(e) = serve(app, &state.settings).await {
+        tracing::error!(error = %e, "server error");
+        std::process::exit(1);
+    }
+}
+
+pub enum Routes {
+    Api(OpenApiRouter<AppState>),
+    Push(Router<AppState>),
+}
+
+fn exit_config(e: crate::config::ConfigError) -> ! {
+    eprintln!("{e}");
+    std::process::exit(78)
+}

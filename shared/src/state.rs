@@ -1,0 +1,71 @@
+//! What every handler can reach. Cheap to clone (one `Arc`).
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::auth::TokenKeys;
+use crate::cache::Cache;
+use crate::config::Settings;
+use crate::events::Events;
+use crate::pagination::CursorCodec;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub settings: Settings,
+    pub db: PgPool,
+    pub cache: Cache,
+    pub tokens: TokenKeys,
+    pub cursors: CursorCodec,
+    pub events: Events,
+    /// Verifies push requests' OIDC tokens; `None` when verification is off (development).
+    #[cfg(feature = "worker")]
+    pub push_verifier: Option<crate::events::oidc::OidcVerifier>,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state without touching the network: the pool and Redis connect lazily so
+    /// that a cold start answers `/health` at once.
+    pub fn new(settings: Settings, events: Events) -> Result<Self, crate::config::ConfigError> {
+        let db = crate::db::pool(&settings.database)?;
+        let cache = Cache::connect(settings.redis_url.as_ref().map(|s| s.expose()))
+            .map_err(|e| crate::config::ConfigError::new("REDIS_URL", e.to_string()))?;
+        Self::from_parts(settings, db, cache, events)
+    }
+
+    pub fn from_parts(
+        settings: Settings,
+        db: PgPool,
+        cache: Cache,
+        events: Events,
+    ) -> Result<Self, crate::config::ConfigError> {
+        #[cfg(feature = "worker")]
+        let push_verifier = settings
+            .push
+            .verify
+            .then(|| crate::events::oidc::OidcVerifier::new(&settings.push))
+            .transpose()?;
+        let tokens = TokenKeys::new(&settings.jwt);
+        let cursors = CursorCodec::new(settings.jwt.secret.expose());
+        Ok(Self(Arc::new(Inner {
+            settings,
+            db,
+            cache,
+            tokens,
+            cursors,
+            events,
+            #[cfg(feature = "worker")]
+            push_verifier,
+        })))
+    }
+}

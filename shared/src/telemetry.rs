@@ -1,0 +1,211 @@
+//! Logs: one JSON object per line in Cloud Logging's shape in production (`severity`,
+//! `message`, `logging.googleapis.com/trace`, the request id of the enclosing request span),
+//! human-readable lines locally. Secrets never reach a log: they are `Secret`s, and request
+//! bodies, emails and tokens are never recorded as fields.
+
+use std::io::Write as _;
+
+use axum::http::HeaderMap;
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::config::{LogFormat, Settings};
+
+/// Installs the global subscriber once; later calls (tests) are no-ops.
+pub fn init(settings: &Settings) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| {
+            EnvFilter::try_new(format!(
+                "{},sqlx=warn,fred=warn,hyper=warn",
+                settings.log_level
+            ))
+        })
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match settings.log_format {
+        LogFormat::Json => registry
+            .with(CloudLogging {
+                project: settings.pubsub.project_id.clone(),
+            })
+            .try_init(),
+        LogFormat::Pretty => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .with_target(false),
+            )
+            .try_init(),
+    };
+}
+
+/// The trace and span ids of a request, from `X-Cloud-Trace-Context: TRACE/SPAN;o=1` or W3C
+/// `traceparent: 00-TRACE-SPAN-01`.
+pub fn trace_context(headers: &HeaderMap) -> Option<(String, Option<String>)> {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(value) = header("traceparent") {
+        let mut parts = value.split('-');
+        if let (Some(_), Some(trace), Some(span)) = (parts.next(), parts.next(), parts.next())
+            && trace.len() == 32
+            && trace.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Some((trace.to_owned(), Some(span.to_owned())));
+        }
+    }
+    let value = header("x-cloud-trace-context")?;
+    let (trace, rest) = value.split_once('/').unwrap_or((value, ""));
+    let trace = trace.trim();
+    if trace.is_empty() || trace.len() > 64 || !trace.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let span = rest
+        .split(';')
+        .next()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    Some((trace.to_owned(), span))
+}
+
+struct CloudLogging {
+    project: Option<String>,
+}
+
+#[derive(Default)]
+struct Fields(Map<String, Value>);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0
+            .insert(field.name().to_owned(), Value::String(value.to_owned()));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+}
+
+impl<S> Layer<S> for CloudLogging
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            let mut extensions = span.extensions_mut();
+            if let Some(fields) = extensions.get_mut::<Fields>() {
+                values.record(fields);
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut entry = Map::new();
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(fields) = span.extensions().get::<Fields>() {
+                    for (k, v) in &fields.0 {
+                        entry.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        entry.extend(fields.0);
+
+        let message = entry
+            .remove("message")
+            .unwrap_or(Value::String(String::new()));
+        entry.insert("message".into(), message);
+        entry.insert(
+            "severity".into(),
+            severity(*event.metadata().level()).into(),
+        );
+        entry.insert("target".into(), event.metadata().target().into());
+        entry.insert(
+            "time".into(),
+            chrono::Utc::now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                .into(),
+        );
+        if let Some(Value::String(trace)) = entry.remove("trace_id") {
+            let value = match &self.project {
+                Some(project) => format!("projects/{project}/traces/{trace}"),
+                None => trace,
+            };
+            entry.insert("logging.googleapis.com/trace".into(), value.into());
+        }
+        if let Some(span_id) = entry.remove("span_id") {
+            entry.insert("logging.googleapis.com/spanId".into(), span_id);
+        }
+        entry.retain(|_, v| !v.is_null() && v.as_str() != Some(""));
+
+        let mut line = Value::Object(entry).to_string();
+        line.push('\n');
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    }
+}
+
+fn severity(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARNING",
+        Level::INFO => "INFO",
+        Level::DEBUG | Level::TRACE => "DEBUG",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_trace_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-cloud-trace-context",
+            "105445aa7843bc8bf206b12000100000/1;o=1".parse().unwrap(),
+        );
+        assert_eq!(
+            trace_context(&h),
+            Some(("105445aa7843bc8bf206b12000100000".into(), Some("1".into())))
+        );
+        h.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            trace_context(&h).unwrap().0,
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        let mut bad = HeaderMap::new();
+        bad.insert("x-cloud-trace-context", "not hex/1".parse().unwrap());
+        assert_eq!(trace_context(&bad), None);
+    }
+}
