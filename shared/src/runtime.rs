@@ -40,6 +40,16 @@ pub fn api(
 ) -> (Router<AppState>, OpenApi) {
     let spec = functions::get(name);
     let prefix = spec.route.as_deref().expect("a service has a route prefix");
+    api_at(state, name, prefix, routes)
+}
+
+/// [`api`] for routes mounted at an explicit `prefix`.
+pub fn api_at(
+    state: &AppState,
+    name: &str,
+    prefix: &str,
+    routes: OpenApiRouter<AppState>,
+) -> (Router<AppState>, OpenApi) {
     let (router, doc) = OpenApiRouter::with_openapi(crate::openapi::base(name))
         .nest(prefix, routes)
         .split_for_parts();

@@ -86,7 +86,13 @@ pub(crate) fn describe(path: &str, message: &str) -> (String, String) {
         return (join(&name), "required".into());
     }
     if let Some(name) = message.strip_prefix("unknown field ").and_then(quoted) {
-        return (join(&name), "unknown field".into());
+        // serde_path_to_error already put the unknown key at the end of the path.
+        let field = if path == name || path.ends_with(&format!(".{name}")) {
+            path.to_owned()
+        } else {
+            join(&name)
+        };
+        return (field, "unknown field".into());
     }
     let field = if path.is_empty() || path == "." {
         "body".to_owned()

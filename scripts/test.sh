@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The second README command: start throwaway PostgreSQL, Redis and (when installed) the
+# Pub/Sub emulator, run every test of the workspace against them, stop what was started.
+# Extra arguments go to the test runner, e.g. `./scripts/test.sh -p shared edge`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+trap stop_services EXIT
+trap 'exit 130' INT TERM
+
+command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
+command -v python3 >/dev/null || apt_install python3
+
+unset REDIS_URL PUBSUB_EMULATOR_HOST
+start_postgres
+start_redis
+start_pubsub_emulator
+export APP_ENV=test
+export RUST_LOG="${RUST_LOG:-warn}"
+
+args=("$@")
+if cargo nextest --version >/dev/null 2>&1; then
+  log "cargo nextest run --workspace ${args[*]}"
+  cargo nextest run --workspace --no-fail-fast --failure-output final "${args[@]}"
+else
+  log "cargo test --workspace ${args[*]}"
+  cargo test --workspace --no-fail-fast "${args[@]}"
+fi

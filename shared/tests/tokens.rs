@@ -1,0 +1,103 @@
+//! Access-token verification per RFC 8725: the attacks a client could try.
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::*;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use shared::auth::{Role, TokenKind};
+use shared::cache::Cache;
+use shared::config::{DEV_JWT_REFRESH_SECRET, DEV_JWT_SECRET};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+fn claims(overrides: Value) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    let mut c = json!({
+        "sub": Uuid::now_v7(), "sid": Uuid::now_v7(), "role": "user",
+        "iat": now, "exp": now + 600, "iss": "mindpause-api", "aud": "mindpause-app",
+        "jti": Uuid::now_v7(),
+    });
+    for (k, v) in overrides.as_object().unwrap() {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
+
+fn sign(alg: Algorithm, typ: Option<&str>, secret: &str, claims: &Value) -> String {
+    let mut header = Header::new(alg);
+    header.typ = typ.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
+    let state = state(pool, Cache::memory(), settings(&[]));
+    let app = app(state.clone());
+    let check = |token: String, code: &'static str| {
+        let app = app.clone();
+        async move {
+            let a = send(&app, get_with_token("/api/v1/test/me", &token)).await;
+            assert_error(&a, 401, code);
+        }
+    };
+
+    // The genuine article passes.
+    let good = sign(Algorithm::HS256, Some("at+jwt"), DEV_JWT_SECRET, &claims(json!({})));
+    assert_eq!(send(&app, get_with_token("/api/v1/test/me", &good)).await.status, 200);
+
+    // alg "none": header rewritten, signature dropped.
+    let unsigned = {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(claims(json!({})).to_string());
+        format!("{header}.{payload}.")
+    };
+    check(unsigned, "UNAUTHORIZED").await;
+    // Another HMAC algorithm than the configured one.
+    check(sign(Algorithm::HS512, Some("at+jwt"), DEV_JWT_SECRET, &claims(json!({}))), "UNAUTHORIZED").await;
+    // A wrong key.
+    check(sign(Algorithm::HS256, Some("at+jwt"), "another-secret-0123456789abcdef-xyz", &claims(json!({}))), "UNAUTHORIZED").await;
+    // A refresh token presented as an access token (its own key and typ).
+    let refresh = state
+        .tokens
+        .sign(TokenKind::Refresh, &claims(json!({ "role": null })))
+        .unwrap();
+    check(refresh, "UNAUTHORIZED").await;
+    // Right key but refresh typ, or no typ at all.
+    check(sign(Algorithm::HS256, Some("refresh+jwt"), DEV_JWT_SECRET, &claims(json!({}))), "UNAUTHORIZED").await;
+    check(sign(Algorithm::HS256, None, DEV_JWT_SECRET, &claims(json!({}))), "UNAUTHORIZED").await;
+    check(sign(Algorithm::HS256, Some("JWT"), DEV_JWT_SECRET, &claims(json!({}))), "UNAUTHORIZED").await;
+    // Signed with the refresh key but typed as access.
+    check(sign(Algorithm::HS256, Some("at+jwt"), DEV_JWT_REFRESH_SECRET, &claims(json!({}))), "UNAUTHORIZED").await;
+    // Expired: the client should refresh.
+    let past = chrono::Utc::now().timestamp() - 120;
+    check(sign(Algorithm::HS256, Some("at+jwt"), DEV_JWT_SECRET, &claims(json!({ "exp": past }))), "TOKEN_EXPIRED").await;
+    // Wrong or missing audience and issuer.
+    for overrides in [
+        json!({ "aud": "someone-else" }),
+        json!({ "iss": "https://evil.example" }),
+        json!({ "aud": null }),
+        json!({ "iss": null }),
+        json!({ "exp": null }),
+        json!({ "role": "root" }),
+        json!({ "sub": "not-a-uuid" }),
+    ] {
+        check(sign(Algorithm::HS256, Some("at+jwt"), DEV_JWT_SECRET, &claims(overrides)), "UNAUTHORIZED").await;
+    }
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn access_and_refresh_round_trip_only_as_themselves(pool: PgPool) {
+    let state = state(pool, Cache::memory(), settings(&[]));
+    let (token, ttl) = state.tokens.issue_access(Uuid::now_v7(), Uuid::now_v7(), Role::Admin).unwrap();
+    assert_eq!(ttl, 3600);
+    let c: shared::auth::AccessClaims = state.tokens.verify(TokenKind::Access, &token).unwrap();
+    assert_eq!(c.role, Role::Admin);
+    assert!(state.tokens.verify::<Value>(TokenKind::Refresh, &token).is_err());
+}
