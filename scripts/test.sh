@@ -22,8 +22,8 @@ export RUST_LOG="${RUST_LOG:-warn}"
 args=("$@")
 if cargo nextest --version >/dev/null 2>&1; then
   log "cargo nextest run --workspace ${args[*]}"
-  cargo nextest run --workspace --no-fail-fast --failure-output final "${args[@]}"
+  cargo nextest run --workspace --all-features --no-fail-fast --failure-output final "${args[@]}"
 else
   log "cargo test --workspace ${args[*]}"
-  cargo test --workspace --no-fail-fast "${args[@]}"
+  cargo test --workspace --all-features --no-fail-fast "${args[@]}"
 fi

@@ -213,6 +213,11 @@ pub async fn serve(app: Router, settings: &Settings) -> std::io::Result<()> {
             .map_err(|e| std::io::Error::other(e.to_string()));
     }
     let listener = tokio::net::TcpListener::bind((settings.host.as_str(), settings.port)).await?;
+    serve_on(listener, app).await
+}
+
+/// Serves `app` on `listener` until SIGTERM/Ctrl-C, then drains in-flight requests.
+pub async fn serve_on(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "listening");
     axum::serve(
         listener,

@@ -10,8 +10,6 @@ use shared::auth::Role;
 use shared::cache::Cache;
 use sqlx::PgPool;
 
-
-
 fn memory_app(pool: PgPool) -> axum::Router {
     app(state(pool, Cache::memory(), settings(&[])))
 }
@@ -19,7 +17,14 @@ fn memory_app(pool: PgPool) -> axum::Router {
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn success_uses_the_envelope(pool: PgPool) {
     let app = memory_app(pool);
-    let a = send(&app, post_json("/api/v1/test/echo", r#"{"email":"a@b.c","nickname":"하늘"}"#)).await;
+    let a = send(
+        &app,
+        post_json(
+            "/api/v1/test/echo",
+            r#"{"email":"a@b.c","nickname":"하늘"}"#,
+        ),
+    )
+    .await;
     assert_eq!(a.status, 201);
     assert_eq!(a.body["success"], true);
     assert_eq!(a.body["data"]["nickname"], "하늘");
@@ -32,7 +37,11 @@ async fn success_uses_the_envelope(pool: PgPool) {
 async fn unknown_routes_and_wrong_methods(pool: PgPool) {
     let app = memory_app(pool);
     assert_error(&send(&app, get("/api/v1/nowhere")).await, 404, "NOT_FOUND");
-    assert_error(&send(&app, get("/api/v1/test/echo")).await, 405, "METHOD_NOT_ALLOWED");
+    assert_error(
+        &send(&app, get("/api/v1/test/echo")).await,
+        405,
+        "METHOD_NOT_ALLOWED",
+    );
     let delete = Request::delete("/health").body(Body::empty()).unwrap();
     assert_error(&send(&app, delete).await, 405, "METHOD_NOT_ALLOWED");
 }
@@ -41,18 +50,31 @@ async fn unknown_routes_and_wrong_methods(pool: PgPool) {
 async fn body_errors(pool: PgPool) {
     let app = memory_app(pool);
     // Malformed JSON → 400.
-    assert_error(&send(&app, post_json("/api/v1/test/echo", "{\"email\": ")).await, 400, "BAD_REQUEST");
+    assert_error(
+        &send(&app, post_json("/api/v1/test/echo", "{\"email\": ")).await,
+        400,
+        "BAD_REQUEST",
+    );
     // Wrong or missing content type → 415.
     let text = Request::post("/api/v1/test/echo")
         .header("content-type", "text/plain")
         .body(Body::from(r#"{"email":"a@b.c","nickname":"x"}"#))
         .unwrap();
     assert_error(&send(&app, text).await, 415, "UNSUPPORTED_MEDIA_TYPE");
-    let none = Request::post("/api/v1/test/echo").body(Body::from("{}")).unwrap();
+    let none = Request::post("/api/v1/test/echo")
+        .body(Body::from("{}"))
+        .unwrap();
     assert_error(&send(&app, none).await, 415, "UNSUPPORTED_MEDIA_TYPE");
     // Over the body limit → 413 (with and without a Content-Length).
-    let big = format!(r#"{{"email":"a@b.c","nickname":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
-    assert_error(&send(&app, post_json("/api/v1/test/echo", &big)).await, 413, "PAYLOAD_TOO_LARGE");
+    let big = format!(
+        r#"{{"email":"a@b.c","nickname":"{}"}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
+    assert_error(
+        &send(&app, post_json("/api/v1/test/echo", &big)).await,
+        413,
+        "PAYLOAD_TOO_LARGE",
+    );
     let chunks = futures_stream(big);
     let streamed = Request::post("/api/v1/test/echo")
         .header("content-type", "application/json")
@@ -60,18 +82,50 @@ async fn body_errors(pool: PgPool) {
         .unwrap();
     assert_error(&send(&app, streamed).await, 413, "PAYLOAD_TOO_LARGE");
     // Fields → 422 naming them.
-    let e = assert_error(&send(&app, post_json("/api/v1/test/echo", r#"{"email":"a@b.c"}"#)).await, 422, "VALIDATION_ERROR");
+    let e = assert_error(
+        &send(&app, post_json("/api/v1/test/echo", r#"{"email":"a@b.c"}"#)).await,
+        422,
+        "VALIDATION_ERROR",
+    );
     assert_eq!(e["details"]["fields"]["nickname"][0], "required");
     let e = assert_error(
-        &send(&app, post_json("/api/v1/test/echo", r#"{"email":"a@b.c","nickname":"x","admin":true}"#)).await,
+        &send(
+            &app,
+            post_json(
+                "/api/v1/test/echo",
+                r#"{"email":"a@b.c","nickname":"x","admin":true}"#,
+            ),
+        )
+        .await,
         422,
         "VALIDATION_ERROR",
     );
     assert_eq!(e["details"]["fields"]["admin"][0], "unknown field");
-    let e = assert_error(&send(&app, post_json("/api/v1/test/echo", r#"{"email":"nope","nickname":"x"}"#)).await, 422, "VALIDATION_ERROR");
+    let e = assert_error(
+        &send(
+            &app,
+            post_json("/api/v1/test/echo", r#"{"email":"nope","nickname":"x"}"#),
+        )
+        .await,
+        422,
+        "VALIDATION_ERROR",
+    );
     assert_eq!(e["details"]["fields"]["email"][0], "invalid email");
-    let e = assert_error(&send(&app, post_json("/api/v1/test/echo", r#"{"email":5,"nickname":"x"}"#)).await, 422, "VALIDATION_ERROR");
-    assert!(e["details"]["fields"]["email"][0].as_str().unwrap().starts_with("invalid type"));
+    let e = assert_error(
+        &send(
+            &app,
+            post_json("/api/v1/test/echo", r#"{"email":5,"nickname":"x"}"#),
+        )
+        .await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert!(
+        e["details"]["fields"]["email"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid type")
+    );
 }
 
 /// The body in 64 KiB chunks with no Content-Length, as a streaming client sends it.
@@ -99,11 +153,23 @@ impl futures_core::Stream for Chunks {
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn query_errors(pool: PgPool) {
     let app = memory_app(pool);
-    let e = assert_error(&send(&app, get("/api/v1/test/numbers?limit=0")).await, 422, "VALIDATION_ERROR");
+    let e = assert_error(
+        &send(&app, get("/api/v1/test/numbers?limit=0")).await,
+        422,
+        "VALIDATION_ERROR",
+    );
     assert!(e["details"]["fields"]["limit"].is_array());
-    let e = assert_error(&send(&app, get("/api/v1/test/numbers?limit=abc")).await, 422, "VALIDATION_ERROR");
+    let e = assert_error(
+        &send(&app, get("/api/v1/test/numbers?limit=abc")).await,
+        422,
+        "VALIDATION_ERROR",
+    );
     assert!(e["details"]["fields"]["limit"].is_array());
-    assert_error(&send(&app, get("/api/v1/test/numbers?cursor=forged.cursor")).await, 400, "BAD_REQUEST");
+    assert_error(
+        &send(&app, get("/api/v1/test/numbers?cursor=forged.cursor")).await,
+        400,
+        "BAD_REQUEST",
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -114,7 +180,13 @@ async fn pages_follow_their_cursors(pool: PgPool) {
     loop {
         let a = send(&app, get(&path)).await;
         assert_eq!(a.status, 200);
-        seen.extend(a.body["data"]["items"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()));
+        seen.extend(
+            a.body["data"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap()),
+        );
         match a.body["data"]["next_cursor"].as_str() {
             Some(c) => path = format!("/api/v1/test/numbers?limit=15&cursor={c}"),
             None => break,
@@ -130,9 +202,17 @@ async fn unique_violations_map_by_constraint_name(pool: PgPool) {
         .await
         .unwrap();
     let app = memory_app(pool.clone());
-    let first = send(&app, post_json("/api/v1/test/unique", r#"{"email":"a@b.c"}"#)).await;
+    let first = send(
+        &app,
+        post_json("/api/v1/test/unique", r#"{"email":"a@b.c"}"#),
+    )
+    .await;
     assert_eq!(first.status, 201);
-    let again = send(&app, post_json("/api/v1/test/unique", r#"{"email":"a@b.c"}"#)).await;
+    let again = send(
+        &app,
+        post_json("/api/v1/test/unique", r#"{"email":"a@b.c"}"#),
+    )
+    .await;
     let e = assert_error(&again, 409, "EMAIL_TAKEN");
     assert!(!e.to_string().contains("users_email_key"));
 
@@ -141,7 +221,11 @@ async fn unique_violations_map_by_constraint_name(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let again = send(&app, post_json("/api/v1/test/unique", r#"{"email":"a@b.c"}"#)).await;
+    let again = send(
+        &app,
+        post_json("/api/v1/test/unique", r#"{"email":"a@b.c"}"#),
+    )
+    .await;
     assert_error(&again, 409, "CONFLICT");
 }
 
@@ -149,7 +233,11 @@ async fn unique_violations_map_by_constraint_name(pool: PgPool) {
 async fn internal_errors_reveal_nothing(pool: PgPool) {
     let app = memory_app(pool);
     // No test_accounts table in this database: the SQL error must not leak.
-    let a = send(&app, post_json("/api/v1/test/unique", r#"{"email":"a@b.c"}"#)).await;
+    let a = send(
+        &app,
+        post_json("/api/v1/test/unique", r#"{"email":"a@b.c"}"#),
+    )
+    .await;
     let e = assert_error(&a, 500, "INTERNAL_ERROR");
     assert!(!a.body.to_string().contains("test_accounts"), "{}", a.body);
     assert!(e.get("details").is_none());
@@ -168,7 +256,11 @@ async fn panics_become_a_500_envelope(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn slow_handlers_time_out(pool: PgPool) {
-    let app = app(state(pool, Cache::memory(), settings(&[("REQUEST_TIMEOUT_SECS", "1")])));
+    let app = app(state(
+        pool,
+        Cache::memory(),
+        settings(&[("REQUEST_TIMEOUT_SECS", "1")]),
+    ));
     let a = send(&app, get("/api/v1/test/slow?ms=3000")).await;
     assert_error(&a, 503, "SERVICE_UNAVAILABLE");
     assert_eq!(send(&app, get("/api/v1/test/slow?ms=10")).await.status, 200);
@@ -178,7 +270,10 @@ async fn slow_handlers_time_out(pool: PgPool) {
 async fn english_on_request(pool: PgPool) {
     let app = memory_app(pool);
     let ko = send(&app, get("/api/v1/nowhere")).await;
-    assert_eq!(ko.body["error"]["message"], "요청한 리소스를 찾을 수 없습니다.");
+    assert_eq!(
+        ko.body["error"]["message"],
+        "요청한 리소스를 찾을 수 없습니다."
+    );
     let en = Request::get("/api/v1/nowhere")
         .header("accept-language", "en-US,en;q=0.9")
         .body(Body::empty())
@@ -189,7 +284,10 @@ async fn english_on_request(pool: PgPool) {
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn request_ids_are_kept_or_made(pool: PgPool) {
     let app = memory_app(pool);
-    let given = Request::get("/health").header("x-request-id", "abc-123").body(Body::empty()).unwrap();
+    let given = Request::get("/health")
+        .header("x-request-id", "abc-123")
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(send(&app, given).await.headers["x-request-id"], "abc-123");
     let made = send(&app, get("/health")).await;
     assert_eq!(made.headers["x-request-id"].len(), 36);
@@ -202,23 +300,46 @@ async fn cors_allows_only_listed_origins(pool: PgPool) {
         Request::options("/api/v1/test/echo")
             .header("origin", origin)
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "authorization,content-type")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
             .body(Body::empty())
             .unwrap()
     };
     let allowed = send(&app, preflight("https://mindpause.app")).await;
-    assert_eq!(allowed.headers["access-control-allow-origin"], "https://mindpause.app");
-    let methods = allowed.headers["access-control-allow-methods"].to_str().unwrap().to_owned();
+    assert_eq!(
+        allowed.headers["access-control-allow-origin"],
+        "https://mindpause.app"
+    );
+    let methods = allowed.headers["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(methods.contains("PATCH"), "{methods}");
 
     let refused = send(&app, preflight("https://evil.example")).await;
     assert!(!refused.headers.contains_key("access-control-allow-origin"));
 
-    let simple = Request::get("/health").header("origin", "http://localhost:5173").body(Body::empty()).unwrap();
+    let simple = Request::get("/health")
+        .header("origin", "http://localhost:5173")
+        .body(Body::empty())
+        .unwrap();
     let a = send(&app, simple).await;
-    assert_eq!(a.headers["access-control-allow-origin"], "http://localhost:5173");
-    let simple = Request::get("/health").header("origin", "http://localhost:5174").body(Body::empty()).unwrap();
-    assert!(!send(&app, simple).await.headers.contains_key("access-control-allow-origin"));
+    assert_eq!(
+        a.headers["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+    let simple = Request::get("/health")
+        .header("origin", "http://localhost:5174")
+        .body(Body::empty())
+        .unwrap();
+    assert!(
+        !send(&app, simple)
+            .await
+            .headers
+            .contains_key("access-control-allow-origin")
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -240,7 +361,10 @@ async fn health_and_readiness(pool: PgPool) {
 #[tokio::test]
 async fn a_dead_database_is_a_quick_503() {
     let dead = "postgres://postgres@127.0.0.1:9/none";
-    let s = settings(&[("DATABASE_URL", dead), ("DATABASE_ACQUIRE_TIMEOUT_MS", "300")]);
+    let s = settings(&[
+        ("DATABASE_URL", dead),
+        ("DATABASE_ACQUIRE_TIMEOUT_MS", "300"),
+    ]);
     let pool = shared::db::pool(&s.database).unwrap();
     let app = app(state(pool, Cache::memory(), s));
     assert_eq!(send(&app, get("/health")).await.status, 200);
@@ -248,7 +372,11 @@ async fn a_dead_database_is_a_quick_503() {
     let e = assert_error(&ready, 503, "SERVICE_UNAVAILABLE");
     assert_eq!(e["details"]["failing"], serde_json::json!(["database"]));
     let started = std::time::Instant::now();
-    assert_error(&send(&app, get("/api/v1/test/db")).await, 503, "SERVICE_UNAVAILABLE");
+    assert_error(
+        &send(&app, get("/api/v1/test/db")).await,
+        503,
+        "SERVICE_UNAVAILABLE",
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
@@ -256,10 +384,18 @@ async fn a_dead_database_is_a_quick_503() {
 async fn a_dead_redis_fails_readiness_by_name(pool: PgPool) {
     let cache = Cache::connect(Some("redis://127.0.0.1:9")).unwrap();
     let app = app(state(pool, cache, settings(&[])));
-    let e = assert_error(&send(&app, get("/health/ready")).await, 503, "SERVICE_UNAVAILABLE");
+    let e = assert_error(
+        &send(&app, get("/health/ready")).await,
+        503,
+        "SERVICE_UNAVAILABLE",
+    );
     assert_eq!(e["details"]["failing"], serde_json::json!(["redis"]));
     // The rate limiter needs Redis: API calls are refused with 503, not let through.
-    assert_error(&send(&app, get("/api/v1/test/maybe")).await, 503, "SERVICE_UNAVAILABLE");
+    assert_error(
+        &send(&app, get("/api/v1/test/maybe")).await,
+        503,
+        "SERVICE_UNAVAILABLE",
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -269,15 +405,48 @@ async fn tokens_are_checked(pool: PgPool) {
     let (user, token) = access_token(&state, Role::User);
     let a = send(&app, get_with_token("/api/v1/test/me", &token)).await;
     assert_eq!(a.body["data"]["id"], user.to_string());
-    assert_error(&send(&app, get("/api/v1/test/me")).await, 401, "UNAUTHORIZED");
-    assert_error(&send(&app, get_with_token("/api/v1/test/me", "garbage")).await, 401, "UNAUTHORIZED");
+    assert_error(
+        &send(&app, get("/api/v1/test/me")).await,
+        401,
+        "UNAUTHORIZED",
+    );
+    assert_error(
+        &send(&app, get_with_token("/api/v1/test/me", "garbage")).await,
+        401,
+        "UNAUTHORIZED",
+    );
     // The optional variant: absent → anonymous; present but bad → refused.
-    assert_eq!(send(&app, get("/api/v1/test/maybe")).await.body["data"]["id"], serde_json::Value::Null);
-    assert_eq!(send(&app, get_with_token("/api/v1/test/maybe", &token)).await.body["data"]["id"], user.to_string());
-    assert_error(&send(&app, get_with_token("/api/v1/test/maybe", "garbage")).await, 401, "UNAUTHORIZED");
+    assert_eq!(
+        send(&app, get("/api/v1/test/maybe")).await.body["data"]["id"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        send(&app, get_with_token("/api/v1/test/maybe", &token))
+            .await
+            .body["data"]["id"],
+        user.to_string()
+    );
+    assert_error(
+        &send(&app, get_with_token("/api/v1/test/maybe", "garbage")).await,
+        401,
+        "UNAUTHORIZED",
+    );
     // The admin guard.
-    assert_error(&send(&app, get_with_token("/api/v1/test/admin", &token)).await, 403, "FORBIDDEN");
+    assert_error(
+        &send(&app, get_with_token("/api/v1/test/admin", &token)).await,
+        403,
+        "FORBIDDEN",
+    );
     let (_, admin) = access_token(&state, Role::Admin);
-    assert_eq!(send(&app, get_with_token("/api/v1/test/admin", &admin)).await.status, 200);
-    assert_error(&send(&app, get("/api/v1/test/admin")).await, 401, "UNAUTHORIZED");
+    assert_eq!(
+        send(&app, get_with_token("/api/v1/test/admin", &admin))
+            .await
+            .status,
+        200
+    );
+    assert_error(
+        &send(&app, get("/api/v1/test/admin")).await,
+        401,
+        "UNAUTHORIZED",
+    );
 }

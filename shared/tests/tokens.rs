@@ -33,7 +33,12 @@ fn claims(overrides: Value) -> Value {
 fn sign(alg: Algorithm, typ: Option<&str>, secret: &str, claims: &Value) -> String {
     let mut header = Header::new(alg);
     header.typ = typ.map(str::to_owned);
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -49,8 +54,18 @@ async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
     };
 
     // The genuine article passes.
-    let good = sign(Algorithm::HS256, Some("at+jwt"), DEV_JWT_SECRET, &claims(json!({})));
-    assert_eq!(send(&app, get_with_token("/api/v1/test/me", &good)).await.status, 200);
+    let good = sign(
+        Algorithm::HS256,
+        Some("at+jwt"),
+        DEV_JWT_SECRET,
+        &claims(json!({})),
+    );
+    assert_eq!(
+        send(&app, get_with_token("/api/v1/test/me", &good))
+            .await
+            .status,
+        200
+    );
 
     // alg "none": header rewritten, signature dropped.
     let unsigned = {
@@ -60,9 +75,27 @@ async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
     };
     check(unsigned, "UNAUTHORIZED").await;
     // Another HMAC algorithm than the configured one.
-    check(sign(Algorithm::HS512, Some("at+jwt"), DEV_JWT_SECRET, &claims(json!({}))), "UNAUTHORIZED").await;
+    check(
+        sign(
+            Algorithm::HS512,
+            Some("at+jwt"),
+            DEV_JWT_SECRET,
+            &claims(json!({})),
+        ),
+        "UNAUTHORIZED",
+    )
+    .await;
     // A wrong key.
-    check(sign(Algorithm::HS256, Some("at+jwt"), "another-secret-0123456789abcdef-xyz", &claims(json!({}))), "UNAUTHORIZED").await;
+    check(
+        sign(
+            Algorithm::HS256,
+            Some("at+jwt"),
+            "another-secret-0123456789abcdef-xyz",
+            &claims(json!({})),
+        ),
+        "UNAUTHORIZED",
+    )
+    .await;
     // A refresh token presented as an access token (its own key and typ).
     let refresh = state
         .tokens
@@ -70,14 +103,54 @@ async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
         .unwrap();
     check(refresh, "UNAUTHORIZED").await;
     // Right key but refresh typ, or no typ at all.
-    check(sign(Algorithm::HS256, Some("refresh+jwt"), DEV_JWT_SECRET, &claims(json!({}))), "UNAUTHORIZED").await;
-    check(sign(Algorithm::HS256, None, DEV_JWT_SECRET, &claims(json!({}))), "UNAUTHORIZED").await;
-    check(sign(Algorithm::HS256, Some("JWT"), DEV_JWT_SECRET, &claims(json!({}))), "UNAUTHORIZED").await;
+    check(
+        sign(
+            Algorithm::HS256,
+            Some("refresh+jwt"),
+            DEV_JWT_SECRET,
+            &claims(json!({})),
+        ),
+        "UNAUTHORIZED",
+    )
+    .await;
+    check(
+        sign(Algorithm::HS256, None, DEV_JWT_SECRET, &claims(json!({}))),
+        "UNAUTHORIZED",
+    )
+    .await;
+    check(
+        sign(
+            Algorithm::HS256,
+            Some("JWT"),
+            DEV_JWT_SECRET,
+            &claims(json!({})),
+        ),
+        "UNAUTHORIZED",
+    )
+    .await;
     // Signed with the refresh key but typed as access.
-    check(sign(Algorithm::HS256, Some("at+jwt"), DEV_JWT_REFRESH_SECRET, &claims(json!({}))), "UNAUTHORIZED").await;
+    check(
+        sign(
+            Algorithm::HS256,
+            Some("at+jwt"),
+            DEV_JWT_REFRESH_SECRET,
+            &claims(json!({})),
+        ),
+        "UNAUTHORIZED",
+    )
+    .await;
     // Expired: the client should refresh.
     let past = chrono::Utc::now().timestamp() - 120;
-    check(sign(Algorithm::HS256, Some("at+jwt"), DEV_JWT_SECRET, &claims(json!({ "exp": past }))), "TOKEN_EXPIRED").await;
+    check(
+        sign(
+            Algorithm::HS256,
+            Some("at+jwt"),
+            DEV_JWT_SECRET,
+            &claims(json!({ "exp": past })),
+        ),
+        "TOKEN_EXPIRED",
+    )
+    .await;
     // Wrong or missing audience and issuer.
     for overrides in [
         json!({ "aud": "someone-else" }),
@@ -88,16 +161,33 @@ async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
         json!({ "role": "root" }),
         json!({ "sub": "not-a-uuid" }),
     ] {
-        check(sign(Algorithm::HS256, Some("at+jwt"), DEV_JWT_SECRET, &claims(overrides)), "UNAUTHORIZED").await;
+        check(
+            sign(
+                Algorithm::HS256,
+                Some("at+jwt"),
+                DEV_JWT_SECRET,
+                &claims(overrides),
+            ),
+            "UNAUTHORIZED",
+        )
+        .await;
     }
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn access_and_refresh_round_trip_only_as_themselves(pool: PgPool) {
     let state = state(pool, Cache::memory(), settings(&[]));
-    let (token, ttl) = state.tokens.issue_access(Uuid::now_v7(), Uuid::now_v7(), Role::Admin).unwrap();
+    let (token, ttl) = state
+        .tokens
+        .issue_access(Uuid::now_v7(), Uuid::now_v7(), Role::Admin)
+        .unwrap();
     assert_eq!(ttl, 3600);
     let c: shared::auth::AccessClaims = state.tokens.verify(TokenKind::Access, &token).unwrap();
     assert_eq!(c.role, Role::Admin);
-    assert!(state.tokens.verify::<Value>(TokenKind::Refresh, &token).is_err());
+    assert!(
+        state
+            .tokens
+            .verify::<Value>(TokenKind::Refresh, &token)
+            .is_err()
+    );
 }

@@ -41,15 +41,23 @@ pub fn settings(extra: &[(&str, &str)]) -> Settings {
     let mut vars = vec![
         ("DATABASE_URL".to_owned(), database_url()),
         ("APP_ENV".to_owned(), "test".to_owned()),
-        ("CORS_ORIGINS".to_owned(), "https://mindpause.app,http://localhost:5173".to_owned()),
+        (
+            "CORS_ORIGINS".to_owned(),
+            "https://mindpause.app,http://localhost:5173".to_owned(),
+        ),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Settings::from_vars(vars).expect("test settings")
 }
 
 pub fn state(pool: PgPool, cache: Cache, settings: Settings) -> AppState {
-    AppState::from_parts(settings, pool, cache, Events::InProcess(InProcessBus::new().into()))
-        .expect("state")
+    AppState::from_parts(
+        settings,
+        pool,
+        cache,
+        Events::InProcess(InProcessBus::new().into()),
+    )
+    .expect("state")
 }
 
 pub fn redis_cache() -> Cache {
@@ -67,7 +75,9 @@ async fn echo(Json(body): Json<EchoBody>) -> ApiResult<Reply<Value>> {
     if !body.email.contains('@') {
         return Err(ApiError::field("email", "invalid email"));
     }
-    Ok(Reply::created(json!({ "email": body.email, "nickname": body.nickname })))
+    Ok(Reply::created(
+        json!({ "email": body.email, "nickname": body.nickname }),
+    ))
 }
 
 async fn me(user: AuthUser) -> Reply<Value> {
@@ -115,7 +125,9 @@ async fn unique(
     Ok(Reply::created(()))
 }
 
-async fn db_time(axum::extract::State(state): axum::extract::State<AppState>) -> ApiResult<Reply<Value>> {
+async fn db_time(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> ApiResult<Reply<Value>> {
     let now: i32 = sqlx::query_scalar("SELECT 42").fetch_one(&state.db).await?;
     Ok(Reply::ok(json!({ "answer": now })))
 }
@@ -127,7 +139,13 @@ async fn numbers(
     let limit = page.limit()?;
     let after: u32 = page.position(&state.cursors, "numbers")?.unwrap_or(0);
     let rows: Vec<u32> = (after + 1..=50).take(limit as usize + 1).collect();
-    Ok(Reply::ok(Page::from_rows(rows, limit, &state.cursors, "numbers", |n| *n)))
+    Ok(Reply::ok(Page::from_rows(
+        rows,
+        limit,
+        &state.cursors,
+        "numbers",
+        |n| *n,
+    )))
 }
 
 pub fn test_routes() -> OpenApiRouter<AppState> {
@@ -167,9 +185,14 @@ pub async fn send_from(app: &Router, mut request: Request<Body>, peer: [u8; 4]) 
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
     };
-    Answer { status, headers, body }
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub async fn send(app: &Router, request: Request<Body>) -> Answer {
@@ -197,7 +220,10 @@ pub fn post_json(path: &str, body: &str) -> Request<Body> {
 /// A valid access token for a new user of `role`.
 pub fn access_token(state: &AppState, role: Role) -> (Uuid, String) {
     let user = Uuid::now_v7();
-    let (token, _) = state.tokens.issue_access(user, Uuid::now_v7(), role).unwrap();
+    let (token, _) = state
+        .tokens
+        .issue_access(user, Uuid::now_v7(), role)
+        .unwrap();
     (user, token)
 }
 
@@ -206,7 +232,15 @@ pub fn assert_error(answer: &Answer, status: u16, code: &str) -> Value {
     assert_eq!(answer.status.as_u16(), status, "body: {}", answer.body);
     assert_eq!(answer.body["success"], false, "body: {}", answer.body);
     assert_eq!(answer.body["error"]["code"], code, "body: {}", answer.body);
-    assert!(answer.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
-    assert!(answer.body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert!(
+        answer.body["timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
     answer.body["error"].clone()
 }

@@ -1,0 +1,190 @@
+//! RATE_LIMIT_GENERAL on every API route: atomic in Redis (exactly N pass under concurrency,
+//! also across two instances), the RateLimit headers, keys by user or client IP, and the
+//! in-process fallback.
+
+mod common;
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::Request;
+use common::*;
+use shared::auth::Role;
+use shared::cache::Cache;
+use sqlx::PgPool;
+
+fn limited(
+    pool: PgPool,
+    cache: Cache,
+    limit: &str,
+    extra: &[(&str, &str)],
+) -> (shared::AppState, axum::Router) {
+    let mut vars = vec![("RATE_LIMIT_GENERAL", limit)];
+    vars.extend_from_slice(extra);
+    let state = state(pool, cache, settings(&vars));
+    (state.clone(), app(state))
+}
+
+/// A fresh address per test, so tests sharing one Redis never share a counter.
+fn unique_peer() -> [u8; 4] {
+    let n = uuid::Uuid::new_v4().as_u128();
+    [10, (n >> 8) as u8, (n >> 16) as u8, (n >> 24) as u8 | 1]
+}
+
+async fn count_statuses(
+    apps: &[axum::Router],
+    requests: usize,
+    peer: [u8; 4],
+    token: Option<String>,
+) -> HashMap<u16, usize> {
+    let mut handles = Vec::new();
+    for i in 0..requests {
+        let app = apps[i % apps.len()].clone();
+        let token = token.clone();
+        handles.push(tokio::spawn(async move {
+            let request = match &token {
+                Some(t) => get_with_token("/api/v1/test/maybe", t),
+                None => get("/api/v1/test/maybe"),
+            };
+            send_from(&app, request, peer).await.status.as_u16()
+        }));
+    }
+    let mut counts = HashMap::new();
+    for h in handles {
+        *counts.entry(h.await.unwrap()).or_default() += 1;
+    }
+    counts
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn exactly_n_pass_under_50_concurrent_requests(pool: PgPool) {
+    let (_, app) = limited(pool, redis_cache(), "20/minute", &[]);
+    let counts = count_statuses(&[app], 50, unique_peer(), None).await;
+    assert_eq!(counts.get(&200), Some(&20), "{counts:?}");
+    assert_eq!(counts.get(&429), Some(&30), "{counts:?}");
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn two_instances_share_one_limit(pool: PgPool) {
+    let (_, one) = limited(pool.clone(), redis_cache(), "15/minute", &[]);
+    let (_, two) = limited(pool, redis_cache(), "15/minute", &[]);
+    let counts = count_statuses(&[one, two], 50, unique_peer(), None).await;
+    assert_eq!(counts.get(&200), Some(&15), "{counts:?}");
+    assert_eq!(counts.get(&429), Some(&35), "{counts:?}");
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn the_in_process_fallback_limits_one_instance(pool: PgPool) {
+    let (_, app) = limited(pool, Cache::memory(), "7/minute", &[]);
+    let counts = count_statuses(&[app], 50, unique_peer(), None).await;
+    assert_eq!(counts.get(&200), Some(&7), "{counts:?}");
+    assert_eq!(counts.get(&429), Some(&43), "{counts:?}");
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn headers_on_every_limited_response_and_retry_after_on_429(pool: PgPool) {
+    let (_, app) = limited(pool, redis_cache(), "2/minute", &[]);
+    let peer = unique_peer();
+    let first = send_from(&app, get("/api/v1/test/maybe"), peer).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.headers["ratelimit-limit"], "2");
+    assert_eq!(first.headers["ratelimit-remaining"], "1");
+    let reset: u64 = first.headers["ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&reset));
+    let second = send_from(&app, get("/api/v1/test/maybe"), peer).await;
+    assert_eq!(second.headers["ratelimit-remaining"], "0");
+    let third = send_from(&app, get("/api/v1/test/maybe"), peer).await;
+    assert_error(&third, 429, "RATE_LIMITED");
+    let retry: u64 = third.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(third.headers["ratelimit-remaining"], "0");
+    // Health and docs are not API routes: never limited.
+    for _ in 0..3 {
+        let health = send_from(&app, get("/health"), peer).await;
+        assert_eq!(health.status, 200);
+        assert!(!health.headers.contains_key("ratelimit-limit"));
+    }
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn users_are_counted_apart_from_their_address(pool: PgPool) {
+    let (state, app) = limited(pool, redis_cache(), "3/minute", &[]);
+    let peer = unique_peer();
+    let (_, alice) = access_token(&state, Role::User);
+    let (_, bob) = access_token(&state, Role::User);
+    for _ in 0..3 {
+        assert_eq!(
+            send_from(&app, get_with_token("/api/v1/test/maybe", &alice), peer)
+                .await
+                .status,
+            200
+        );
+    }
+    assert_eq!(
+        send_from(&app, get_with_token("/api/v1/test/maybe", &alice), peer)
+            .await
+            .status,
+        429
+    );
+    // Bob behind the same address, and anonymous requests from it, have their own budgets.
+    assert_eq!(
+        send_from(&app, get_with_token("/api/v1/test/maybe", &bob), peer)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send_from(&app, get("/api/v1/test/maybe"), peer)
+            .await
+            .status,
+        200
+    );
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn forwarded_addresses_count_only_through_trusted_hops(pool: PgPool) {
+    let (_, app) = limited(
+        pool,
+        redis_cache(),
+        "2/minute",
+        &[("TRUSTED_PROXY_HOPS", "1")],
+    );
+    let load_balancer = unique_peer();
+    let client = unique_peer();
+    let from = |xff: String| {
+        Request::get("/api/v1/test/maybe")
+            .header("x-forwarded-for", xff)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ip = |a: [u8; 4]| format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3]);
+    // A client cannot escape its limit by writing its own X-Forwarded-For entries: the load
+    // balancer appends the real address, and that is the one counted.
+    for spoof in ["1.1.1.1", "2.2.2.2"] {
+        let a = send_from(
+            &app,
+            from(format!("{spoof}, {}", ip(client))),
+            load_balancer,
+        )
+        .await;
+        assert_eq!(a.status, 200);
+    }
+    let a = send_from(
+        &app,
+        from(format!("3.3.3.3, {}", ip(client))),
+        load_balancer,
+    )
+    .await;
+    assert_eq!(a.status, 429);
+    // Another client behind the same load balancer is counted apart.
+    let a = send_from(&app, from(ip(unique_peer())), load_balancer).await;
+    assert_eq!(a.status, 200);
+}
