@@ -250,29 +250,38 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: draining in-flight requests");
 }
 
-/// Everything a function's `main` needs: settings, logs, state, routes, serve.
-/// `routes` builds the function's routes: API routes for a service, push routes for a worker.
-pub async fn run(name: &str, routes: impl FnOnce() -> Routes) {
+/// Everything a service's `main` needs: settings, logs, state, its routes under its prefix.
+pub async fn run_service(name: &str, routes: impl FnOnce() -> OpenApiRouter<AppState>) {
+    let state = start(name, Kind::Service);
+    let (router, doc) = api(&state, name, routes());
+    finish(state, router, doc).await
+}
+
+/// Everything a worker's `main` needs: settings, logs, state, its push routes.
+pub async fn run_worker(name: &str, routes: impl FnOnce() -> Router<AppState>) {
+    let state = start(name, Kind::Worker);
+    let doc = crate::openapi::base(name);
+    finish(state, routes(), doc).await
+}
+
+fn start(name: &str, kind: Kind) -> AppState {
     let settings = Settings::from_env_or_exit();
     crate::telemetry::init(&settings);
+    assert_eq!(
+        functions::get(name).kind,
+        kind,
+        "function {name}: its kind in functions.json differs"
+    );
     let events = Events::from_settings(&settings).unwrap_or_else(|e| exit_config(e));
-    let state = AppState::new(settings, events).unwrap_or_else(|e| exit_config(e));
-    let spec = functions::get(name);
-    let (router, doc) = match (routes(), spec.kind) {
-        (Routes::Api(api_routes), Kind::Service) => api(&state, name, api_routes),
-        (Routes::Push(push_routes), Kind::Worker) => (push_routes, crate::openapi::base(name)),
-        _ => panic!("function {name}: its routes do not match its kind in functions.json"),
-    };
-    let app = app(state.clone(), router, doc);
+    AppState::new(settings, events).unwrap_or_else(|e| exit_config(e))
+}
+
+async fn finish(state: AppState, routes: Router<AppState>, doc: OpenApi) {
+    let app = app(state.clone(), routes, doc);
     if let Err(e) = serve(app, &state.settings).await {
         tracing::error!(error = %e, "server error");
         std::process::exit(1);
     }
-}
-
-pub enum Routes {
-    Api(OpenApiRouter<AppState>),
-    Push(Router<AppState>),
 }
 
 fn exit_config(e: crate::config::ConfigError) -> ! {

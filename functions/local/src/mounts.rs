@@ -5,13 +5,11 @@ use shared::AppState;
 use utoipa_axum::router::OpenApiRouter;
 
 pub fn service(name: &str) -> Option<OpenApiRouter<AppState>> {
-    match name {
-        _ => None,
-    }
+    let _ = name;
+    None
 }
 
 pub fn worker(name: &str) -> Option<Router<AppState>> {
-    match name {
-        _ => None,
-    }
+    let _ = name;
+    None
 }
