@@ -19,11 +19,14 @@ start_pubsub_emulator
 export APP_ENV=test
 export RUST_LOG="${RUST_LOG:-warn}"
 
+# Without arguments: every test of the workspace. With arguments (e.g. `-p shared --test edge`)
+# they select what runs.
 args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(--workspace)
 if cargo nextest --version >/dev/null 2>&1; then
-  log "cargo nextest run --workspace ${args[*]}"
-  cargo nextest run --workspace --all-features --no-fail-fast --failure-output final "${args[@]}"
+  log "cargo nextest run --all-features ${args[*]}"
+  cargo nextest run --all-features --no-fail-fast --failure-output final "${args[@]}"
 else
-  log "cargo test --workspace ${args[*]}"
-  cargo test --workspace --all-features --no-fail-fast "${args[@]}"
+  log "cargo test --all-features ${args[*]}"
+  cargo test --all-features --no-fail-fast "${args[@]}"
 fi

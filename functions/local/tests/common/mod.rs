@@ -1,0 +1,94 @@
+//! Runs the real local server binary against a fresh database of the test PostgreSQL.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::Connection;
+
+pub struct LocalServer {
+    pub base: String,
+    pub outbox: PathBuf,
+    child: tokio::process::Child,
+    database: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl LocalServer {
+    /// Starts `target/.../local` with `extra` environment variables and waits for `/health`.
+    pub async fn start(extra: &[(&str, &str)]) -> Self {
+        let admin_url = std::env::var("DATABASE_URL").expect("run the tests with ./scripts/test.sh");
+        let database = format!("local_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let url = match admin_url.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{database}"),
+            None => panic!("DATABASE_URL has no database"),
+        };
+        let port = free_port();
+        let outbox = std::env::temp_dir().join(format!("mindpause-outbox-{database}"));
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_local"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &url)
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1")
+            .env("EMAIL_OUTBOX_DIR", &outbox)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("the local server starts");
+        let server = Self { base: format!("http://127.0.0.1:{port}"), outbox, child, database };
+        for _ in 0..300 {
+            if let Ok(r) = client().get(format!("{}/health", server.base)).send().await
+                && r.status() == 200
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the local server did not answer /health");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = client().get(self.url(path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// SIGTERM, then the exit status.
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().unwrap().to_string();
+        std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the server stops after SIGTERM")
+            .unwrap()
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

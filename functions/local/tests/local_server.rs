@@ -1,0 +1,55 @@
+//! The all-in-one local server, as `./scripts/dev.sh` runs it: migrations at start, health,
+//! the merged OpenAPI document, the docs UI, envelope 404s, and a clean stop on SIGTERM.
+
+mod common;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_everything_with_embedded_defaults() {
+    let server = LocalServer::start(&[]).await;
+
+    let (status, body) = server.get("/health/ready").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["redis"], "in-process");
+
+    let (status, doc) = server.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+
+    let docs = client().get(server.url("/docs/")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+
+    let (status, body) = server.get("/api/v1/nowhere").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("NOT_FOUND")));
+
+    // The migrations ran against the database it was given.
+    let tables: i64 = {
+        let url = std::env::var("DATABASE_URL").unwrap();
+        let url = format!("{}/{}", url.rsplit_once('/').unwrap().0, server.database());
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'processed_messages'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(tables, 1);
+
+    assert!(server.stop().await.success());
+}
+
+#[tokio::test]
+async fn a_bad_variable_stops_it_with_one_line_naming_it() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_local"))
+        .env_clear()
+        .env("DATABASE_URL", "postgres://x@127.0.0.1/x")
+        .env("RATE_LIMIT_LOGIN", "lots")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(78));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("RATE_LIMIT_LOGIN"), "{stderr}");
+}
