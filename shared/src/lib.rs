@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod envelope;
 pub mod error;
 pub mod events;

@@ -118,8 +118,8 @@ async fn headers_on_every_limited_response_and_retry_after_on_429(pool: PgPool) 
 async fn users_are_counted_apart_from_their_address(pool: PgPool) {
     let (state, app) = limited(pool, redis_cache(), "3/minute", &[]);
     let peer = unique_peer();
-    let (_, alice) = access_token(&state, Role::User);
-    let (_, bob) = access_token(&state, Role::User);
+    let (_, alice) = access_token(&state, Role::User).await;
+    let (_, bob) = access_token(&state, Role::User).await;
     for _ in 0..3 {
         assert_eq!(
             send_from(&app, get_with_token("/api/v1/test/maybe", &alice), peer)

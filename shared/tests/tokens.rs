@@ -7,16 +7,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use shared::auth::{Role, TokenKind};
+use shared::auth::{AccessClaims, Role, TokenKind};
 use shared::cache::Cache;
 use shared::config::{DEV_JWT_REFRESH_SECRET, DEV_JWT_SECRET};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-fn claims(overrides: Value) -> Value {
+fn claims(who: &AccessClaims, overrides: Value) -> Value {
     let now = chrono::Utc::now().timestamp();
     let mut c = json!({
-        "sub": Uuid::now_v7(), "sid": Uuid::now_v7(), "role": "user",
+        "sub": who.sub, "sid": who.sid, "role": "user",
         "iat": now, "exp": now + 600, "iss": "mindpause-api", "aud": "mindpause-app",
         "jti": Uuid::now_v7(),
     });
@@ -45,6 +45,9 @@ fn sign(alg: Algorithm, typ: Option<&str>, secret: &str, claims: &Value) -> Stri
 async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
     let state = state(pool, Cache::memory(), settings(&[]));
     let app = app(state.clone());
+    let (_, real) = access_token(&state, Role::User).await;
+    let who: AccessClaims = state.tokens.verify(TokenKind::Access, &real).unwrap();
+    let claims = |overrides: Value| claims(&who, overrides);
     let check = |token: String, code: &'static str| {
         let app = app.clone();
         async move {

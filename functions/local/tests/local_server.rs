@@ -22,7 +22,10 @@ async fn serves_everything_with_embedded_defaults() {
     assert!(docs.text().await.unwrap().contains("swagger"));
 
     let (status, body) = server.get("/api/v1/nowhere").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("NOT_FOUND")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("NOT_FOUND"))
+    );
 
     // The migrations ran against the database it was given.
     let tables: i64 = {

@@ -17,8 +17,10 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    fn from_token(state: &AppState, token: &str) -> Result<Self, ApiError> {
+    /// Signature and claims first (cheap, no I/O), then the session's gate (one cache lookup).
+    async fn from_token(state: &AppState, token: &str) -> Result<Self, ApiError> {
         let claims: AccessClaims = state.tokens.verify(TokenKind::Access, token)?;
+        crate::domain::sessions::check_access(state, &claims).await?;
         Ok(Self {
             id: claims.sub,
             session_id: claims.sid,
@@ -32,7 +34,7 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        Self::from_token(state, token)
+        Self::from_token(state, token).await
     }
 }
 
@@ -45,7 +47,7 @@ impl OptionalFromRequestParts<AppState> for AuthUser {
     ) -> Result<Option<Self>, ApiError> {
         match bearer_token(&parts.headers) {
             None => Ok(None),
-            Some(token) => Self::from_token(state, token).map(Some),
+            Some(token) => Self::from_token(state, token).await.map(Some),
         }
     }
 }

@@ -112,9 +112,24 @@ struct UniqueBody {
     email: String,
 }
 
-/// Inserts into `test_accounts` (created by the tests that use it), whose unique constraint
-/// is named like the real one so the mapping to EMAIL_TAKEN can be checked.
+/// Inserts a user with this email: the real `users_email_key` maps to EMAIL_TAKEN.
 async fn unique(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    Json(body): Json<UniqueBody>,
+) -> ApiResult<Reply<()>> {
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO users (id, email, nickname) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(body.email)
+        .bind(&id.simple().to_string()[..20])
+        .execute(&state.db)
+        .await?;
+    Ok(Reply::created(()))
+}
+
+/// Inserts into `test_accounts`, created by the test that uses it (its constraint maps to
+/// nothing in particular).
+async fn unique_other(
     axum::extract::State(state): axum::extract::State<AppState>,
     Json(body): Json<UniqueBody>,
 ) -> ApiResult<Reply<()>> {
@@ -157,6 +172,7 @@ pub fn test_routes() -> OpenApiRouter<AppState> {
         .route("/panic", axum::routing::get(boom))
         .route("/slow", axum::routing::get(slow))
         .route("/unique", axum::routing::post(unique))
+        .route("/unique-other", axum::routing::post(unique_other))
         .route("/db", axum::routing::get(db_time))
         .route("/numbers", axum::routing::get(numbers))
 }
@@ -217,14 +233,23 @@ pub fn post_json(path: &str, body: &str) -> Request<Body> {
         .unwrap()
 }
 
-/// A valid access token for a new user of `role`.
-pub fn access_token(state: &AppState, role: Role) -> (Uuid, String) {
+/// A new user of `role` with a live session: their id and access token.
+pub async fn access_token(state: &AppState, role: Role) -> (Uuid, String) {
     let user = Uuid::now_v7();
-    let (token, _) = state
-        .tokens
-        .issue_access(user, Uuid::now_v7(), role)
+    let tag = user.simple().to_string();
+    let mut conn = state.db.acquire().await.unwrap();
+    sqlx::query("INSERT INTO users (id, email, nickname, role) VALUES ($1, $2, $3, $4)")
+        .bind(user)
+        .bind(format!("{tag}@example.com"))
+        .bind(&tag[..20])
+        .bind(role)
+        .execute(&mut *conn)
+        .await
         .unwrap();
-    (user, token)
+    let tokens = shared::domain::sessions::start(state, &mut conn, user, role)
+        .await
+        .unwrap();
+    (user, tokens.access_token)
 }
 
 /// Checks the error envelope and returns its `error` object.

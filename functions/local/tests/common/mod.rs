@@ -16,13 +16,18 @@ pub struct LocalServer {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl LocalServer {
     /// Starts `target/.../local` with `extra` environment variables and waits for `/health`.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
-        let admin_url = std::env::var("DATABASE_URL").expect("run the tests with ./scripts/test.sh");
+        let admin_url =
+            std::env::var("DATABASE_URL").expect("run the tests with ./scripts/test.sh");
         let database = format!("local_{}", uuid::Uuid::new_v4().simple());
         let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
@@ -51,7 +56,12 @@ impl LocalServer {
             command.env(k, v);
         }
         let child = command.spawn().expect("the local server starts");
-        let server = Self { base: format!("http://127.0.0.1:{port}"), outbox, child, database };
+        let server = Self {
+            base: format!("http://127.0.0.1:{port}"),
+            outbox,
+            child,
+            database,
+        };
         for _ in 0..300 {
             if let Ok(r) = client().get(format!("{}/health", server.base)).send().await
                 && r.status() == 200
@@ -76,7 +86,10 @@ impl LocalServer {
     /// SIGTERM, then the exit status.
     pub async fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().unwrap().to_string();
-        std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
         tokio::time::timeout(Duration::from_secs(10), self.child.wait())
             .await
             .expect("the server stops after SIGTERM")

@@ -1,0 +1,83 @@
+//! Single-use tokens (password reset, email verification): 256 random bits for the user,
+//! only their SHA-256 in the database, consumed atomically.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Duration, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    PasswordReset,
+    EmailVerification,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "password_reset",
+            Self::EmailVerification => "email_verification",
+        }
+    }
+
+    pub fn lifetime(self) -> Duration {
+        match self {
+            Self::PasswordReset => Duration::minutes(30),
+            Self::EmailVerification => Duration::hours(24),
+        }
+    }
+}
+
+fn digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A new token for `user_id`; earlier unused tokens of the same purpose stop working.
+pub async fn issue(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    purpose: Purpose,
+) -> Result<String, ApiError> {
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let token = URL_SAFE_NO_PAD.encode(raw);
+    sqlx::query("DELETE FROM one_time_tokens WHERE user_id = $1 AND purpose = $2")
+        .bind(user_id)
+        .bind(purpose.as_str())
+        .execute(&mut *db)
+        .await?;
+    sqlx::query(
+        "INSERT INTO one_time_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(digest(&token))
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .bind(Utc::now() + purpose.lifetime())
+    .execute(&mut *db)
+    .await?;
+    Ok(token)
+}
+
+/// Uses `token` up: the user it was issued to, or 400 INVALID_TOKEN when it is unknown, used,
+/// expired or of another purpose.
+pub async fn consume(
+    db: &mut PgConnection,
+    token: &str,
+    purpose: Purpose,
+) -> Result<Uuid, ApiError> {
+    sqlx::query_scalar(
+        "UPDATE one_time_tokens SET used_at = now()
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
+         RETURNING user_id",
+    )
+    .bind(digest(token))
+    .bind(purpose.as_str())
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| ApiError::code(crate::ErrorCode::InvalidToken))
+}

@@ -1,0 +1,83 @@
+//! argon2id with OWASP's parameters (m = 19456 KiB, t = 2, p = 1), off the async runtime.
+//! An unknown account is checked against a dummy hash so that it costs the same as a wrong
+//! password.
+
+use std::sync::OnceLock;
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use rand::RngCore;
+
+use crate::domain::users::Password;
+use crate::error::ApiError;
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_blocking(password: &str) -> Result<String, ApiError> {
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    argon2()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(ApiError::internal)
+}
+
+pub async fn hash(password: &Password) -> Result<String, ApiError> {
+    let password = password.expose().to_owned();
+    tokio::task::spawn_blocking(move || hash_blocking(&password))
+        .await
+        .map_err(ApiError::internal)?
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        hash_blocking("dummy password for unknown accounts").expect("hashing works")
+    })
+}
+
+/// Whether `password` matches `stored`; with no stored hash (unknown account or OAuth-only),
+/// the same work is done against a dummy hash and the answer is false.
+pub async fn verify(password: &str, stored: Option<&str>) -> Result<bool, ApiError> {
+    let password = password.to_owned();
+    let stored = stored.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let (hash, real) = match &stored {
+            Some(h) => (h.as_str(), true),
+            None => (dummy_hash(), false),
+        };
+        let matches = argon2().verify_password(password.as_bytes(), hash).is_ok();
+        matches && real
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
+/// Computes the dummy hash now, so the first unknown-email login is not faster or slower.
+pub fn warm_up() {
+    tokio::task::spawn_blocking(|| {
+        dummy_hash();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
+        let password = Password::parse("correct horse battery").unwrap();
+        let h = hash(&password).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify("correct horse battery", Some(&h)).await.unwrap());
+        assert!(!verify("wrong horse battery", Some(&h)).await.unwrap());
+        assert!(
+            !verify("dummy password for unknown accounts", None)
+                .await
+                .unwrap()
+        );
+        assert_ne!(h, hash(&password).await.unwrap(), "salted");
+    }
+}
