@@ -156,6 +156,33 @@ impl ErrorCode {
 /// phrases (`"required"`, `"must be at most 200 characters"`) the frontend can map.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
+/// Collects every field problem of a request before answering 422 once with all of them.
+#[derive(Debug, Default)]
+pub struct Fields(FieldErrors);
+
+impl Fields {
+    /// The parsed value, or `None` with the problem recorded under `name`.
+    pub fn check<T>(&mut self, name: &str, parsed: Result<T, &str>) -> Option<T> {
+        parsed.map_err(|problem| self.add(name, problem)).ok()
+    }
+
+    pub fn add(&mut self, name: &str, problem: &str) {
+        self.0
+            .entry(name.to_owned())
+            .or_default()
+            .push(problem.to_owned());
+    }
+
+    /// `Ok` when nothing was recorded, else 422 VALIDATION_ERROR with every field.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.0))
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A client-facing failure with its code and optional `details`.

@@ -11,6 +11,8 @@ pub mod events;
 pub mod functions;
 pub mod http;
 pub mod locale;
+#[cfg(feature = "mail")]
+pub mod mail;
 pub mod openapi;
 pub mod pagination;
 pub mod ratelimit;
@@ -19,7 +21,7 @@ pub mod state;
 pub mod telemetry;
 
 pub use envelope::Reply;
-pub use error::{ApiError, ApiResult, ErrorCode};
+pub use error::{ApiError, ApiResult, ErrorCode, Fields};
 pub use state::AppState;
 
 /// rustls with ring (no aws-lc): Google's and reqwest's clients expect the process to pick

@@ -257,11 +257,16 @@ pub async fn run_service(name: &str, routes: impl FnOnce() -> OpenApiRouter<AppS
     finish(state, router, doc).await
 }
 
-/// Everything a worker's `main` needs: settings, logs, state, its push routes.
-pub async fn run_worker(name: &str, routes: impl FnOnce() -> Router<AppState>) {
+/// Everything a worker's `main` needs: settings, logs, state, its push routes (which may
+/// need the state's settings to build their clients).
+pub async fn run_worker(
+    name: &str,
+    routes: impl FnOnce(&AppState) -> Result<Router<AppState>, crate::config::ConfigError>,
+) {
     let state = start(name, Kind::Worker);
+    let routes = routes(&state).unwrap_or_else(|e| exit_config(e));
     let doc = crate::openapi::base(name);
-    finish(state, routes(), doc).await
+    finish(state, routes, doc).await
 }
 
 fn start(name: &str, kind: Kind) -> AppState {

@@ -65,8 +65,12 @@ fn mount_all(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi, R
                 doc.merge(function_doc);
             }
             Kind::Worker => {
-                let router = mounts::worker(&spec.name)
-                    .unwrap_or_else(|| panic!("local: worker {} is not mounted", spec.name));
+                let router = mounts::worker(&spec.name, state)
+                    .unwrap_or_else(|| panic!("local: worker {} is not mounted", spec.name))
+                    .unwrap_or_else(|e| {
+                        eprintln!("{e}");
+                        std::process::exit(78)
+                    });
                 workers = workers.merge(router);
             }
             Kind::Job => {}

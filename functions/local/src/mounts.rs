@@ -2,14 +2,20 @@
 
 use axum::Router;
 use shared::AppState;
+use shared::config::ConfigError;
 use utoipa_axum::router::OpenApiRouter;
 
 pub fn service(name: &str) -> Option<OpenApiRouter<AppState>> {
-    let _ = name;
-    None
+    match name {
+        "auth" => Some(auth::routes()),
+        "users" => Some(users::routes()),
+        _ => None,
+    }
 }
 
-pub fn worker(name: &str) -> Option<Router<AppState>> {
-    let _ = name;
-    None
+pub fn worker(name: &str, state: &AppState) -> Option<Result<Router<AppState>, ConfigError>> {
+    match name {
+        "email-worker" => Some(email_worker::routes(state)),
+        _ => None,
+    }
 }

@@ -1,0 +1,274 @@
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use shared::domain::email::{self, EmailRequest, Template};
+use shared::domain::one_time::{self, Purpose};
+use shared::domain::users::{self, Email, Nickname, Password, UserRow};
+use shared::domain::{passwords, sessions};
+use shared::envelope::Envelope;
+use shared::http::{AuthUser, ClientIp, Json};
+use shared::locale::Lang;
+use shared::ratelimit::{self, RateInfo};
+use shared::{ApiError, ApiResult, AppState, ErrorCode, Fields, Reply, user_columns};
+
+use crate::{
+    AuthPayload, EmailOnly, LoginRequest, RefreshRequest, RegisterRequest, ResetPasswordRequest,
+    TokenOnly, TokensPayload,
+};
+
+/// Verification emails (welcome or resend) go out at most once a minute per account.
+const RESEND_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn link(state: &AppState, path: &str, token: &str) -> String {
+    format!("{}{path}?token={token}", state.settings.frontend_url)
+}
+
+async fn send_email(state: &AppState, user: &UserRow, template: Template, token: Option<(&str, String)>) {
+    let mut params = Map::new();
+    params.insert("nickname".into(), Value::String(user.nickname.clone()));
+    if let Some((token, link)) = token {
+        params.insert("token".into(), Value::String(token.to_owned()));
+        params.insert("link".into(), Value::String(link));
+    }
+    let request = EmailRequest {
+        template,
+        to: user.email.clone(),
+        locale: user.locale.clone(),
+        params,
+    };
+    email::request(state, request).await;
+}
+
+/// Register with email, password and nickname; sends the welcome email with a verification link.
+#[utoipa::path(post, path = "/register", tag = "auth", request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered and signed in", body = Envelope<AuthPayload>),
+        (status = 409, description = "EMAIL_TAKEN or NICKNAME_TAKEN"),
+        (status = 422, description = "VALIDATION_ERROR"),
+    ))]
+pub async fn register(State(state): State<AppState>, Json(body): Json<RegisterRequest>) -> ApiResult<Reply<AuthPayload>> {
+    let mut fields = Fields::default();
+    let email = fields.check("email", Email::parse(&body.email));
+    let password = fields.check("password", Password::parse(&body.password));
+    let nickname = fields.check("nickname", Nickname::parse(&body.nickname));
+    fields.finish()?;
+    let (Some(email), Some(password), Some(nickname)) = (email, password, nickname) else {
+        unreachable!("fields.finish() returned Ok");
+    };
+    let hash = passwords::hash(&password).await?;
+
+    let mut tx = state.db.begin().await?;
+    let user: UserRow = sqlx::query_as(concat!(
+        "INSERT INTO users (id, email, password_hash, nickname, locale) VALUES ($1, $2, $3, $4, $5) RETURNING ",
+        user_columns!()
+    ))
+    .bind(uuid::Uuid::now_v7())
+    .bind(email.as_str())
+    .bind(&hash)
+    .bind(nickname.as_str())
+    .bind(Lang::current().as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    let token = one_time::issue(&mut tx, user.id, Purpose::EmailVerification).await?;
+    let tokens = sessions::start(&state, &mut tx, user.id, user.role).await?;
+    tx.commit().await?;
+
+    state
+        .cache
+        .set(&resend_key(user.id), "1", RESEND_INTERVAL)
+        .await?;
+    let verify_link = link(&state, "/verify-email", &token);
+    send_email(&state, &user, Template::Welcome, Some((&token, verify_link))).await;
+    tracing::info!(user_id = %user.id, "registered");
+    Ok(Reply::created(AuthPayload { user: user.to_user(), tokens }))
+}
+
+fn email_key(email: &str) -> String {
+    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Counts a login attempt against both limits; the headers of the tighter one go back.
+async fn count_login(state: &AppState, ip: ClientIp, email: &str) -> ApiResult<RateInfo> {
+    let spec = state.settings.rate_limits.login;
+    let by_ip = ratelimit::count(&state.cache, &format!("login:ip:{ip}"), spec).await?;
+    let by_email = ratelimit::count(&state.cache, &format!("login:email:{}", email_key(email)), spec).await?;
+    let tighter = if by_email.remaining < by_ip.remaining || !by_email.allowed { by_email } else { by_ip };
+    by_ip.check()?;
+    by_email.check()?;
+    Ok(tighter)
+}
+
+/// Sign in with email and password. `RATE_LIMIT_LOGIN` per client IP and per email: every
+/// attempt counts.
+#[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = Envelope<AuthPayload>),
+        (status = 401, description = "INVALID_CREDENTIALS (same for an unknown email)"),
+        (status = 403, description = "ACCOUNT_SUSPENDED"),
+        (status = 429, description = "RATE_LIMITED"),
+    ))]
+pub async fn login(State(state): State<AppState>, ip: ClientIp, Json(body): Json<LoginRequest>) -> ApiResult<(HeaderMap, Reply<AuthPayload>)> {
+    let limit = count_login(&state, ip, &body.email).await?;
+    let mut conn = state.db.acquire().await?;
+    let user = match Email::parse(&body.email) {
+        Ok(email) => users::find_by_email(&mut conn, &email).await?,
+        Err(_) => None,
+    };
+    drop(conn);
+    // Oversized input is refused without hashing it, identically for every account.
+    let candidate = if body.password.len() > 1024 { "" } else { body.password.as_str() };
+    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let valid = passwords::verify(candidate, stored).await? && !candidate.is_empty();
+    let Some(user) = user.filter(|_| valid) else {
+        return Err(ApiError::code(ErrorCode::InvalidCredentials));
+    };
+    if user.is_suspended() {
+        return Err(ApiError::code(ErrorCode::AccountSuspended));
+    }
+    let mut tx = state.db.begin().await?;
+    let tokens = sessions::start(&state, &mut tx, user.id, user.role).await?;
+    sqlx::query("UPDATE users SET last_active_at = now() WHERE id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let mut headers = HeaderMap::new();
+    limit.write_headers(&mut headers);
+    Ok((headers, Reply::ok(AuthPayload { user: user.to_user(), tokens })))
+}
+
+/// Trade a refresh token for new tokens. The old refresh token dies (rotation); presenting
+/// it again after 10 seconds revokes the whole session.
+#[utoipa::path(post, path = "/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = Envelope<TokensPayload>),
+        (status = 401, description = "UNAUTHORIZED or TOKEN_REUSED"),
+        (status = 403, description = "ACCOUNT_SUSPENDED"),
+    ))]
+pub async fn refresh(State(state): State<AppState>, Json(body): Json<RefreshRequest>) -> ApiResult<Reply<TokensPayload>> {
+    let tokens = sessions::refresh(&state, &body.refresh_token).await?;
+    Ok(Reply::ok(TokensPayload { tokens }))
+}
+
+/// End the session of this refresh token (and of the bearer's access token, if sent).
+#[utoipa::path(post, path = "/logout", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "Signed out", body = Envelope<Option<bool>>),
+        (status = 401, description = "UNAUTHORIZED: not a refresh token of ours"),
+    ))]
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<RefreshRequest>) -> ApiResult<Reply<()>> {
+    use shared::auth::{AccessClaims, RefreshClaims, TokenKind, bearer_token};
+    let refresh: RefreshClaims = state
+        .tokens
+        .verify(TokenKind::Refresh, &body.refresh_token)
+        .map_err(|_| ApiError::unauthorized())?;
+    sessions::revoke(&state, refresh.sub, refresh.sid, "logout").await?;
+    if let Some(access) = bearer_token(&headers)
+        .and_then(|t| state.tokens.verify::<AccessClaims>(TokenKind::Access, t).ok())
+        .filter(|a| a.sid != refresh.sid)
+    {
+        sessions::revoke(&state, access.sub, access.sid, "logout").await?;
+    }
+    Ok(Reply::empty())
+}
+
+/// Email a password reset link (30 minutes, single use). Answers the same whether or not
+/// the email belongs to an account.
+#[utoipa::path(post, path = "/forgot-password", tag = "auth", request_body = EmailOnly,
+    responses((status = 200, description = "Sent if the account exists", body = Envelope<Option<bool>>)))]
+pub async fn forgot_password(State(state): State<AppState>, Json(body): Json<EmailOnly>) -> ApiResult<Reply<()>> {
+    let email = Email::parse(&body.email).map_err(|p| ApiError::field("email", p))?;
+    let mut tx = state.db.begin().await?;
+    if let Some(user) = users::find_by_email(&mut tx, &email).await?
+        && state
+            .cache
+            .set_nx(&format!("forgot:{}", user.id), "1", RESEND_INTERVAL)
+            .await?
+    {
+        let token = one_time::issue(&mut tx, user.id, Purpose::PasswordReset).await?;
+        tx.commit().await?;
+        let reset_link = link(&state, "/reset-password", &token);
+        send_email(&state, &user, Template::PasswordReset, Some((&token, reset_link))).await;
+    }
+    Ok(Reply::empty())
+}
+
+/// Set a new password with the emailed token; every session is revoked.
+#[utoipa::path(post, path = "/reset-password", tag = "auth", request_body = ResetPasswordRequest,
+    responses(
+        (status = 200, description = "Password changed", body = Envelope<Option<bool>>),
+        (status = 400, description = "INVALID_TOKEN: unknown, used or expired"),
+        (status = 422, description = "VALIDATION_ERROR: weak password"),
+    ))]
+pub async fn reset_password(State(state): State<AppState>, Json(body): Json<ResetPasswordRequest>) -> ApiResult<Reply<()>> {
+    let password = Password::parse(&body.new_password).map_err(|p| ApiError::field("new_password", p))?;
+    let hash = passwords::hash(&password).await?;
+    let mut tx = state.db.begin().await?;
+    let user_id = one_time::consume(&mut tx, &body.token, Purpose::PasswordReset).await?;
+    sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+        .bind(user_id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+    sessions::invalidate_access_tokens(&mut tx, user_id).await?;
+    let revoked = sessions::revoke_all(&mut tx, user_id, None, "password_reset").await?;
+    let user = users::find(&mut tx, user_id).await?.ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    sessions::close_gates(&state, &revoked, sessions::Gate::Revoked).await?;
+    send_email(&state, &user, Template::PasswordChanged, None).await;
+    Ok(Reply::empty())
+}
+
+/// Confirm the email address with the token of the welcome (or resent) email.
+#[utoipa::path(post, path = "/verify-email", tag = "auth", request_body = TokenOnly,
+    responses(
+        (status = 200, description = "The user, verified", body = Envelope<shared::domain::users::User>),
+        (status = 400, description = "INVALID_TOKEN: unknown, used or expired"),
+    ))]
+pub async fn verify_email(State(state): State<AppState>, Json(body): Json<TokenOnly>) -> ApiResult<Reply<shared::domain::users::User>> {
+    let mut tx = state.db.begin().await?;
+    let user_id = one_time::consume(&mut tx, &body.token, Purpose::EmailVerification).await?;
+    let user: UserRow = sqlx::query_as(concat!(
+        "UPDATE users SET email_verified_at = COALESCE(email_verified_at, now()), updated_at = now()
+         WHERE id = $1 RETURNING ",
+        user_columns!()
+    ))
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Reply::ok(user.to_user()))
+}
+
+fn resend_key(user_id: uuid::Uuid) -> String {
+    format!("verify-mail:{user_id}")
+}
+
+/// Send the verification email again: at most once a minute (429 otherwise).
+#[utoipa::path(post, path = "/resend-verification", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Sent (or already verified)", body = Envelope<Value>),
+        (status = 429, description = "RATE_LIMITED: one a minute"),
+    ))]
+pub async fn resend_verification(State(state): State<AppState>, user: AuthUser) -> ApiResult<Reply<Value>> {
+    let mut tx = state.db.begin().await?;
+    let row = users::find(&mut tx, user.id).await?.ok_or_else(ApiError::unauthorized)?;
+    if row.email_verified_at.is_some() {
+        return Ok(Reply::ok(json!({ "email_verified": true })));
+    }
+    if !state.cache.set_nx(&resend_key(user.id), "1", RESEND_INTERVAL).await? {
+        return Err(ApiError::rate_limited(RateInfo {
+            limit: 1,
+            remaining: 0,
+            reset_secs: RESEND_INTERVAL.as_secs(),
+            allowed: false,
+        }));
+    }
+    let token = one_time::issue(&mut tx, user.id, Purpose::EmailVerification).await?;
+    tx.commit().await?;
+    let verify_link = link(&state, "/verify-email", &token);
+    send_email(&state, &row, Template::Verification, Some((&token, verify_link))).await;
+    Ok(Reply::ok(json!({ "email_verified": false })))
+}

@@ -1,0 +1,78 @@
+//! `/api/v1/auth`: registration, login, token refresh and logout, password reset and email
+//! verification. OAuth (Google, Kakao) comes later.
+
+mod handlers;
+
+use serde::{Deserialize, Serialize};
+use shared::AppState;
+use shared::domain::sessions::Tokens;
+use shared::domain::users::User;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    shared::domain::passwords::warm_up();
+    OpenApiRouter::new()
+        .routes(routes!(handlers::register))
+        .routes(routes!(handlers::login))
+        .routes(routes!(handlers::refresh))
+        .routes(routes!(handlers::logout))
+        .routes(routes!(handlers::forgot_password))
+        .routes(routes!(handlers::reset_password))
+        .routes(routes!(handlers::verify_email))
+        .routes(routes!(handlers::resend_verification))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    /// 8..=128 characters, not one repeated character.
+    pub password: String,
+    /// 2..=20 characters: letters (Hangul included), digits, `_`, `-`, inner spaces.
+    pub nickname: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailOnly {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    pub token: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenOnly {
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthPayload {
+    pub user: User,
+    pub tokens: Tokens,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokensPayload {
+    pub tokens: Tokens,
+}

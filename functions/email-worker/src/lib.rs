@@ -1,0 +1,48 @@
+//! The email worker: consumes `email-send` events, renders the template in the user's
+//! language and sends it through SendGrid (or the development outbox), once per message.
+
+pub mod templates;
+
+use std::sync::Arc;
+
+use axum::Router;
+use shared::AppState;
+use shared::config::ConfigError;
+use shared::domain::email::EmailRequest;
+use shared::events::push::{self, PushMessage, WorkError, Worker};
+use shared::mail::{MailError, Mailer};
+
+#[derive(Clone)]
+pub struct EmailWorker {
+    mailer: Arc<Mailer>,
+}
+
+impl Worker for EmailWorker {
+    type Payload = EmailRequest;
+    const NAME: &'static str = "email-worker";
+
+    async fn handle(
+        &self,
+        _state: &AppState,
+        _tx: &mut sqlx::PgConnection,
+        message: &PushMessage,
+        request: EmailRequest,
+    ) -> Result<(), WorkError> {
+        let email = templates::render(&request).map_err(WorkError::Permanent)?;
+        self.mailer
+            .send(&email, &message.id)
+            .await
+            .map_err(|e| match e {
+                MailError::Retryable(why) => WorkError::Retry(why),
+                MailError::Permanent(why) => WorkError::Permanent(why),
+            })
+    }
+}
+
+pub fn routes(state: &AppState) -> Result<Router<AppState>, ConfigError> {
+    let mailer = Mailer::from_settings(&state.settings.mail, state.settings.is_production())?;
+    let worker = EmailWorker {
+        mailer: Arc::new(mailer),
+    };
+    Ok(push::route(&state.settings.pubsub.topic_email_send, worker))
+}

@@ -1,0 +1,4 @@
+#[tokio::main]
+async fn main() {
+    shared::runtime::run_worker("email-worker", email_worker::routes).await;
+}

@@ -1,0 +1,75 @@
+//! `/api/v1/users`: the signed-in person's profile, password and account.
+
+mod handlers;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use shared::AppState;
+use shared::domain::sessions::Tokens;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    shared::domain::passwords::warm_up();
+    OpenApiRouter::new()
+        .routes(routes!(handlers::me, handlers::update_me, handlers::delete_me))
+        .routes(routes!(handlers::change_password))
+}
+
+/// A field of a PATCH body: absent (unchanged), `null` (cleared) or a value.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum Patch<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            None => Self::Null,
+            Some(v) => Self::Value(v),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMe {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub nickname: Patch<String>,
+    /// At most 200 characters; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub bio: Patch<String>,
+    /// An IANA time zone such as `Asia/Seoul`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub timezone: Patch<String>,
+    /// `ko` or `en`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub locale: Patch<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMe {
+    /// Required for accounts with a password.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokensPayload {
+    pub tokens: Tokens,
+}
