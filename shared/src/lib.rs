@@ -19,6 +19,8 @@ pub mod ratelimit;
 pub mod runtime;
 pub mod state;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use envelope::Reply;
 pub use error::{ApiError, ApiResult, ErrorCode, Fields};

@@ -45,15 +45,22 @@ pub enum Mailer {
 
 impl Mailer {
     pub fn from_settings(settings: &MailSettings, production: bool) -> Result<Self, ConfigError> {
-        let provider = settings.provider.as_deref().unwrap_or(if settings.sendgrid_api_key.is_some() {
-            "sendgrid"
-        } else {
-            "outbox"
-        });
+        let provider =
+            settings
+                .provider
+                .as_deref()
+                .unwrap_or(if settings.sendgrid_api_key.is_some() {
+                    "sendgrid"
+                } else {
+                    "outbox"
+                });
         match provider {
             "sendgrid" => {
                 let api_key = settings.sendgrid_api_key.clone().ok_or_else(|| {
-                    ConfigError::new("SENDGRID_API_KEY", "is required with MAIL_PROVIDER=sendgrid")
+                    ConfigError::new(
+                        "SENDGRID_API_KEY",
+                        "is required with MAIL_PROVIDER=sendgrid",
+                    )
                 })?;
                 crate::install_tls_provider();
                 let http = reqwest::Client::builder()
@@ -103,7 +110,9 @@ impl Mailer {
                     .json(&body)
                     .send()
                     .await
-                    .map_err(|e| MailError::Retryable(format!("sendgrid unreachable: {}", e.without_url())))?;
+                    .map_err(|e| {
+                        MailError::Retryable(format!("sendgrid unreachable: {}", e.without_url()))
+                    })?;
                 let status = response.status();
                 if status.is_success() {
                     tracing::info!(template = %email.template, "email sent through SendGrid");
@@ -111,13 +120,21 @@ impl Mailer {
                 } else if status.as_u16() == 429 || status.is_server_error() {
                     Err(MailError::Retryable(format!("sendgrid answered {status}")))
                 } else {
-                    Err(MailError::Permanent(format!("sendgrid refused the email: {status}")))
+                    Err(MailError::Permanent(format!(
+                        "sendgrid refused the email: {status}"
+                    )))
                 }
             }
             Self::Outbox { dir } => {
                 let name: String = key
                     .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
                     .collect();
                 let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
                 let path = dir.join(format!("{stamp}-{name}.json"));

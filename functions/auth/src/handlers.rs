@@ -1,5 +1,6 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use shared::domain::email::{self, EmailRequest, Template};
@@ -24,7 +25,12 @@ fn link(state: &AppState, path: &str, token: &str) -> String {
     format!("{}{path}?token={token}", state.settings.frontend_url)
 }
 
-async fn send_email(state: &AppState, user: &UserRow, template: Template, token: Option<(&str, String)>) {
+async fn send_email(
+    state: &AppState,
+    user: &UserRow,
+    template: Template,
+    token: Option<(&str, String)>,
+) {
     let mut params = Map::new();
     params.insert("nickname".into(), Value::String(user.nickname.clone()));
     if let Some((token, link)) = token {
@@ -47,7 +53,10 @@ async fn send_email(state: &AppState, user: &UserRow, template: Template, token:
         (status = 409, description = "EMAIL_TAKEN or NICKNAME_TAKEN"),
         (status = 422, description = "VALIDATION_ERROR"),
     ))]
-pub async fn register(State(state): State<AppState>, Json(body): Json<RegisterRequest>) -> ApiResult<Reply<AuthPayload>> {
+pub async fn register(
+    State(state): State<AppState>,
+    Json(body): Json<RegisterRequest>,
+) -> ApiResult<Reply<AuthPayload>> {
     let mut fields = Fields::default();
     let email = fields.check("email", Email::parse(&body.email));
     let password = fields.check("password", Password::parse(&body.password));
@@ -79,9 +88,18 @@ pub async fn register(State(state): State<AppState>, Json(body): Json<RegisterRe
         .set(&resend_key(user.id), "1", RESEND_INTERVAL)
         .await?;
     let verify_link = link(&state, "/verify-email", &token);
-    send_email(&state, &user, Template::Welcome, Some((&token, verify_link))).await;
+    send_email(
+        &state,
+        &user,
+        Template::Welcome,
+        Some((&token, verify_link)),
+    )
+    .await;
     tracing::info!(user_id = %user.id, "registered");
-    Ok(Reply::created(AuthPayload { user: user.to_user(), tokens }))
+    Ok(Reply::created(AuthPayload {
+        user: user.to_user(),
+        tokens,
+    }))
 }
 
 fn email_key(email: &str) -> String {
@@ -93,8 +111,17 @@ fn email_key(email: &str) -> String {
 async fn count_login(state: &AppState, ip: ClientIp, email: &str) -> ApiResult<RateInfo> {
     let spec = state.settings.rate_limits.login;
     let by_ip = ratelimit::count(&state.cache, &format!("login:ip:{ip}"), spec).await?;
-    let by_email = ratelimit::count(&state.cache, &format!("login:email:{}", email_key(email)), spec).await?;
-    let tighter = if by_email.remaining < by_ip.remaining || !by_email.allowed { by_email } else { by_ip };
+    let by_email = ratelimit::count(
+        &state.cache,
+        &format!("login:email:{}", email_key(email)),
+        spec,
+    )
+    .await?;
+    let tighter = if by_email.remaining < by_ip.remaining || !by_email.allowed {
+        by_email
+    } else {
+        by_ip
+    };
     by_ip.check()?;
     by_email.check()?;
     Ok(tighter)
@@ -109,8 +136,22 @@ async fn count_login(state: &AppState, ip: ClientIp, email: &str) -> ApiResult<R
         (status = 403, description = "ACCOUNT_SUSPENDED"),
         (status = 429, description = "RATE_LIMITED"),
     ))]
-pub async fn login(State(state): State<AppState>, ip: ClientIp, Json(body): Json<LoginRequest>) -> ApiResult<(HeaderMap, Reply<AuthPayload>)> {
-    let limit = count_login(&state, ip, &body.email).await?;
+pub async fn login(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Json(body): Json<LoginRequest>,
+) -> Response {
+    let limit = match count_login(&state, ip, &body.email).await {
+        Ok(limit) => limit,
+        Err(refused) => return refused.into_response(),
+    };
+    // Every answer, failures included, tells how many attempts are left.
+    let mut response = sign_in(&state, &body).await.into_response();
+    limit.write_headers(response.headers_mut());
+    response
+}
+
+async fn sign_in(state: &AppState, body: &LoginRequest) -> ApiResult<Reply<AuthPayload>> {
     let mut conn = state.db.acquire().await?;
     let user = match Email::parse(&body.email) {
         Ok(email) => users::find_by_email(&mut conn, &email).await?,
@@ -118,7 +159,11 @@ pub async fn login(State(state): State<AppState>, ip: ClientIp, Json(body): Json
     };
     drop(conn);
     // Oversized input is refused without hashing it, identically for every account.
-    let candidate = if body.password.len() > 1024 { "" } else { body.password.as_str() };
+    let candidate = if body.password.len() > 1024 {
+        ""
+    } else {
+        body.password.as_str()
+    };
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let valid = passwords::verify(candidate, stored).await? && !candidate.is_empty();
     let Some(user) = user.filter(|_| valid) else {
@@ -128,15 +173,16 @@ pub async fn login(State(state): State<AppState>, ip: ClientIp, Json(body): Json
         return Err(ApiError::code(ErrorCode::AccountSuspended));
     }
     let mut tx = state.db.begin().await?;
-    let tokens = sessions::start(&state, &mut tx, user.id, user.role).await?;
+    let tokens = sessions::start(state, &mut tx, user.id, user.role).await?;
     sqlx::query("UPDATE users SET last_active_at = now() WHERE id = $1")
         .bind(user.id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    let mut headers = HeaderMap::new();
-    limit.write_headers(&mut headers);
-    Ok((headers, Reply::ok(AuthPayload { user: user.to_user(), tokens })))
+    Ok(Reply::ok(AuthPayload {
+        user: user.to_user(),
+        tokens,
+    }))
 }
 
 /// Trade a refresh token for new tokens. The old refresh token dies (rotation); presenting
@@ -147,7 +193,10 @@ pub async fn login(State(state): State<AppState>, ip: ClientIp, Json(body): Json
         (status = 401, description = "UNAUTHORIZED or TOKEN_REUSED"),
         (status = 403, description = "ACCOUNT_SUSPENDED"),
     ))]
-pub async fn refresh(State(state): State<AppState>, Json(body): Json<RefreshRequest>) -> ApiResult<Reply<TokensPayload>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshRequest>,
+) -> ApiResult<Reply<TokensPayload>> {
     let tokens = sessions::refresh(&state, &body.refresh_token).await?;
     Ok(Reply::ok(TokensPayload { tokens }))
 }
@@ -158,7 +207,11 @@ pub async fn refresh(State(state): State<AppState>, Json(body): Json<RefreshRequ
         (status = 200, description = "Signed out", body = Envelope<Option<bool>>),
         (status = 401, description = "UNAUTHORIZED: not a refresh token of ours"),
     ))]
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<RefreshRequest>) -> ApiResult<Reply<()>> {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<RefreshRequest>,
+) -> ApiResult<Reply<()>> {
     use shared::auth::{AccessClaims, RefreshClaims, TokenKind, bearer_token};
     let refresh: RefreshClaims = state
         .tokens
@@ -166,7 +219,12 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Json(body
         .map_err(|_| ApiError::unauthorized())?;
     sessions::revoke(&state, refresh.sub, refresh.sid, "logout").await?;
     if let Some(access) = bearer_token(&headers)
-        .and_then(|t| state.tokens.verify::<AccessClaims>(TokenKind::Access, t).ok())
+        .and_then(|t| {
+            state
+                .tokens
+                .verify::<AccessClaims>(TokenKind::Access, t)
+                .ok()
+        })
         .filter(|a| a.sid != refresh.sid)
     {
         sessions::revoke(&state, access.sub, access.sid, "logout").await?;
@@ -178,7 +236,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Json(body
 /// the email belongs to an account.
 #[utoipa::path(post, path = "/forgot-password", tag = "auth", request_body = EmailOnly,
     responses((status = 200, description = "Sent if the account exists", body = Envelope<Option<bool>>)))]
-pub async fn forgot_password(State(state): State<AppState>, Json(body): Json<EmailOnly>) -> ApiResult<Reply<()>> {
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    Json(body): Json<EmailOnly>,
+) -> ApiResult<Reply<()>> {
     let email = Email::parse(&body.email).map_err(|p| ApiError::field("email", p))?;
     let mut tx = state.db.begin().await?;
     if let Some(user) = users::find_by_email(&mut tx, &email).await?
@@ -190,7 +251,13 @@ pub async fn forgot_password(State(state): State<AppState>, Json(body): Json<Ema
         let token = one_time::issue(&mut tx, user.id, Purpose::PasswordReset).await?;
         tx.commit().await?;
         let reset_link = link(&state, "/reset-password", &token);
-        send_email(&state, &user, Template::PasswordReset, Some((&token, reset_link))).await;
+        send_email(
+            &state,
+            &user,
+            Template::PasswordReset,
+            Some((&token, reset_link)),
+        )
+        .await;
     }
     Ok(Reply::empty())
 }
@@ -202,8 +269,12 @@ pub async fn forgot_password(State(state): State<AppState>, Json(body): Json<Ema
         (status = 400, description = "INVALID_TOKEN: unknown, used or expired"),
         (status = 422, description = "VALIDATION_ERROR: weak password"),
     ))]
-pub async fn reset_password(State(state): State<AppState>, Json(body): Json<ResetPasswordRequest>) -> ApiResult<Reply<()>> {
-    let password = Password::parse(&body.new_password).map_err(|p| ApiError::field("new_password", p))?;
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Json(body): Json<ResetPasswordRequest>,
+) -> ApiResult<Reply<()>> {
+    let password =
+        Password::parse(&body.new_password).map_err(|p| ApiError::field("new_password", p))?;
     let hash = passwords::hash(&password).await?;
     let mut tx = state.db.begin().await?;
     let user_id = one_time::consume(&mut tx, &body.token, Purpose::PasswordReset).await?;
@@ -214,7 +285,9 @@ pub async fn reset_password(State(state): State<AppState>, Json(body): Json<Rese
         .await?;
     sessions::invalidate_access_tokens(&mut tx, user_id).await?;
     let revoked = sessions::revoke_all(&mut tx, user_id, None, "password_reset").await?;
-    let user = users::find(&mut tx, user_id).await?.ok_or_else(ApiError::not_found)?;
+    let user = users::find(&mut tx, user_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     sessions::close_gates(&state, &revoked, sessions::Gate::Revoked).await?;
     send_email(&state, &user, Template::PasswordChanged, None).await;
@@ -227,7 +300,10 @@ pub async fn reset_password(State(state): State<AppState>, Json(body): Json<Rese
         (status = 200, description = "The user, verified", body = Envelope<shared::domain::users::User>),
         (status = 400, description = "INVALID_TOKEN: unknown, used or expired"),
     ))]
-pub async fn verify_email(State(state): State<AppState>, Json(body): Json<TokenOnly>) -> ApiResult<Reply<shared::domain::users::User>> {
+pub async fn verify_email(
+    State(state): State<AppState>,
+    Json(body): Json<TokenOnly>,
+) -> ApiResult<Reply<shared::domain::users::User>> {
     let mut tx = state.db.begin().await?;
     let user_id = one_time::consume(&mut tx, &body.token, Purpose::EmailVerification).await?;
     let user: UserRow = sqlx::query_as(concat!(
@@ -252,13 +328,22 @@ fn resend_key(user_id: uuid::Uuid) -> String {
         (status = 200, description = "Sent (or already verified)", body = Envelope<Value>),
         (status = 429, description = "RATE_LIMITED: one a minute"),
     ))]
-pub async fn resend_verification(State(state): State<AppState>, user: AuthUser) -> ApiResult<Reply<Value>> {
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Reply<Value>> {
     let mut tx = state.db.begin().await?;
-    let row = users::find(&mut tx, user.id).await?.ok_or_else(ApiError::unauthorized)?;
+    let row = users::find(&mut tx, user.id)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
     if row.email_verified_at.is_some() {
         return Ok(Reply::ok(json!({ "email_verified": true })));
     }
-    if !state.cache.set_nx(&resend_key(user.id), "1", RESEND_INTERVAL).await? {
+    if !state
+        .cache
+        .set_nx(&resend_key(user.id), "1", RESEND_INTERVAL)
+        .await?
+    {
         return Err(ApiError::rate_limited(RateInfo {
             limit: 1,
             remaining: 0,
@@ -269,6 +354,12 @@ pub async fn resend_verification(State(state): State<AppState>, user: AuthUser) 
     let token = one_time::issue(&mut tx, user.id, Purpose::EmailVerification).await?;
     tx.commit().await?;
     let verify_link = link(&state, "/verify-email", &token);
-    send_email(&state, &row, Template::Verification, Some((&token, verify_link))).await;
+    send_email(
+        &state,
+        &row,
+        Template::Verification,
+        Some((&token, verify_link)),
+    )
+    .await;
     Ok(Reply::ok(json!({ "email_verified": false })))
 }

@@ -160,9 +160,18 @@ mod tests {
 
     #[test]
     fn every_template_renders_in_both_languages() {
-        for template in [Template::Welcome, Template::Verification, Template::PasswordReset, Template::PasswordChanged] {
+        for template in [
+            Template::Welcome,
+            Template::Verification,
+            Template::PasswordReset,
+            Template::PasswordChanged,
+        ] {
             for locale in ["ko", "en"] {
-                let r = request(template, locale, json!({ "nickname": "하늘", "token": "t0k", "link": "https://app/x?token=t0k" }));
+                let r = request(
+                    template,
+                    locale,
+                    json!({ "nickname": "하늘", "token": "t0k", "link": "https://app/x?token=t0k" }),
+                );
                 let email = render(&r).unwrap();
                 assert!(email.text.contains("하늘"));
                 assert!(email.html.starts_with("<!doctype html>"));
@@ -176,12 +185,23 @@ mod tests {
 
     #[test]
     fn values_are_escaped_and_links_required() {
-        let r = request(Template::Welcome, "ko", json!({ "nickname": "<b>x</b>", "link": "https://a/?a=1&b=2" }));
+        let r = request(
+            Template::Welcome,
+            "ko",
+            json!({ "nickname": "<b>x</b>", "link": "https://a/?a=1&b=2" }),
+        );
         let email = render(&r).unwrap();
         assert!(email.html.contains("&lt;b&gt;x&lt;/b&gt;"));
         assert!(email.html.contains("a=1&amp;b=2"));
         assert!(render(&request(Template::PasswordReset, "en", json!({}))).is_err());
-        assert!(render(&request(Template::PasswordReset, "en", json!({ "link": "javascript:alert(1)" }))).is_err());
+        assert!(
+            render(&request(
+                Template::PasswordReset,
+                "en",
+                json!({ "link": "javascript:alert(1)" })
+            ))
+            .is_err()
+        );
         assert!(render(&request(Template::PasswordChanged, "en", json!({}))).is_ok());
     }
 }

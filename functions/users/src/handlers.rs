@@ -12,7 +12,9 @@ use crate::{ChangePassword, DeleteMe, Patch, TokensPayload, UpdateMe};
 #[utoipa::path(get, path = "/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, description = "The user", body = Envelope<User>), (status = 401, description = "UNAUTHORIZED")))]
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Reply<User>> {
-    Ok(Reply::ok(users::current(&state.db, user.id).await?.to_user()))
+    Ok(Reply::ok(
+        users::current(&state.db, user.id).await?.to_user(),
+    ))
 }
 
 /// Change nickname, bio, time zone or language; absent fields stay as they are.
@@ -22,7 +24,11 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Repl
         (status = 409, description = "NICKNAME_TAKEN"),
         (status = 422, description = "VALIDATION_ERROR"),
     ))]
-pub async fn update_me(State(state): State<AppState>, user: AuthUser, Json(body): Json<UpdateMe>) -> ApiResult<Reply<User>> {
+pub async fn update_me(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<UpdateMe>,
+) -> ApiResult<Reply<User>> {
     let mut fields = Fields::default();
     let nickname = match &body.nickname {
         Patch::Absent => None,
@@ -32,7 +38,9 @@ pub async fn update_me(State(state): State<AppState>, user: AuthUser, Json(body)
     let bio = match &body.bio {
         Patch::Absent => None,
         Patch::Null => Some(None),
-        Patch::Value(b) if b.trim().chars().count() > 200 => fields.check("bio", Err("must be at most 200 characters")),
+        Patch::Value(b) if b.trim().chars().count() > 200 => {
+            fields.check("bio", Err("must be at most 200 characters"))
+        }
         Patch::Value(b) => Some(Some(b.trim().to_owned()).filter(|b| !b.is_empty())),
     };
     let locale = match &body.locale {
@@ -43,7 +51,10 @@ pub async fn update_me(State(state): State<AppState>, user: AuthUser, Json(body)
     let timezone = match &body.timezone {
         Patch::Absent => None,
         Patch::Value(tz) if is_time_zone(&state, tz).await? => Some(tz.clone()),
-        _ => fields.check("timezone", Err("must be an IANA time zone such as Asia/Seoul")),
+        _ => fields.check(
+            "timezone",
+            Err("must be an IANA time zone such as Asia/Seoul"),
+        ),
     };
     fields.finish()?;
 
@@ -71,13 +82,19 @@ pub async fn update_me(State(state): State<AppState>, user: AuthUser, Json(body)
 
 /// IANA names as PostgreSQL knows them (the same database the statistics use).
 async fn is_time_zone(state: &AppState, name: &str) -> ApiResult<bool> {
-    if name.is_empty() || name.len() > 64 || name.starts_with("posix/") || name.starts_with("right/") {
+    if name.is_empty()
+        || name.len() > 64
+        || name.starts_with("posix/")
+        || name.starts_with("right/")
+    {
         return Ok(false);
     }
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
-        .bind(name)
-        .fetch_one(&state.db)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
+            .bind(name)
+            .fetch_one(&state.db)
+            .await?,
+    )
 }
 
 /// Change the password. Other sessions are signed out and access tokens issued before are
@@ -87,7 +104,11 @@ async fn is_time_zone(state: &AppState, name: &str) -> ApiResult<bool> {
         (status = 200, description = "Changed; fresh tokens for this session", body = Envelope<TokensPayload>),
         (status = 422, description = "VALIDATION_ERROR: wrong current_password or weak new_password"),
     ))]
-pub async fn change_password(State(state): State<AppState>, user: AuthUser, Json(body): Json<ChangePassword>) -> ApiResult<Reply<TokensPayload>> {
+pub async fn change_password(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<ChangePassword>,
+) -> ApiResult<Reply<TokensPayload>> {
     let row = users::current(&state.db, user.id).await?;
     let mut fields = Fields::default();
     let new_password = fields.check("new_password", Password::parse(&body.new_password));
@@ -107,7 +128,8 @@ pub async fn change_password(State(state): State<AppState>, user: AuthUser, Json
         .execute(&mut *tx)
         .await?;
     let valid_after = sessions::invalidate_access_tokens(&mut tx, user.id).await?;
-    let revoked = sessions::revoke_all(&mut tx, user.id, Some(user.session_id), "password_change").await?;
+    let revoked =
+        sessions::revoke_all(&mut tx, user.id, Some(user.session_id), "password_change").await?;
     let tokens = sessions::reissue(&state, &mut tx, user.id, row.role, user.session_id).await?;
     tx.commit().await?;
     sessions::close_gates(&state, &revoked, sessions::Gate::Revoked).await?;
@@ -129,7 +151,11 @@ pub async fn change_password(State(state): State<AppState>, user: AuthUser, Json
         (status = 200, description = "Deleted", body = Envelope<Option<bool>>),
         (status = 422, description = "VALIDATION_ERROR: wrong password"),
     ))]
-pub async fn delete_me(State(state): State<AppState>, user: AuthUser, body: Option<Json<DeleteMe>>) -> ApiResult<Reply<()>> {
+pub async fn delete_me(
+    State(state): State<AppState>,
+    user: AuthUser,
+    body: Option<Json<DeleteMe>>,
+) -> ApiResult<Reply<()>> {
     let row = users::current(&state.db, user.id).await?;
     if let Some(hash) = row.password_hash.as_deref() {
         let given = body.as_ref().and_then(|Json(b)| b.password.as_deref());
@@ -141,10 +167,11 @@ pub async fn delete_me(State(state): State<AppState>, user: AuthUser, body: Opti
         }
     }
     let mut tx = state.db.begin().await?;
-    let sessions: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1")
-        .bind(user.id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let sessions: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1")
+            .bind(user.id)
+            .fetch_all(&mut *tx)
+            .await?;
     // Personal data cascades; community content is kept with its author set to NULL.
     sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(user.id)

@@ -12,7 +12,11 @@ use utoipa_axum::routes;
 pub fn routes() -> OpenApiRouter<AppState> {
     shared::domain::passwords::warm_up();
     OpenApiRouter::new()
-        .routes(routes!(handlers::me, handlers::update_me, handlers::delete_me))
+        .routes(routes!(
+            handlers::me,
+            handlers::update_me,
+            handlers::delete_me
+        ))
         .routes(routes!(handlers::change_password))
 }
 

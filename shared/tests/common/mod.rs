@@ -1,68 +1,18 @@
-//! Test support: settings for the real PostgreSQL and Redis that `scripts/test.sh` starts, a
-//! small API exercising the shared edge, and request helpers.
+//! A small API exercising the shared edge, plus the helpers of `shared::testing`.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::auth::Role;
-use shared::cache::Cache;
-use shared::config::Settings;
-use shared::events::{Events, InProcessBus};
 use shared::http::{AdminUser, AuthUser, Json, Query};
 use shared::pagination::{Page, PageParams};
 use shared::{ApiError, ApiResult, AppState, Reply};
-use sqlx::PgPool;
-use tower::ServiceExt;
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 pub const PREFIX: &str = "/api/v1/test";
-
-/// The Redis that `scripts/test.sh` started. Tests that need it fail loudly without it.
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").expect("REDIS_URL is unset: run the tests with ./scripts/test.sh")
-}
-
-pub fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL is unset: run the tests with ./scripts/test.sh")
-}
-
-/// Test settings: development defaults plus `extra`.
-pub fn settings(extra: &[(&str, &str)]) -> Settings {
-    let mut vars = vec![
-        ("DATABASE_URL".to_owned(), database_url()),
-        ("APP_ENV".to_owned(), "test".to_owned()),
-        (
-            "CORS_ORIGINS".to_owned(),
-            "https://mindpause.app,http://localhost:5173".to_owned(),
-        ),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::from_vars(vars).expect("test settings")
-}
-
-pub fn state(pool: PgPool, cache: Cache, settings: Settings) -> AppState {
-    AppState::from_parts(
-        settings,
-        pool,
-        cache,
-        Events::InProcess(InProcessBus::new().into()),
-    )
-    .expect("state")
-}
-
-pub fn redis_cache() -> Cache {
-    Cache::connect(Some(&redis_url())).expect("redis client")
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -183,89 +133,4 @@ pub fn app(state: AppState) -> Router {
     shared::runtime::app(state, routes, doc)
 }
 
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
-
-/// Sends `request` from `peer` through `app` without a network.
-pub async fn send_from(app: &Router, mut request: Request<Body>, peer: [u8; 4]) -> Answer {
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from((peer, 40000))));
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-    };
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-pub async fn send(app: &Router, request: Request<Body>) -> Answer {
-    send_from(app, request, [127, 0, 0, 1]).await
-}
-
-pub fn get(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::empty()).unwrap()
-}
-
-pub fn get_with_token(path: &str, token: &str) -> Request<Body> {
-    Request::get(path)
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap()
-}
-
-pub fn post_json(path: &str, body: &str) -> Request<Body> {
-    Request::post(path)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_owned()))
-        .unwrap()
-}
-
-/// A new user of `role` with a live session: their id and access token.
-pub async fn access_token(state: &AppState, role: Role) -> (Uuid, String) {
-    let user = Uuid::now_v7();
-    let tag = user.simple().to_string();
-    let mut conn = state.db.acquire().await.unwrap();
-    sqlx::query("INSERT INTO users (id, email, nickname, role) VALUES ($1, $2, $3, $4)")
-        .bind(user)
-        .bind(format!("{tag}@example.com"))
-        .bind(&tag[..20])
-        .bind(role)
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    let tokens = shared::domain::sessions::start(state, &mut conn, user, role)
-        .await
-        .unwrap();
-    (user, tokens.access_token)
-}
-
-/// Checks the error envelope and returns its `error` object.
-pub fn assert_error(answer: &Answer, status: u16, code: &str) -> Value {
-    assert_eq!(answer.status.as_u16(), status, "body: {}", answer.body);
-    assert_eq!(answer.body["success"], false, "body: {}", answer.body);
-    assert_eq!(answer.body["error"]["code"], code, "body: {}", answer.body);
-    assert!(
-        answer.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty())
-    );
-    assert!(
-        answer.body["timestamp"]
-            .as_str()
-            .is_some_and(|t| t.ends_with('Z'))
-    );
-    answer.body["error"].clone()
-}
+pub use shared::testing::*;

@@ -1,0 +1,293 @@
+//! Registration and login: every rule of the contract, identical answers for wrong and
+//! unknown credentials, and the login limit.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use shared::domain::email::Template;
+use sqlx::PgPool;
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn register_signs_in_and_sends_the_welcome_email(pool: PgPool) {
+    let h = Harness::new(pool, &[("FRONTEND_URL", "https://app.mindpause.kr")]);
+    let data = h
+        .register("  Sky@Example.COM ", "하늘", "correct horse battery")
+        .await;
+    let user = &data["user"];
+    assert_eq!(user["email"], "sky@example.com");
+    assert_eq!(user["nickname"], "하늘");
+    assert_eq!(user["role"], "user");
+    assert_eq!(user["timezone"], "Asia/Seoul");
+    assert_eq!(user["locale"], "ko");
+    assert_eq!(user["email_verified"], false);
+    assert_eq!(user["providers"], json!(["password"]));
+    assert_eq!(user["bio"], serde_json::Value::Null);
+    assert!(user.get("password_hash").is_none());
+    let tokens = &data["tokens"];
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    assert!(tokens["access_token"].as_str().unwrap().len() > 100);
+
+    let mails = h.mails(1).await;
+    assert_eq!(mails.len(), 1);
+    let welcome = &mails[0];
+    assert_eq!(welcome.template, Template::Welcome);
+    assert_eq!(welcome.to, "sky@example.com");
+    assert_eq!(welcome.locale, "ko");
+    let token = param(welcome, "token");
+    assert_eq!(
+        param(welcome, "link"),
+        format!("https://app.mindpause.kr/verify-email?token={token}")
+    );
+    assert_eq!(param(welcome, "nickname"), "하늘");
+
+    // The access token works on an authenticated route.
+    let a = h
+        .call(
+            "POST",
+            "/api/v1/auth/resend-verification",
+            tokens["access_token"].as_str(),
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_ne!(a.status, 401);
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn english_clients_get_english_mail(pool: PgPool) {
+    let h = Harness::new(pool, &[]);
+    let request = json_request(
+        "POST",
+        "/api/v1/auth/register",
+        None,
+        Some(&json!({ "email": "en@example.com", "password": "correct horse battery", "nickname": "Sky" }).to_string()),
+    );
+    let mut request = request;
+    request
+        .headers_mut()
+        .insert("accept-language", "en-US,en;q=0.9".parse().unwrap());
+    let a = send(&h.app, request).await;
+    assert_eq!(a.body["data"]["user"]["locale"], "en");
+    assert_eq!(h.mails(1).await[0].locale, "en");
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn emails_and_nicknames_are_unique(pool: PgPool) {
+    let h = Harness::new(pool, &[]);
+    h.register("a@example.com", "Haneul", "correct horse battery")
+        .await;
+    let again = h.post("/register", json!({ "email": " A@EXAMPLE.com", "password": "correct horse battery", "nickname": "other" })).await;
+    assert_error(&again, 409, "EMAIL_TAKEN");
+    let same_nick = h.post("/register", json!({ "email": "b@example.com", "password": "correct horse battery", "nickname": "HANEUL" })).await;
+    assert_error(&same_nick, 409, "NICKNAME_TAKEN");
+    // Nothing half-written: the refused registrations left no rows.
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&h.state.db)
+        .await
+        .unwrap();
+    assert_eq!(users, 1);
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn bad_registrations_name_every_field(pool: PgPool) {
+    let h = Harness::new(pool, &[]);
+    for weak in ["short", "aaaaaaaaaaaa", "        ", &"x".repeat(129)] {
+        let a = h
+            .post(
+                "/register",
+                json!({ "email": "a@example.com", "password": weak, "nickname": "하늘" }),
+            )
+            .await;
+        let e = assert_error(&a, 422, "VALIDATION_ERROR");
+        assert!(e["details"]["fields"]["password"].is_array(), "{weak}: {e}");
+    }
+    let a = h
+        .post(
+            "/register",
+            json!({ "email": "nope", "password": "x", "nickname": "!" }),
+        )
+        .await;
+    let e = assert_error(&a, 422, "VALIDATION_ERROR");
+    for field in ["email", "password", "nickname"] {
+        assert!(e["details"]["fields"][field].is_array(), "{field}: {e}");
+    }
+    let a = h
+        .post(
+            "/register",
+            json!({ "email": "a@example.com", "password": "correct horse battery" }),
+        )
+        .await;
+    assert_eq!(
+        assert_error(&a, 422, "VALIDATION_ERROR")["details"]["fields"]["nickname"][0],
+        "required"
+    );
+    let a = h.post("/register", json!({ "email": "a@example.com", "password": "correct horse battery", "nickname": "하늘", "role": "admin" })).await;
+    assert_eq!(
+        assert_error(&a, 422, "VALIDATION_ERROR")["details"]["fields"]["role"][0],
+        "unknown field"
+    );
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&h.state.db)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn wrong_and_unknown_credentials_answer_identically(pool: PgPool) {
+    let h = Harness::new(pool, &[]);
+    h.register("a@example.com", "하늘", "correct horse battery")
+        .await;
+    let ok = h
+        .post(
+            "/login",
+            json!({ "email": "A@example.com ", "password": "correct horse battery" }),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.body["data"]["user"]["email"], "a@example.com");
+    assert!(ok.body["data"]["tokens"]["refresh_token"].is_string());
+
+    let wrong = h
+        .post(
+            "/login",
+            json!({ "email": "a@example.com", "password": "wrong horse battery" }),
+        )
+        .await;
+    let unknown = h
+        .post(
+            "/login",
+            json!({ "email": "b@example.com", "password": "wrong horse battery" }),
+        )
+        .await;
+    let strip = |mut v: serde_json::Value| {
+        v.as_object_mut().unwrap().remove("timestamp");
+        v
+    };
+    assert_error(&wrong, 401, "INVALID_CREDENTIALS");
+    assert_eq!(strip(wrong.body.clone()), strip(unknown.body.clone()));
+    assert_eq!(wrong.status, unknown.status);
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn the_sixth_login_attempt_is_limited(pool: PgPool) {
+    let h = Harness::with_cache(pool, redis_cache(), &[]);
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let email = format!("{}@example.com", &tag[..12]);
+    h.register(&email, &tag[..10], "correct horse battery")
+        .await;
+    // Per email: from five different addresses, every attempt counts (successes too).
+    for i in 0..5u8 {
+        let password = if i == 2 {
+            "correct horse battery"
+        } else {
+            "wrong horse battery"
+        };
+        let a = h
+            .post_from(
+                "/login",
+                json!({ "email": email, "password": password }),
+                [10, 9, i, 1],
+            )
+            .await;
+        assert_ne!(a.status, 429, "attempt {}", i + 1);
+        assert_eq!(a.headers["ratelimit-limit"], "5");
+    }
+    let sixth = h
+        .post_from(
+            "/login",
+            json!({ "email": email, "password": "correct horse battery" }),
+            [10, 9, 9, 1],
+        )
+        .await;
+    assert_error(&sixth, 429, "RATE_LIMITED");
+    let retry: u64 = sixth.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry));
+
+    // Per address: one address trying many emails.
+    let peer = [10, 8, tag.as_bytes()[0], tag.as_bytes()[1]];
+    for i in 0..5 {
+        let a = h
+            .post_from(
+                "/login",
+                json!({ "email": format!("{i}-{tag}@example.com"), "password": "whatever pass" }),
+                peer,
+            )
+            .await;
+        assert_error(&a, 401, "INVALID_CREDENTIALS");
+    }
+    let sixth = h
+        .post_from(
+            "/login",
+            json!({ "email": format!("x-{tag}@example.com"), "password": "whatever pass" }),
+            peer,
+        )
+        .await;
+    assert_error(&sixth, 429, "RATE_LIMITED");
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn suspended_accounts_are_refused_everywhere(pool: PgPool) {
+    let h = Harness::new(pool, &[]);
+    let data = h
+        .register("a@example.com", "하늘", "correct horse battery")
+        .await;
+    let access = data["tokens"]["access_token"].as_str().unwrap().to_owned();
+    let refresh = data["tokens"]["refresh_token"].as_str().unwrap().to_owned();
+    sqlx::query("UPDATE users SET status = 'suspended'")
+        .execute(&h.state.db)
+        .await
+        .unwrap();
+    // The cached gate of the session expires or is replaced on suspension (admin issue); here,
+    // drop it to read the database.
+    h.state
+        .cache
+        .del(&format!("sess:{}", session_id(&h, &access)))
+        .await
+        .unwrap();
+
+    let login = h
+        .post(
+            "/login",
+            json!({ "email": "a@example.com", "password": "correct horse battery" }),
+        )
+        .await;
+    assert_error(&login, 403, "ACCOUNT_SUSPENDED");
+    // A wrong password does not reveal the suspension.
+    let wrong = h
+        .post(
+            "/login",
+            json!({ "email": "a@example.com", "password": "wrong horse battery" }),
+        )
+        .await;
+    assert_error(&wrong, 401, "INVALID_CREDENTIALS");
+    assert_error(
+        &h.post("/refresh", json!({ "refresh_token": refresh }))
+            .await,
+        403,
+        "ACCOUNT_SUSPENDED",
+    );
+    let call = h
+        .call(
+            "POST",
+            "/api/v1/auth/resend-verification",
+            Some(&access),
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_error(&call, 403, "ACCOUNT_SUSPENDED");
+}
+
+fn session_id(h: &Harness, access: &str) -> uuid::Uuid {
+    let claims: shared::auth::AccessClaims = h
+        .state
+        .tokens
+        .verify(shared::auth::TokenKind::Access, access)
+        .unwrap();
+    claims.sid
+}
