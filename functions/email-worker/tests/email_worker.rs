@@ -64,12 +64,20 @@ async fn sends_through_sendgrid_once_per_message(pool: PgPool) {
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 1, "a redelivery sends nothing");
     let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
-    assert_eq!(body["personalizations"][0]["to"][0]["email"], "sky@example.com");
+    assert_eq!(
+        body["personalizations"][0]["to"][0]["email"],
+        "sky@example.com"
+    );
     assert_eq!(body["from"]["email"], "noreply@mindpause.kr");
     assert_eq!(body["subject"], "마음쉼표에 오신 것을 환영해요");
     assert_eq!(body["content"][0]["type"], "text/plain");
     assert_eq!(body["content"][1]["type"], "text/html");
-    assert!(body["content"][0]["value"].as_str().unwrap().contains("https://app/verify-email?token=tok-123"));
+    assert!(
+        body["content"][0]["value"]
+            .as_str()
+            .unwrap()
+            .contains("https://app/verify-email?token=tok-123")
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -82,26 +90,46 @@ async fn throttling_and_outages_are_retried(pool: PgPool) {
         // Nothing was recorded: the redelivery tries again.
         let again = send(&app, post_json("/push/email-send", &push(&id, welcome()))).await;
         assert_eq!(again.status, 503);
-        assert_eq!(server.received_requests().await.unwrap().len(), 2, "{status}");
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            2,
+            "{status}"
+        );
     }
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn refusals_are_permanent(pool: PgPool) {
     let (server, app) = with_sendgrid(pool, 400).await;
-    let a = send(&app, post_json("/push/email-send", &push("m-400", welcome()))).await;
+    let a = send(
+        &app,
+        post_json("/push/email-send", &push("m-400", welcome())),
+    )
+    .await;
     assert_eq!(a.status, 200);
     assert_eq!(a.body["data"]["status"], "discarded");
-    let again = send(&app, post_json("/push/email-send", &push("m-400", welcome()))).await;
+    let again = send(
+        &app,
+        post_json("/push/email-send", &push("m-400", welcome())),
+    )
+    .await;
     assert_eq!(again.body["data"]["status"], "duplicate");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 
     // A request the templates cannot render never reaches SendGrid.
     let broken = json!({ "version": 1, "template": "password_reset", "to": "a@example.com", "locale": "en", "params": {} });
-    let a = send(&app, post_json("/push/email-send", &push("m-broken", broken))).await;
+    let a = send(
+        &app,
+        post_json("/push/email-send", &push("m-broken", broken)),
+    )
+    .await;
     assert_eq!(a.body["data"]["status"], "discarded");
     let unknown = json!({ "version": 1, "template": "newsletter", "to": "a@example.com", "locale": "en", "params": {} });
-    let a = send(&app, post_json("/push/email-send", &push("m-unknown", unknown))).await;
+    let a = send(
+        &app,
+        post_json("/push/email-send", &push("m-unknown", unknown)),
+    )
+    .await;
     assert_eq!(a.body["data"]["status"], "discarded");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
@@ -111,7 +139,12 @@ async fn the_outbox_keeps_one_file_per_email(pool: PgPool) {
     let dir = std::env::temp_dir().join(format!("outbox-{}", uuid::Uuid::new_v4()));
     let s = settings(&[("EMAIL_OUTBOX_DIR", dir.to_str().unwrap())]);
     let app = worker(state(pool, Cache::memory(), s));
-    assert_eq!(send(&app, post_json("/push/email-send", &push("m-1", welcome()))).await.status, 200);
+    assert_eq!(
+        send(&app, post_json("/push/email-send", &push("m-1", welcome())))
+            .await
+            .status,
+        200
+    );
     send(&app, post_json("/push/email-send", &push("m-1", welcome()))).await;
     let files = outbox(&dir);
     assert_eq!(files.len(), 1);
@@ -119,7 +152,10 @@ async fn the_outbox_keeps_one_file_per_email(pool: PgPool) {
     assert_eq!(mail["to"], "sky@example.com");
     assert_eq!(mail["template"], "welcome");
     assert_eq!(mail["params"]["token"], "tok-123");
-    assert_eq!(mail["params"]["link"], "https://app/verify-email?token=tok-123");
+    assert_eq!(
+        mail["params"]["link"],
+        "https://app/verify-email?token=tok-123"
+    );
     assert!(mail["html"].as_str().unwrap().contains("하늘"));
     assert!(mail["text"].as_str().unwrap().contains("tok-123"));
     assert!(mail["subject"].is_string());
@@ -130,12 +166,20 @@ fn production_refuses_the_outbox() {
     let s = shared::config::Settings::from_vars([
         ("DATABASE_URL", "postgres://x@localhost/x"),
         ("APP_ENV", "production"),
-        ("JWT_SECRET_KEY", "a-real-secret-of-at-least-thirty-two-chars"),
-        ("JWT_REFRESH_SECRET_KEY", "another-real-secret-of-32-chars-or-more"),
+        (
+            "JWT_SECRET_KEY",
+            "a-real-secret-of-at-least-thirty-two-chars",
+        ),
+        (
+            "JWT_REFRESH_SECRET_KEY",
+            "another-real-secret-of-32-chars-or-more",
+        ),
         ("PUSH_AUDIENCE", "https://email-worker.run.app"),
     ])
     .unwrap();
-    let e = shared::mail::Mailer::from_settings(&s.mail, true).err().unwrap();
+    let e = shared::mail::Mailer::from_settings(&s.mail, true)
+        .err()
+        .unwrap();
     assert_eq!(e.var, "MAIL_PROVIDER");
 }
 
@@ -163,12 +207,28 @@ async fn events_arrive_through_the_pubsub_emulator(pool: PgPool) {
     shared::install_tls_provider();
     let http = reqwest::Client::new();
     let base = format!("http://{host}/v1/projects/mindpause-test");
-    assert!(http.put(format!("{base}/topics/{topic}")).json(&json!({})).send().await.unwrap().status().is_success());
+    assert!(
+        http.put(format!("{base}/topics/{topic}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
     let subscription = json!({
         "topic": format!("projects/mindpause-test/topics/{topic}"),
         "pushConfig": { "pushEndpoint": format!("http://127.0.0.1:{port}/push/{topic}") },
     });
-    assert!(http.put(format!("{base}/subscriptions/{topic}")).json(&subscription).send().await.unwrap().status().is_success());
+    assert!(
+        http.put(format!("{base}/subscriptions/{topic}"))
+            .json(&subscription)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
 
     // Published the way the account functions do it.
     let publisher = AppState::from_parts(s, pool, Cache::memory(), events).unwrap();

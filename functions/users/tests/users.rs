@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 use shared::AppState;
 use shared::auth::Role;
 use shared::cache::Cache;
-use shared::domain::{passwords, sessions};
 use shared::domain::users::Password;
+use shared::domain::{passwords, sessions};
 use shared::testing::*;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -19,40 +19,62 @@ impl Harness {
     fn new(pool: PgPool) -> Self {
         let state = state(pool, Cache::memory(), settings(&[]));
         let (routes, doc) = shared::runtime::api(&state, "users", users::routes());
-        Self { app: shared::runtime::app(state.clone(), routes, doc), state }
+        Self {
+            app: shared::runtime::app(state.clone(), routes, doc),
+            state,
+        }
     }
 
     async fn call(&self, method: &str, token: &str, path: &str, body: Value) -> Answer {
         let body = (!body.is_null()).then(|| body.to_string());
-        send(&self.app, json_request(method, &format!("/api/v1/users{path}"), Some(token), body.as_deref())).await
+        send(
+            &self.app,
+            json_request(
+                method,
+                &format!("/api/v1/users{path}"),
+                Some(token),
+                body.as_deref(),
+            ),
+        )
+        .await
     }
 
     /// A user with a password and a session; returns (id, access token).
     async fn person(&self, email: &str, nickname: &str, password: &str) -> (Uuid, String) {
         let id = Uuid::now_v7();
-        let hash = passwords::hash(&Password::parse(password).unwrap()).await.unwrap();
-        sqlx::query("INSERT INTO users (id, email, nickname, password_hash) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(email)
-            .bind(nickname)
-            .bind(hash)
-            .execute(&self.state.db)
+        let hash = passwords::hash(&Password::parse(password).unwrap())
             .await
             .unwrap();
+        sqlx::query(
+            "INSERT INTO users (id, email, nickname, password_hash) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(email)
+        .bind(nickname)
+        .bind(hash)
+        .execute(&self.state.db)
+        .await
+        .unwrap();
         (id, self.sign_in(id).await)
     }
 
     async fn sign_in(&self, id: Uuid) -> String {
         let mut conn = self.state.db.acquire().await.unwrap();
-        sessions::start(&self.state, &mut conn, id, Role::User).await.unwrap().access_token
+        sessions::start(&self.state, &mut conn, id, Role::User)
+            .await
+            .unwrap()
+            .access_token
     }
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn me_and_profile_edits(pool: PgPool) {
     let h = Harness::new(pool);
-    let (id, token) = h.person("a@example.com", "하늘", "correct horse battery").await;
-    h.person("b@example.com", "바다", "correct horse battery").await;
+    let (id, token) = h
+        .person("a@example.com", "하늘", "correct horse battery")
+        .await;
+    h.person("b@example.com", "바다", "correct horse battery")
+        .await;
 
     let me = h.call("GET", &token, "/me", Value::Null).await;
     assert_eq!(me.status, 200);
@@ -62,8 +84,14 @@ async fn me_and_profile_edits(pool: PgPool) {
     let edited = h.call("PATCH", &token, "/me", json!({ "nickname": "맑은 하늘", "bio": "  안녕하세요  ", "timezone": "America/New_York", "locale": "en" })).await;
     assert_eq!(edited.status, 200, "{}", edited.body);
     let user = &edited.body["data"];
-    assert_eq!((user["nickname"].as_str(), user["bio"].as_str()), (Some("맑은 하늘"), Some("안녕하세요")));
-    assert_eq!((user["timezone"].as_str(), user["locale"].as_str()), (Some("America/New_York"), Some("en")));
+    assert_eq!(
+        (user["nickname"].as_str(), user["bio"].as_str()),
+        (Some("맑은 하늘"), Some("안녕하세요"))
+    );
+    assert_eq!(
+        (user["timezone"].as_str(), user["locale"].as_str()),
+        (Some("America/New_York"), Some("en"))
+    );
 
     // Absent fields stay; null clears the bio.
     let cleared = h.call("PATCH", &token, "/me", json!({ "bio": null })).await;
@@ -71,7 +99,12 @@ async fn me_and_profile_edits(pool: PgPool) {
     assert_eq!(cleared.body["data"]["nickname"], "맑은 하늘");
     assert_eq!(h.call("PATCH", &token, "/me", json!({})).await.status, 200);
 
-    assert_error(&h.call("PATCH", &token, "/me", json!({ "nickname": "바다" })).await, 409, "NICKNAME_TAKEN");
+    assert_error(
+        &h.call("PATCH", &token, "/me", json!({ "nickname": "바다" }))
+            .await,
+        409,
+        "NICKNAME_TAKEN",
+    );
     for (body, field) in [
         (json!({ "bio": "가".repeat(201) }), "bio"),
         (json!({ "timezone": "Mars/Olympus" }), "timezone"),
@@ -82,53 +115,126 @@ async fn me_and_profile_edits(pool: PgPool) {
         (json!({ "email": "new@example.com" }), "email"),
         (json!({ "role": "admin" }), "role"),
     ] {
-        let e = assert_error(&h.call("PATCH", &token, "/me", body.clone()).await, 422, "VALIDATION_ERROR");
+        let e = assert_error(
+            &h.call("PATCH", &token, "/me", body.clone()).await,
+            422,
+            "VALIDATION_ERROR",
+        );
         assert!(e["details"]["fields"][field].is_array(), "{body}: {e}");
     }
-    assert_error(&send(&h.app, get("/api/v1/users/me")).await, 401, "UNAUTHORIZED");
+    assert_error(
+        &send(&h.app, get("/api/v1/users/me")).await,
+        401,
+        "UNAUTHORIZED",
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn changing_the_password_signs_out_the_rest(pool: PgPool) {
     let h = Harness::new(pool);
-    let (id, token) = h.person("a@example.com", "하늘", "correct horse battery").await;
+    let (id, token) = h
+        .person("a@example.com", "하늘", "correct horse battery")
+        .await;
     let other_device = h.sign_in(id).await;
 
-    let wrong = h.call("PATCH", &token, "/me/password", json!({ "current_password": "nope nope nope", "new_password": "a brand new secret" })).await;
-    assert_eq!(assert_error(&wrong, 422, "VALIDATION_ERROR")["details"]["fields"]["current_password"][0], "is incorrect");
-    let weak = h.call("PATCH", &token, "/me/password", json!({ "current_password": "correct horse battery", "new_password": "short" })).await;
-    assert!(assert_error(&weak, 422, "VALIDATION_ERROR")["details"]["fields"]["new_password"].is_array());
+    let wrong = h
+        .call(
+            "PATCH",
+            &token,
+            "/me/password",
+            json!({ "current_password": "nope nope nope", "new_password": "a brand new secret" }),
+        )
+        .await;
+    assert_eq!(
+        assert_error(&wrong, 422, "VALIDATION_ERROR")["details"]["fields"]["current_password"][0],
+        "is incorrect"
+    );
+    let weak = h
+        .call(
+            "PATCH",
+            &token,
+            "/me/password",
+            json!({ "current_password": "correct horse battery", "new_password": "short" }),
+        )
+        .await;
+    assert!(
+        assert_error(&weak, 422, "VALIDATION_ERROR")["details"]["fields"]["new_password"]
+            .is_array()
+    );
     let same = h.call("PATCH", &token, "/me/password", json!({ "current_password": "correct horse battery", "new_password": "correct horse battery" })).await;
     assert_error(&same, 422, "VALIDATION_ERROR");
 
     let changed = h.call("PATCH", &token, "/me/password", json!({ "current_password": "correct horse battery", "new_password": "a brand new secret" })).await;
     assert_eq!(changed.status, 200, "{}", changed.body);
-    let fresh = changed.body["data"]["tokens"]["access_token"].as_str().unwrap().to_owned();
+    let fresh = changed.body["data"]["tokens"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Refused at once: the other device, and this session's token from before the change.
-    assert_error(&h.call("GET", &other_device, "/me", Value::Null).await, 401, "UNAUTHORIZED");
-    assert_error(&h.call("GET", &token, "/me", Value::Null).await, 401, "UNAUTHORIZED");
+    assert_error(
+        &h.call("GET", &other_device, "/me", Value::Null).await,
+        401,
+        "UNAUTHORIZED",
+    );
+    assert_error(
+        &h.call("GET", &token, "/me", Value::Null).await,
+        401,
+        "UNAUTHORIZED",
+    );
     assert_eq!(h.call("GET", &fresh, "/me", Value::Null).await.status, 200);
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&h.state.db).await.unwrap();
-    assert!(passwords::verify("a brand new secret", Some(&hash)).await.unwrap());
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users")
+        .fetch_one(&h.state.db)
+        .await
+        .unwrap();
+    assert!(
+        passwords::verify("a brand new secret", Some(&hash))
+            .await
+            .unwrap()
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn deleting_the_account_removes_the_person(pool: PgPool) {
     let h = Harness::new(pool);
-    let (id, token) = h.person("a@example.com", "하늘", "correct horse battery").await;
+    let (id, token) = h
+        .person("a@example.com", "하늘", "correct horse battery")
+        .await;
     let other_device = h.sign_in(id).await;
-    let (_, bystander) = h.person("b@example.com", "바다", "correct horse battery").await;
+    let (_, bystander) = h
+        .person("b@example.com", "바다", "correct horse battery")
+        .await;
 
     let none = h.call("DELETE", &token, "/me", Value::Null).await;
-    assert_eq!(assert_error(&none, 422, "VALIDATION_ERROR")["details"]["fields"]["password"][0], "required");
-    let wrong = h.call("DELETE", &token, "/me", json!({ "password": "wrong horse battery" })).await;
+    assert_eq!(
+        assert_error(&none, 422, "VALIDATION_ERROR")["details"]["fields"]["password"][0],
+        "required"
+    );
+    let wrong = h
+        .call(
+            "DELETE",
+            &token,
+            "/me",
+            json!({ "password": "wrong horse battery" }),
+        )
+        .await;
     assert_error(&wrong, 422, "VALIDATION_ERROR");
-    let deleted = h.call("DELETE", &token, "/me", json!({ "password": "correct horse battery" })).await;
+    let deleted = h
+        .call(
+            "DELETE",
+            &token,
+            "/me",
+            json!({ "password": "correct horse battery" }),
+        )
+        .await;
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     assert_eq!(deleted.body["data"], Value::Null);
 
     for t in [&token, &other_device] {
-        assert_error(&h.call("GET", t, "/me", Value::Null).await, 401, "UNAUTHORIZED");
+        assert_error(
+            &h.call("GET", t, "/me", Value::Null).await,
+            401,
+            "UNAUTHORIZED",
+        );
     }
     let rows: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM users WHERE id = $1) + (SELECT count(*) FROM sessions WHERE user_id = $1)")
         .bind(id)
@@ -137,20 +243,32 @@ async fn deleting_the_account_removes_the_person(pool: PgPool) {
         .unwrap();
     assert_eq!(rows, 0);
     // The email is free again; the others are untouched.
-    h.person("a@example.com", "새하늘", "correct horse battery").await;
-    assert_eq!(h.call("GET", &bystander, "/me", Value::Null).await.status, 200);
+    h.person("a@example.com", "새하늘", "correct horse battery")
+        .await;
+    assert_eq!(
+        h.call("GET", &bystander, "/me", Value::Null).await.status,
+        200
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn accounts_without_a_password_delete_without_one(pool: PgPool) {
     let h = Harness::new(pool);
     let id = Uuid::now_v7();
-    sqlx::query("INSERT INTO users (id, email, nickname) VALUES ($1, 'oauth@example.com', '구글사람')")
-        .bind(id)
-        .execute(&h.state.db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO users (id, email, nickname) VALUES ($1, 'oauth@example.com', '구글사람')",
+    )
+    .bind(id)
+    .execute(&h.state.db)
+    .await
+    .unwrap();
     let token = h.sign_in(id).await;
-    assert_eq!(h.call("GET", &token, "/me", Value::Null).await.body["data"]["providers"], json!([]));
-    assert_eq!(h.call("DELETE", &token, "/me", Value::Null).await.status, 200);
+    assert_eq!(
+        h.call("GET", &token, "/me", Value::Null).await.body["data"]["providers"],
+        json!([])
+    );
+    assert_eq!(
+        h.call("DELETE", &token, "/me", Value::Null).await.status,
+        200
+    );
 }

@@ -1,0 +1,92 @@
+//! The whole accounts path through the local server: register → email-send event → email
+//! worker → outbox file → verify-email with its token → the profile says verified.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn post(server: &LocalServer, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = client().post(server.url(path)).json(&body);
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().await.unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn outbox_mail(server: &LocalServer, count: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let mails = shared::testing::outbox(&server.outbox);
+        if mails.len() >= count {
+            return mails;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no email in the outbox");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_verify_and_use_the_account() {
+    let server = LocalServer::start(&[("FRONTEND_URL", "http://localhost:5173")]).await;
+
+    let (status, body) = post(&server, "/api/v1/auth/register", None, json!({ "email": "sky@example.com", "password": "correct horse battery", "nickname": "하늘" })).await;
+    assert_eq!(status, 201, "{body}");
+    let access = body["data"]["tokens"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mail = &outbox_mail(&server, 1).await[0];
+    assert_eq!(mail["to"], "sky@example.com");
+    assert_eq!(mail["template"], "welcome");
+    let token = mail["params"]["token"].as_str().unwrap();
+    assert_eq!(
+        mail["params"]["link"],
+        format!("http://localhost:5173/verify-email?token={token}")
+    );
+
+    let (status, body) = post(
+        &server,
+        "/api/v1/auth/verify-email",
+        None,
+        json!({ "token": token }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["data"]["email_verified"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+
+    let me: Value = client()
+        .get(server.url("/api/v1/users/me"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["data"]["email_verified"], true);
+
+    // The merged OpenAPI document lists both functions' paths.
+    let (_, doc) = server.get("/openapi.json").await;
+    for p in [
+        "/api/v1/auth/register",
+        "/api/v1/auth/login",
+        "/api/v1/users/me",
+        "/api/v1/users/me/password",
+    ] {
+        assert!(
+            doc["paths"].get(p).is_some(),
+            "{p} missing from /openapi.json"
+        );
+    }
+    assert!(server.stop().await.success());
+}
