@@ -17,7 +17,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{LogFormat, Settings};
 
-/// Installs the global subscriber once; later calls (tests) are no-ops.
+/// Installs the global subscriber once; later calls (tests) are no-ops. With `SENTRY_DSN`
+/// set (and the `sentry` feature), errors go to Sentry too, with recent logs as breadcrumbs.
 pub fn init(settings: &Settings) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| {
@@ -27,7 +28,9 @@ pub fn init(settings: &Settings) {
             ))
         })
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(sentry_layers(settings));
     let _ = match settings.log_format {
         LogFormat::Json => registry
             .with(CloudLogging {
@@ -42,6 +45,42 @@ pub fn init(settings: &Settings) {
             )
             .try_init(),
     };
+}
+
+#[cfg(feature = "sentry")]
+fn sentry_layers<S>(settings: &Settings) -> Option<impl Layer<S>>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
+    use tracing_subscriber::filter::LevelFilter;
+
+    let dsn = settings.sentry_dsn.as_ref()?;
+    if dsn.expose().parse::<sentry::types::Dsn>().is_err() {
+        eprintln!("SENTRY_DSN is not a valid DSN: errors are not reported to Sentry");
+        return None;
+    }
+    crate::install_tls_provider();
+    let options = sentry::ClientOptions::new()
+        .dsn(dsn.expose())
+        .release(env!("CARGO_PKG_VERSION"))
+        .environment(format!("{:?}", settings.env).to_lowercase())
+        .send_default_pii(false);
+    // The guard flushes on drop; the process keeps it for its whole life.
+    std::mem::forget(sentry::init(options));
+    Some(
+        ErrorLayer::new()
+            .with_filter(LevelFilter::ERROR)
+            .and_then(BreadcrumbLayer::new().with_filter(LevelFilter::INFO)),
+    )
+}
+
+#[cfg(not(feature = "sentry"))]
+fn sentry_layers<S>(_: &Settings) -> Option<tracing_subscriber::layer::Identity>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    None
 }
 
 /// The trace and span ids of a request, from `X-Cloud-Trace-Context: TRACE/SPAN;o=1` or W3C
