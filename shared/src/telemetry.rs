@@ -76,10 +76,7 @@ where
 }
 
 #[cfg(not(feature = "sentry"))]
-fn sentry_layers<S>(_: &Settings) -> Option<tracing_subscriber::layer::Identity>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
+fn sentry_layers(_: &Settings) -> Option<tracing_subscriber::layer::Identity> {
     None
 }
 

@@ -12,7 +12,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    shared::domain::passwords::warm_up();
     OpenApiRouter::new()
         .routes(routes!(handlers::register))
         .routes(routes!(handlers::login))

@@ -10,7 +10,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    shared::domain::passwords::warm_up();
     OpenApiRouter::new()
         .routes(routes!(
             handlers::me,

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Benchmarks (never timed tests): results go to docs/BENCHMARKS.md by hand, with this
+# command and the machine. Starts its own PostgreSQL and Redis.
+#   ./scripts/bench.sh functions   size, cold start and idle RSS of every function binary
+#   ./scripts/bench.sh accounts    login and GET /users/me under load; revocation check cost
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+trap stop_services EXIT
+trap 'exit 130' INT TERM
+
+what="${1:-all}"
+command -v wrk >/dev/null || apt_install wrk
+unset REDIS_URL
+start_postgres
+start_redis
+export APP_ENV=development LOG_LEVEL=warn RUST_LOG=warn
+export EMAIL_OUTBOX_DIR="$(services_dir)/outbox"
+
+log "building release binaries"
+cargo build --release --workspace --bins --quiet
+bin=target/release
+"$bin/migrate"
+
+functions=$(python3 -c 'import json; print(" ".join(f["name"] for f in json.load(open("functions.json"))["functions"]))')
+
+machine() {
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), rustc $(rustc --version | cut -d' ' -f2)"
+}
+
+if [ "$what" = functions ] || [ "$what" = all ]; then
+  machine
+  echo "| function | stripped size | cold start p50 / p95 | idle RSS |"
+  echo "|---|---|---|---|"
+  for f in $functions; do
+    if [ "$f" = migrate ]; then
+      python3 -c "import os; print(f'| $f | {os.path.getsize(\"$bin/$f\")/1048576:.1f} MiB | (one-shot job) | |')"
+      continue
+    fi
+    python3 scripts/bench/coldstart.py "$bin/$f" 20 | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print(f"| {r[\"binary\"]} | {r[\"size_bytes\"]/1048576:.1f} MiB | {r[\"cold_start_ms_p50\"]} / {r[\"cold_start_ms_p95\"]} ms | {r[\"idle_rss_mib_p50\"]} MiB |")'
+  done
+fi
+
+if [ "$what" = accounts ] || [ "$what" = all ]; then
+  machine
+  export RATE_LIMIT_LOGIN=100000000/minute RATE_LIMIT_GENERAL=100000000/minute DATABASE_POOL_SIZE=16 DATABASE_MAX_OVERFLOW=16
+  auth_port=$(free_port); users_port=$(free_port)
+  PORT=$auth_port "$bin/auth" & auth_pid=$!
+  PORT=$users_port "$bin/users" & users_pid=$!
+  trap 'kill $auth_pid $users_pid 2>/dev/null; stop_services' EXIT
+  wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$users_port" 10
+  token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"bench@example.com","password":"correct horse battery","nickname":"bench"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+  echo "## POST /api/v1/auth/login (argon2id m=19456 t=2 p=1: CPU-bound by design), 64 connections, 20 s"
+  wrk -t2 -c64 -d20s --latency -s scripts/bench/login.lua "http://127.0.0.1:$auth_port/api/v1/auth/login" | grep -E "Requests/sec|50%|99%|Non-2xx"
+  echo "## GET /api/v1/users/me (JWT + revocation gate in Redis + one row), 64 connections, 20 s"
+  wrk -t2 -c64 -d20s --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$users_port/api/v1/users/me" | grep -E "Requests/sec|50%|99%|Non-2xx"
+  echo "## revocation check alone"
+  cargo bench -p shared --bench revocation --quiet 2>/dev/null | grep -v "^$"
+fi

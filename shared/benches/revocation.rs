@@ -1,0 +1,71 @@
+//! The per-request cost of checking an access token: signature and claims alone, then with
+//! the session gate looked up in Redis (what every authenticated request does), and in the
+//! in-process fallback. Needs DATABASE_URL (migrated) and REDIS_URL: `./scripts/bench.sh accounts`.
+
+use std::time::{Duration, Instant};
+
+use shared::auth::{AccessClaims, Role, TokenKind};
+use shared::cache::Cache;
+use shared::domain::sessions;
+use shared::testing::{access_token, settings, state};
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+    println!(
+        "{name:<42} mean {:>7.1} µs   p50 {:>7.1} µs   p99 {:>7.1} µs   ({} runs)",
+        us(mean),
+        us(samples[samples.len() / 2]),
+        us(samples[samples.len() * 99 / 100]),
+        samples.len()
+    );
+}
+
+async fn measure<F, Fut>(runs: usize, mut f: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..runs / 10 {
+        f().await;
+    }
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        f().await;
+        samples.push(start.elapsed());
+    }
+    samples
+}
+
+#[tokio::main]
+async fn main() {
+    let s = settings(&[]);
+    let pool = shared::db::pool(&s.database).unwrap();
+    for (label, cache) in [
+        (
+            "redis",
+            Cache::connect(Some(&shared::testing::redis_url())).unwrap(),
+        ),
+        ("in-process", Cache::memory()),
+    ] {
+        let st = state(pool.clone(), cache, s.clone());
+        let (_, token) = access_token(&st, Role::User).await;
+        let claims: AccessClaims = st.tokens.verify(TokenKind::Access, &token).unwrap();
+        if label == "redis" {
+            let verify = measure(50_000, || async {
+                st.tokens
+                    .verify::<AccessClaims>(TokenKind::Access, &token)
+                    .unwrap();
+            })
+            .await;
+            report("JWT signature + claims only", verify);
+        }
+        let gate = measure(20_000, || async {
+            sessions::check_access(&st, &claims).await.unwrap();
+        })
+        .await;
+        report(&format!("session gate lookup ({label})"), gate);
+    }
+}
