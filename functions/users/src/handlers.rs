@@ -6,7 +6,8 @@ use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json};
 use shared::{ApiError, ApiResult, AppState, Fields, Reply, user_columns};
 
-use crate::{ChangePassword, DeleteMe, Patch, TokensPayload, UpdateMe};
+use crate::{ChangePassword, DeleteMe, TokensPayload, UpdateMe};
+use shared::http::Patch;
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/me", tag = "users", security(("bearer" = [])),
@@ -30,11 +31,10 @@ pub async fn update_me(
     Json(body): Json<UpdateMe>,
 ) -> ApiResult<Reply<User>> {
     let mut fields = Fields::default();
-    let nickname = match &body.nickname {
-        Patch::Absent => None,
-        Patch::Null => fields.check("nickname", Err("may not be null")),
-        Patch::Value(n) => fields.check("nickname", Nickname::parse(n)),
-    };
+    let nickname = fields
+        .check("nickname", body.nickname.clone().required())
+        .flatten()
+        .and_then(|n| fields.check("nickname", Nickname::parse(&n)));
     let bio = match &body.bio {
         Patch::Absent => None,
         Patch::Null => Some(None),
@@ -50,7 +50,7 @@ pub async fn update_me(
     };
     let timezone = match &body.timezone {
         Patch::Absent => None,
-        Patch::Value(tz) if is_time_zone(&state, tz).await? => Some(tz.clone()),
+        Patch::Value(tz) if users::is_time_zone(&state.db, tz).await? => Some(tz.clone()),
         _ => fields.check(
             "timezone",
             Err("must be an IANA time zone such as Asia/Seoul"),
@@ -78,23 +78,6 @@ pub async fn update_me(
     .await?
     .ok_or_else(ApiError::unauthorized)?;
     Ok(Reply::ok(row.to_user()))
-}
-
-/// IANA names as PostgreSQL knows them (the same database the statistics use).
-async fn is_time_zone(state: &AppState, name: &str) -> ApiResult<bool> {
-    if name.is_empty()
-        || name.len() > 64
-        || name.starts_with("posix/")
-        || name.starts_with("right/")
-    {
-        return Ok(false);
-    }
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
-            .bind(name)
-            .fetch_one(&state.db)
-            .await?,
-    )
 }
 
 /// Change the password. Other sessions are signed out and access tokens issued before are

@@ -2,9 +2,10 @@
 
 mod handlers;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use shared::AppState;
 use shared::domain::sessions::Tokens;
+use shared::http::Patch;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,24 +18,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
             handlers::delete_me
         ))
         .routes(routes!(handlers::change_password))
-}
-
-/// A field of a PATCH body: absent (unchanged), `null` (cleared) or a value.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub enum Patch<T> {
-    #[default]
-    Absent,
-    Null,
-    Value(T),
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Option::<T>::deserialize(d)? {
-            None => Self::Null,
-            Some(v) => Self::Value(v),
-        })
-    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -207,6 +207,43 @@ pub async fn current(db: &sqlx::PgPool, id: Uuid) -> Result<UserRow, ApiError> {
         .ok_or_else(ApiError::unauthorized)
 }
 
+/// Whether `name` is an IANA time zone PostgreSQL knows (the same database that converts
+/// times for statistics). The catalogue view reads the zone files, so answers are remembered.
+pub async fn is_time_zone(db: &sqlx::PgPool, name: &str) -> Result<bool, ApiError> {
+    static KNOWN: std::sync::Mutex<Option<std::collections::HashSet<String>>> =
+        std::sync::Mutex::new(None);
+    let known = |name: &str| {
+        KNOWN
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|k| k.contains(name))
+    };
+    if known(name) {
+        return Ok(true);
+    }
+    if name.is_empty()
+        || name.len() > 64
+        || name.starts_with("posix/")
+        || name.starts_with("right/")
+    {
+        return Ok(false);
+    }
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
+            .bind(name)
+            .fetch_one(db)
+            .await?;
+    if exists {
+        KNOWN
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(Default::default)
+            .insert(name.to_owned());
+    }
+    Ok(exists)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,3 +9,7 @@ pub use auth::{AdminUser, AuthUser};
 pub use client_ip::ClientIp;
 pub use json::Json;
 pub use query::Query;
+pub mod path;
+pub use path::ResourceId;
+pub mod patch;
+pub use patch::Patch;

@@ -1,0 +1,237 @@
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shared::envelope::Envelope;
+use shared::http::{AuthUser, Json, Patch, Query, ResourceId};
+use shared::pagination::{Page, PageParams};
+use shared::{ApiError, ApiResult, AppState, Fields, Reply};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::model::{self, CreateLog, Emotion, Log, UpdateLog, log_columns};
+use crate::range::{self, Bound};
+use crate::stats;
+
+const SCOPE: &str = "emotions";
+
+/// Record how you feel.
+#[utoipa::path(post, path = "", tag = "emotions", security(("bearer" = [])), request_body = CreateLog,
+    responses((status = 201, description = "The new log", body = Envelope<Log>), (status = 422, description = "VALIDATION_ERROR")))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<CreateLog>,
+) -> ApiResult<Reply<Log>> {
+    let new = body.validate()?;
+    let log: Log = sqlx::query_as(concat!(
+        "INSERT INTO emotion_logs (id, user_id, emotion, intensity, note, tags, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+        log_columns!(),
+        ""
+    ))
+    .bind(Uuid::now_v7())
+    .bind(user.id)
+    .bind(new.emotion)
+    .bind(new.intensity)
+    .bind(new.note)
+    .bind(new.tags)
+    .bind(new.recorded_at)
+    .fetch_one(&state.db)
+    .await?;
+    stats::invalidate(&state, user.id).await?;
+    Ok(Reply::created(log))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// A local date (inclusive) or an RFC 3339 instant (inclusive).
+    from: Option<String>,
+    /// A local date (inclusive) or an RFC 3339 instant (exclusive).
+    to: Option<String>,
+    emotion: Option<String>,
+    /// 1..=100, default 20.
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Position {
+    r: DateTime<Utc>,
+    i: Uuid,
+}
+
+/// Your logs, newest first by `recorded_at`.
+#[utoipa::path(get, path = "", tag = "emotions", security(("bearer" = [])), params(ListParams),
+    responses((status = 200, description = "A page of logs", body = Envelope<Page<Log>>), (status = 400, description = "BAD_REQUEST: bad cursor"), (status = 422, description = "VALIDATION_ERROR")))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Reply<Page<Log>>> {
+    let page = PageParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    };
+    let mut f = Fields::default();
+    let limit = f.check(
+        "limit",
+        page.limit().map_err(|_| "must be between 1 and 100"),
+    );
+    let from = params
+        .from
+        .as_deref()
+        .and_then(|v| f.check("from", Bound::parse(v)));
+    let to = params
+        .to
+        .as_deref()
+        .and_then(|v| f.check("to", Bound::parse(v)));
+    let emotion = params
+        .emotion
+        .as_deref()
+        .and_then(|v| f.check("emotion", Emotion::parse(v)));
+    f.finish()?;
+    let limit = limit.expect("checked");
+    let after: Option<Position> = page.position(&state.cursors, SCOPE)?;
+    let (from_date, from_instant) = range::binds(from);
+    let (to_date, to_instant) = range::binds(to);
+
+    let rows: Vec<Log> = sqlx::query_as(concat!(
+        "WITH me AS (SELECT timezone AS tz FROM users WHERE id = $1)
+         SELECT ",
+        log_columns!(),
+        " FROM emotion_logs, me
+         WHERE user_id = $1
+           AND recorded_at >= COALESCE($2, $3::date::timestamp AT TIME ZONE me.tz, '-infinity')
+           AND recorded_at <  COALESCE($4, ($5::date + 1)::timestamp AT TIME ZONE me.tz, 'infinity')
+           AND ($6::text IS NULL OR emotion = $6)
+           AND ($7::timestamptz IS NULL OR (recorded_at, id) < ($7, $8))
+         ORDER BY recorded_at DESC, id DESC
+         LIMIT $9"
+    ))
+    .bind(user.id)
+    .bind(from_instant)
+    .bind(from_date)
+    .bind(to_instant)
+    .bind(to_date)
+    .bind(emotion.map(Emotion::as_str))
+    .bind(after.as_ref().map(|p| p.r))
+    .bind(after.as_ref().map(|p| p.i))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(Reply::ok(Page::from_rows(
+        rows,
+        limit,
+        &state.cursors,
+        SCOPE,
+        |l| Position {
+            r: l.recorded_at,
+            i: l.id,
+        },
+    )))
+}
+
+async fn find(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Log> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        log_columns!(),
+        " FROM emotion_logs WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(id)
+    .bind(user.id)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(ApiError::not_found)
+}
+
+/// One of your logs.
+#[utoipa::path(get, path = "/{id}", tag = "emotions", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The log", body = Envelope<Log>), (status = 404, description = "NOT_FOUND (also someone else's)")))]
+pub async fn get(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ResourceId(id): ResourceId,
+) -> ApiResult<Reply<Log>> {
+    Ok(Reply::ok(find(&state, &user, id).await?))
+}
+
+/// Change any field of one of your logs.
+#[utoipa::path(patch, path = "/{id}", tag = "emotions", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateLog,
+    responses((status = 200, description = "The updated log", body = Envelope<Log>), (status = 404, description = "NOT_FOUND"), (status = 422, description = "VALIDATION_ERROR")))]
+pub async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ResourceId(id): ResourceId,
+    Json(body): Json<UpdateLog>,
+) -> ApiResult<Reply<Log>> {
+    let mut f = Fields::default();
+    let emotion = f.check("emotion", body.emotion.required()).flatten();
+    let intensity = f
+        .check("intensity", body.intensity.required())
+        .flatten()
+        .and_then(|i| f.check("intensity", model::intensity(i)));
+    let note = match body.note {
+        Patch::Absent => None,
+        Patch::Null => Some(None),
+        Patch::Value(n) => f.check("note", model::note(Some(n))),
+    };
+    let tags = match body.tags {
+        Patch::Absent => None,
+        Patch::Null => Some(Vec::new()),
+        Patch::Value(t) => f.check("tags", model::tags(Some(t))),
+    };
+    let recorded_at = f
+        .check("recorded_at", body.recorded_at.required())
+        .flatten()
+        .and_then(|t| f.check("recorded_at", model::recorded_at(t)));
+    f.finish()?;
+
+    let log: Log = sqlx::query_as(concat!(
+        "UPDATE emotion_logs SET
+            emotion = COALESCE($3, emotion),
+            intensity = COALESCE($4, intensity),
+            note = CASE WHEN $5 THEN $6 ELSE note END,
+            tags = COALESCE($7, tags),
+            recorded_at = COALESCE($8, recorded_at),
+            updated_at = now()
+         WHERE id = $1 AND user_id = $2
+         RETURNING ",
+        log_columns!(),
+        ""
+    ))
+    .bind(id)
+    .bind(user.id)
+    .bind(emotion)
+    .bind(intensity)
+    .bind(note.is_some())
+    .bind(note.flatten())
+    .bind(tags)
+    .bind(recorded_at)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    stats::invalidate(&state, user.id).await?;
+    Ok(Reply::ok(log))
+}
+
+/// Delete one of your logs.
+#[utoipa::path(delete, path = "/{id}", tag = "emotions", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, description = "Deleted", body = Envelope<Option<bool>>), (status = 404, description = "NOT_FOUND")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ResourceId(id): ResourceId,
+) -> ApiResult<Reply<()>> {
+    let deleted = sqlx::query("DELETE FROM emotion_logs WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user.id)
+        .execute(&state.db)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(ApiError::not_found());
+    }
+    stats::invalidate(&state, user.id).await?;
+    Ok(Reply::empty())
+}

@@ -1,0 +1,239 @@
+//! A log and the rules of its fields.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shared::Fields;
+use shared::http::Patch;
+use sqlx::FromRow;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The ten emotions, in the order that breaks ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Emotion {
+    /// 기쁨
+    Happy,
+    /// 평온
+    Calm,
+    /// 감사
+    Grateful,
+    /// 설렘
+    Excited,
+    /// 슬픔
+    Sad,
+    /// 불안
+    Anxious,
+    /// 화남
+    Angry,
+    /// 스트레스
+    Stressed,
+    /// 피곤
+    Tired,
+    /// 외로움
+    Lonely,
+}
+
+impl Emotion {
+    pub const ALL: [Emotion; 10] = [
+        Self::Happy,
+        Self::Calm,
+        Self::Grateful,
+        Self::Excited,
+        Self::Sad,
+        Self::Anxious,
+        Self::Angry,
+        Self::Stressed,
+        Self::Tired,
+        Self::Lonely,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Happy => "happy",
+            Self::Calm => "calm",
+            Self::Grateful => "grateful",
+            Self::Excited => "excited",
+            Self::Sad => "sad",
+            Self::Anxious => "anxious",
+            Self::Angry => "angry",
+            Self::Stressed => "stressed",
+            Self::Tired => "tired",
+            Self::Lonely => "lonely",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.as_str() == raw)
+            .ok_or("must be one of happy, calm, grateful, excited, sad, anxious, angry, stressed, tired, lonely")
+    }
+}
+
+/// `log` of the API.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Log {
+    pub id: Uuid,
+    pub emotion: Emotion,
+    /// 1..=5
+    pub intensity: i16,
+    pub note: Option<String>,
+    pub tags: Vec<String>,
+    pub recorded_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The columns of [`Log`], for `SELECT`s and `RETURNING`s.
+macro_rules! log_columns {
+    () => {
+        "id, emotion, intensity, note, tags, recorded_at, created_at, updated_at"
+    };
+}
+pub(crate) use log_columns;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLog {
+    pub emotion: Emotion,
+    /// 1..=5
+    pub intensity: i64,
+    /// At most 2000 characters.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// At most 10 tags of 1..=20 characters; trimmed, duplicates dropped.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Defaults to now; at most 5 minutes in the future.
+    #[serde(default)]
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLog {
+    #[serde(default)]
+    #[schema(value_type = Option<Emotion>)]
+    pub emotion: Patch<Emotion>,
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    pub intensity: Patch<i64>,
+    /// `null` clears the note.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub note: Patch<String>,
+    /// `null` clears the tags.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tags: Patch<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub recorded_at: Patch<DateTime<Utc>>,
+}
+
+pub fn intensity(value: i64) -> Result<i16, &'static str> {
+    if (1..=5).contains(&value) {
+        Ok(value as i16)
+    } else {
+        Err("must be between 1 and 5")
+    }
+}
+
+/// Trimmed; empty is no note.
+pub fn note(value: Option<String>) -> Result<Option<String>, &'static str> {
+    let Some(note) = value else { return Ok(None) };
+    let note = note.trim();
+    if note.chars().count() > 2000 {
+        return Err("must be at most 2000 characters");
+    }
+    Ok(Some(note.to_owned()).filter(|n| !n.is_empty()))
+}
+
+pub fn tags(value: Option<Vec<String>>) -> Result<Vec<String>, &'static str> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in value.unwrap_or_default() {
+        let tag = tag.trim().to_owned();
+        if !(1..=20).contains(&tag.chars().count()) {
+            return Err("each tag must be 1 to 20 characters");
+        }
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > 10 {
+        return Err("at most 10 tags");
+    }
+    Ok(out)
+}
+
+/// Not more than 5 minutes ahead of the server's clock.
+pub fn recorded_at(value: DateTime<Utc>) -> Result<DateTime<Utc>, &'static str> {
+    if value > Utc::now() + chrono::Duration::minutes(5) {
+        Err("may not be more than 5 minutes in the future")
+    } else {
+        Ok(value)
+    }
+}
+
+/// A validated new log.
+pub struct NewLog {
+    pub emotion: Emotion,
+    pub intensity: i16,
+    pub note: Option<String>,
+    pub tags: Vec<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl CreateLog {
+    pub fn validate(self) -> Result<NewLog, shared::ApiError> {
+        let mut f = Fields::default();
+        let intensity = f.check("intensity", intensity(self.intensity));
+        let note = f.check("note", note(self.note));
+        let tags = f.check("tags", tags(self.tags));
+        let recorded_at = f.check(
+            "recorded_at",
+            recorded_at(self.recorded_at.unwrap_or_else(Utc::now)),
+        );
+        f.finish()?;
+        Ok(NewLog {
+            emotion: self.emotion,
+            intensity: intensity.expect("checked"),
+            note: note.expect("checked"),
+            tags: tags.expect("checked"),
+            recorded_at: recorded_at.expect("checked"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_rules() {
+        assert_eq!(intensity(1), Ok(1));
+        assert!(intensity(0).is_err() && intensity(6).is_err());
+        assert_eq!(note(Some("  ".into())), Ok(None));
+        assert!(note(Some("가".repeat(2001))).is_err());
+        assert!(note(Some("가".repeat(2000))).is_ok());
+        assert_eq!(
+            tags(Some(vec![" 산책 ".into(), "산책".into(), "일".into()])),
+            Ok(vec!["산책".into(), "일".into()])
+        );
+        assert!(tags(Some(vec!["".into()])).is_err());
+        assert!(tags(Some(vec!["가".repeat(21)])).is_err());
+        assert!(tags(Some((0..11).map(|i| i.to_string()).collect())).is_err());
+        assert!(
+            tags(Some(
+                (0..10).map(|i| i.to_string()).chain(["0".into()]).collect()
+            ))
+            .is_ok()
+        );
+        assert!(recorded_at(Utc::now() + chrono::Duration::minutes(4)).is_ok());
+        assert!(recorded_at(Utc::now() + chrono::Duration::minutes(6)).is_err());
+        assert_eq!(Emotion::parse("calm"), Ok(Emotion::Calm));
+        assert!(Emotion::parse("Calm").is_err());
+    }
+}

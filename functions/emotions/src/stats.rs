@@ -1,0 +1,392 @@
+//! `GET /emotions/stats`: totals, per emotion, every local day of the range, top tags and
+//! streaks, in the user's time zone — aggregated in PostgreSQL, cached in Redis until the
+//! user writes a log.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::extract::State;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use shared::envelope::Envelope;
+use shared::http::{AuthUser, Query};
+use shared::{ApiError, ApiResult, AppState, Fields, Reply};
+use sqlx::FromRow;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::model::Emotion;
+use crate::range::{self, Bound};
+
+const MAX_SPAN_DAYS: i64 = 366;
+const DEFAULT_SPAN_DAYS: i64 = 30;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsParams {
+    /// A local date or an RFC 3339 instant; default: 30 days before `to`.
+    from: Option<String>,
+    /// A local date or an RFC 3339 instant; default: today.
+    to: Option<String>,
+    /// An IANA time zone; default: the user's.
+    tz: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EmotionStat {
+    pub emotion: Emotion,
+    pub count: i64,
+    pub average_intensity: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DayStat {
+    pub date: NaiveDate,
+    pub count: i64,
+    pub average_intensity: Option<f64>,
+    pub dominant_emotion: Option<Emotion>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TagCount {
+    pub tag: String,
+    pub count: i64,
+}
+
+/// `stats` of the API.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Stats {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub timezone: String,
+    pub total: i64,
+    pub average_intensity: Option<f64>,
+    /// Every emotion, in the enum's order.
+    pub by_emotion: Vec<EmotionStat>,
+    /// Every local day of the range.
+    pub daily: Vec<DayStat>,
+    /// The ten most used tags.
+    pub top_tags: Vec<TagCount>,
+    pub current_streak_days: i64,
+    pub longest_streak_days: i64,
+}
+
+/// The range, resolved in the user's time zone.
+#[derive(Debug, FromRow)]
+struct Span {
+    tz: String,
+    today: NaiveDate,
+    from_date: NaiveDate,
+    to_date: NaiveDate,
+    from_start: DateTime<Utc>,
+    to_end: DateTime<Utc>,
+}
+
+#[derive(Debug, FromRow)]
+struct Aggregates {
+    total: i64,
+    average: Option<f64>,
+    by_emotion: sqlx::types::Json<Vec<EmotionStat>>,
+    daily: sqlx::types::Json<Vec<DayStat>>,
+    top_tags: sqlx::types::Json<Vec<TagCount>>,
+    days: Vec<NaiveDate>,
+}
+
+/// Statistics of your logs in your time zone.
+#[utoipa::path(get, path = "/stats", tag = "emotions", security(("bearer" = [])), params(StatsParams),
+    responses((status = 200, description = "Statistics", body = Envelope<Stats>), (status = 422, description = "VALIDATION_ERROR")))]
+pub async fn stats(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(params): Query<StatsParams>,
+) -> ApiResult<Reply<Stats>> {
+    let mut f = Fields::default();
+    let from = params
+        .from
+        .as_deref()
+        .and_then(|v| f.check("from", Bound::parse(v)));
+    let to = params
+        .to
+        .as_deref()
+        .and_then(|v| f.check("to", Bound::parse(v)));
+    if let Some(tz) = params.tz.as_deref()
+        && !shared::domain::users::is_time_zone(&state.db, tz).await?
+    {
+        f.add("tz", "must be an IANA time zone such as Asia/Seoul");
+    }
+    f.finish()?;
+
+    let span = resolve(&state, user.id, params.tz.as_deref(), from, to).await?;
+    let days = (span.to_date - span.from_date).num_days() + 1;
+    if span.from_end_order_invalid() {
+        return Err(ApiError::field("from", "must not be after to"));
+    }
+    if days > MAX_SPAN_DAYS {
+        return Err(ApiError::field(
+            "from",
+            "the range may span at most 366 days",
+        ));
+    }
+
+    let key = format!(
+        "stats:{}:{}:{}:{}:{}:{}:{}:{}",
+        user.id,
+        version(&state, user.id).await?,
+        span.tz,
+        span.today,
+        span.from_date,
+        span.to_date,
+        span.from_start.timestamp_micros(),
+        span.to_end.timestamp_micros()
+    );
+    if let Some(cached) = state.cache.get(&key).await?
+        && let Ok(stats) = serde_json::from_str::<Stats>(&cached)
+    {
+        return Ok(Reply::ok(stats));
+    }
+    let stats = compute(&state, user.id, &span).await?;
+    let json = serde_json::to_string(&stats).map_err(ApiError::internal)?;
+    state
+        .cache
+        .set(&key, &json, state.settings.cache_ttl)
+        .await?;
+    Ok(Reply::ok(stats))
+}
+
+impl Span {
+    fn from_end_order_invalid(&self) -> bool {
+        self.from_date > self.to_date || self.from_start >= self.to_end
+    }
+}
+
+async fn resolve(
+    state: &AppState,
+    user_id: Uuid,
+    tz: Option<&str>,
+    from: Option<Bound>,
+    to: Option<Bound>,
+) -> ApiResult<Span> {
+    let (from_date, from_instant) = range::binds(from);
+    let (to_date, to_instant) = range::binds(to);
+    sqlx::query_as(
+        "SELECT tz, today, from_date, to_date,
+                COALESCE($4, from_date::timestamp AT TIME ZONE tz) AS from_start,
+                COALESCE($6, (to_date + 1)::timestamp AT TIME ZONE tz) AS to_end
+         FROM (SELECT COALESCE($2, timezone) AS tz FROM users WHERE id = $1) u
+         CROSS JOIN LATERAL (SELECT (now() AT TIME ZONE u.tz)::date AS today) t
+         CROSS JOIN LATERAL (
+             SELECT COALESCE($5::date, (($6::timestamptz - interval '1 microsecond') AT TIME ZONE u.tz)::date, t.today) AS to_date
+         ) b
+         CROSS JOIN LATERAL (
+             SELECT COALESCE($3::date, ($4::timestamptz AT TIME ZONE u.tz)::date, b.to_date - $7::int) AS from_date
+         ) a",
+    )
+    .bind(user_id)
+    .bind(tz)
+    .bind(from_date)
+    .bind(from_instant)
+    .bind(to_date)
+    .bind(to_instant)
+    .bind((DEFAULT_SPAN_DAYS - 1) as i32)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(ApiError::unauthorized)
+}
+
+/// The emotions' tie-breaking order, for SQL.
+fn order() -> Vec<&'static str> {
+    Emotion::ALL.iter().map(|e| e.as_str()).collect()
+}
+
+async fn compute(state: &AppState, user_id: Uuid, span: &Span) -> ApiResult<Stats> {
+    let a: Aggregates = sqlx::query_as(
+        "WITH logs AS MATERIALIZED (
+             SELECT emotion, intensity, tags, (recorded_at AT TIME ZONE $2)::date AS day
+             FROM emotion_logs
+             WHERE user_id = $1 AND recorded_at >= $3 AND recorded_at < $4
+         ),
+         per_day_emotion AS (
+             SELECT day, emotion, count(*) AS n, avg(intensity) AS mean FROM logs GROUP BY day, emotion
+         ),
+         per_day AS (
+             SELECT day, sum(n) AS n, sum(mean * n) / sum(n) AS mean,
+                    (array_agg(emotion ORDER BY n DESC, mean DESC, array_position($7::text[], emotion)))[1] AS dominant
+             FROM per_day_emotion GROUP BY day
+         ),
+         per_emotion AS (
+             SELECT emotion, sum(n) AS n, sum(mean * n) / sum(n) AS mean FROM per_day_emotion GROUP BY emotion
+         ),
+         tag_counts AS (
+             SELECT tag, count(*) AS n FROM logs, unnest(tags) AS tag
+             GROUP BY tag ORDER BY n DESC, tag LIMIT 10
+         )
+         SELECT
+             (SELECT count(*) FROM logs) AS total,
+             (SELECT round(avg(intensity), 2)::float8 FROM logs) AS average,
+             (SELECT json_agg(json_build_object(
+                        'emotion', e.emotion, 'count', COALESCE(p.n, 0),
+                        'average_intensity', round(p.mean, 2)) ORDER BY e.position)
+              FROM unnest($7::text[]) WITH ORDINALITY AS e(emotion, position)
+              LEFT JOIN per_emotion p ON p.emotion = e.emotion) AS by_emotion,
+             (SELECT json_agg(json_build_object(
+                        'date', d.day, 'count', COALESCE(p.n, 0),
+                        'average_intensity', round(p.mean, 2), 'dominant_emotion', p.dominant) ORDER BY d.day)
+              FROM generate_series($5::date, $6::date, interval '1 day') AS g(ts)
+              CROSS JOIN LATERAL (SELECT g.ts::date AS day) d
+              LEFT JOIN per_day p ON p.day = d.day) AS daily,
+             (SELECT COALESCE(json_agg(json_build_object('tag', tag, 'count', n) ORDER BY n DESC, tag), '[]')
+              FROM tag_counts) AS top_tags,
+             (SELECT COALESCE(array_agg(day ORDER BY day), '{}') FROM per_day) AS days",
+    )
+    .bind(user_id)
+    .bind(&span.tz)
+    .bind(span.from_start)
+    .bind(span.to_end)
+    .bind(span.from_date)
+    .bind(span.to_date)
+    .bind(order())
+    .fetch_one(&state.db)
+    .await?;
+
+    let days: BTreeSet<NaiveDate> = a.days.iter().copied().collect();
+    let longest = longest_run(&days);
+    let current = current_streak(state, user_id, span, &days).await?;
+    Ok(Stats {
+        from: span.from_date,
+        to: span.to_date,
+        timezone: span.tz.clone(),
+        total: a.total,
+        average_intensity: a.average,
+        by_emotion: a.by_emotion.0,
+        daily: a.daily.0,
+        top_tags: a.top_tags.0,
+        current_streak_days: current,
+        longest_streak_days: longest,
+    })
+}
+
+fn longest_run(days: &BTreeSet<NaiveDate>) -> i64 {
+    let (mut best, mut run, mut previous) = (0, 0, None::<NaiveDate>);
+    for &day in days {
+        run = match previous {
+            Some(p) if day - p == chrono::Duration::days(1) => run + 1,
+            _ => 1,
+        };
+        best = best.max(run);
+        previous = Some(day);
+    }
+    best
+}
+
+/// Consecutive days present in `days` ending at `anchor`.
+fn run_back(days: &BTreeSet<NaiveDate>, anchor: NaiveDate) -> i64 {
+    let mut n = 0;
+    let mut day = anchor;
+    while days.contains(&day) {
+        n += 1;
+        day -= chrono::Duration::days(1);
+    }
+    n
+}
+
+/// The run of days ending today, or yesterday when today has no log yet. Read from the
+/// range's days when it covers them; from the database otherwise, or when the run reaches
+/// back past the range.
+async fn current_streak(
+    state: &AppState,
+    user_id: Uuid,
+    span: &Span,
+    days: &BTreeSet<NaiveDate>,
+) -> ApiResult<i64> {
+    let yesterday = span.today - chrono::Duration::days(1);
+    if span.from_date <= yesterday && span.to_date >= span.today && span.to_end > Utc::now() {
+        let anchor = if days.contains(&span.today) {
+            span.today
+        } else {
+            yesterday
+        };
+        let run = run_back(days, anchor);
+        if run > 0 && anchor - chrono::Duration::days(run - 1) == span.from_date {
+            let before = run_in_database(
+                state,
+                user_id,
+                &span.tz,
+                span.from_date - chrono::Duration::days(1),
+            )
+            .await?;
+            return Ok(run + before);
+        }
+        return Ok(run);
+    }
+    let today = run_in_database(state, user_id, &span.tz, span.today).await?;
+    if today > 0 {
+        return Ok(today);
+    }
+    run_in_database(state, user_id, &span.tz, yesterday).await
+}
+
+/// Consecutive local days with a log, ending exactly at `anchor`.
+async fn run_in_database(
+    state: &AppState,
+    user_id: Uuid,
+    tz: &str,
+    anchor: NaiveDate,
+) -> ApiResult<i64> {
+    Ok(sqlx::query_scalar(
+        "WITH d AS (
+             SELECT DISTINCT (recorded_at AT TIME ZONE $2)::date AS day FROM emotion_logs
+             WHERE user_id = $1 AND recorded_at < ($3::date + 1)::timestamp AT TIME ZONE $2
+         ),
+         g AS (SELECT day, row_number() OVER (ORDER BY day DESC) AS rn FROM d)
+         SELECT count(*) FROM g WHERE day = $3::date - (rn - 1)::int",
+    )
+    .bind(user_id)
+    .bind(tz)
+    .bind(anchor)
+    .fetch_one(&state.db)
+    .await?)
+}
+
+fn version_key(user_id: Uuid) -> String {
+    format!("stats-ver:{user_id}")
+}
+
+async fn version(state: &AppState, user_id: Uuid) -> ApiResult<String> {
+    Ok(state
+        .cache
+        .get(&version_key(user_id))
+        .await?
+        .unwrap_or_else(|| "0".into()))
+}
+
+/// Any write of a user's logs makes every cached statistic of theirs stale.
+pub async fn invalidate(state: &AppState, user_id: Uuid) -> ApiResult<()> {
+    let fresh = Uuid::now_v7().to_string();
+    state
+        .cache
+        .set(
+            &version_key(user_id),
+            &fresh,
+            Duration::from_secs(7 * 86_400),
+        )
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 3, day).unwrap()
+    }
+
+    #[test]
+    fn runs() {
+        let days: BTreeSet<_> = [1, 2, 3, 5, 6, 9].map(d).into_iter().collect();
+        assert_eq!(longest_run(&days), 3);
+        assert_eq!(run_back(&days, d(6)), 2);
+        assert_eq!(run_back(&days, d(4)), 0);
+        assert_eq!(longest_run(&BTreeSet::new()), 0);
+    }
+}
