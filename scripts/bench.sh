@@ -3,6 +3,7 @@
 # command and the machine. Starts its own PostgreSQL and Redis.
 #   ./scripts/bench.sh functions   size, cold start and idle RSS of every function binary
 #   ./scripts/bench.sh accounts    login and GET /users/me under load; revocation check cost
+#   ./scripts/bench.sh emotions    1M logs: stats and list latency, GET /emotions/{id} vs pgbench -S
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/services.sh
@@ -18,12 +19,12 @@ start_redis
 export APP_ENV=development LOG_LEVEL=warn RUST_LOG=warn
 export EMAIL_OUTBOX_DIR="$(services_dir)/outbox"
 
-log "building release binaries"
-cargo build --release --workspace --bins --quiet
-bin=target/release
-"$bin/migrate"
-
 functions=$(python3 -c 'import json; print(" ".join(f["name"] for f in json.load(open("functions.json"))["functions"]))')
+log "building release binaries: $functions"
+# shellcheck disable=SC2046
+cargo build --release --quiet $(printf -- '-p %s ' $functions)
+bin="${CARGO_TARGET_DIR:-target}/release"
+"$bin/migrate"
 
 machine() {
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), rustc $(rustc --version | cut -d' ' -f2)"
@@ -62,4 +63,48 @@ if [ "$what" = accounts ] || [ "$what" = all ]; then
   wrk -t2 -c64 -d20s --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$users_port/api/v1/users/me" | grep -E "Requests/sec|50%|99%|Non-2xx"
   echo "## revocation check alone"
   cargo bench -p shared --bench revocation --quiet 2>/dev/null | grep -v "^$"
+fi
+
+if [ "$what" = emotions ] || [ "$what" = all ]; then
+  machine
+  export RATE_LIMIT_GENERAL=100000000/minute DATABASE_POOL_SIZE=16 DATABASE_MAX_OVERFLOW=16
+  auth_port=$(free_port); emotions_port=$(free_port)
+  PORT=$auth_port "$bin/auth" & auth_pid=$!
+  PORT=$emotions_port "$bin/emotions" & emotions_pid=$!
+  trap 'kill $auth_pid $emotions_pid 2>/dev/null; stop_services' EXIT
+  wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$emotions_port" 10
+  register=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"emotions-bench@example.com","password":"correct horse battery","nickname":"emobench"}')
+  token=$(echo "$register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+  user=$(echo "$register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["user"]["id"])')
+  log "seeding 1,000,000 logs"
+  psql -q "$DATABASE_URL" -v bench_user="$user" -f scripts/bench/emotions_seed.sql
+  psql -tA "$DATABASE_URL" -c "SELECT count(*) AS logs FROM emotion_logs"
+  base="http://127.0.0.1:$emotions_port/api/v1/emotions"
+  redis_port=${REDIS_URL##*:}
+  echo "## GET /emotions/stats, 365 days, the user with 10,000 logs"
+  printf 'uncached: '
+  python3 scripts/bench/latency.py "$base/stats?from=$(date -u -d '364 days ago' +%F)" "$token" 200 \
+    --before "redis-cli -p $redis_port SET stats-ver:$user \$RANDOM"
+  printf 'cached:   '
+  python3 scripts/bench/latency.py "$base/stats?from=$(date -u -d '364 days ago' +%F)" "$token" 500
+  echo "## GET /emotions (a page of 20)"
+  python3 scripts/bench/latency.py "$base?limit=20" "$token" 500
+  id=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM emotion_logs WHERE user_id = '$user' LIMIT 1")
+  echo "## GET /emotions/{id}, 64 connections, 20 s"
+  api_rps=$(wrk -t2 -c64 -d20s -H "Authorization: Bearer $token" "$base/$id" | tee /dev/stderr | awk '/Requests\/sec/ {print $2}')
+  echo "## pgbench -S (select only), 64 clients, 20 s, same database"
+  pgbench -q -i -s 10 "$DATABASE_URL" >/dev/null 2>&1
+  pg_tps=$(pgbench -S -c 64 -j 2 -T 20 "$DATABASE_URL" 2>/dev/null | tee /dev/stderr | awk '/^tps/ {print $3; exit}')
+  python3 -c "print(f'ratio GET /emotions/{{id}} / pgbench -S = {float(\"$api_rps\") / float(\"$pg_tps\"):.2f}')"
+  echo "## EXPLAIN ANALYZE of the stats aggregation (365 days, 10,000 logs)"
+  psql "$DATABASE_URL" -v user="$user" <<'SQL'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+WITH logs AS MATERIALIZED (
+    SELECT emotion, intensity, tags, (recorded_at AT TIME ZONE 'Asia/Seoul')::date AS day
+    FROM emotion_logs
+    WHERE user_id = :'user' AND recorded_at >= now() - interval '365 days' AND recorded_at < now()
+)
+SELECT day, emotion, count(*), avg(intensity) FROM logs GROUP BY day, emotion;
+SQL
 fi

@@ -484,12 +484,6 @@ impl Settings {
         if self.env != AppEnv::Production {
             return Ok(());
         }
-        if self.push.verify && self.push.audience.is_none() {
-            return Err(ConfigError::new(
-                "PUSH_AUDIENCE",
-                "is required in production to verify push tokens",
-            ));
-        }
         if !self.push.verify {
             return Err(ConfigError::new(
                 "PUSH_AUTH_VERIFY",
@@ -520,6 +514,41 @@ impl Settings {
             (key, _) => Ok(key.as_ref()),
         }
     }
+}
+
+/// What a deployed function must be given in production (everything else has a production-safe
+/// default): by kind and by the features of `shared` it links. `infra/` must set each of
+/// these; a test checks it does.
+pub fn required_in_production(worker: bool, features: &[String]) -> Vec<&'static str> {
+    let mut vars = vec![
+        "APP_ENV",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "JWT_SECRET_KEY",
+        "JWT_REFRESH_SECRET_KEY",
+        "CORS_ORIGINS",
+        "FRONTEND_URL",
+        "TRUSTED_PROXY_HOPS",
+        "LOG_FORMAT",
+    ];
+    if worker {
+        vars.extend([
+            "PUSH_AUTH_VERIFY",
+            "PUSH_AUDIENCE",
+            "PUSH_SERVICE_ACCOUNT_EMAIL",
+        ]);
+    }
+    for feature in features {
+        vars.extend(match feature.as_str() {
+            "pubsub" => &["PUBSUB_PROJECT_ID"][..],
+            "mail" => &["MAIL_PROVIDER", "SENDGRID_API_KEY", "SENDGRID_FROM_EMAIL"][..],
+            "sentry" => &["SENTRY_DSN"][..],
+            "storage" => &["STORAGE_PROVIDER", "GCS_BUCKET_NAME", "GCS_PROJECT_ID"][..],
+            "ai" => &["OPENAI_API_KEY", "OPENAI_MODEL"][..],
+            _ => &[][..],
+        });
+    }
+    vars
 }
 
 fn secret_key(

@@ -118,7 +118,7 @@ pub async fn stats(
 
     let span = resolve(&state, user.id, params.tz.as_deref(), from, to).await?;
     let days = (span.to_date - span.from_date).num_days() + 1;
-    if span.from_end_order_invalid() {
+    if span.is_reversed() {
         return Err(ApiError::field("from", "must not be after to"));
     }
     if days > MAX_SPAN_DAYS {
@@ -154,7 +154,7 @@ pub async fn stats(
 }
 
 impl Span {
-    fn from_end_order_invalid(&self) -> bool {
+    fn is_reversed(&self) -> bool {
         self.from_date > self.to_date || self.from_start >= self.to_end
     }
 }

@@ -19,8 +19,7 @@ struct Harness {
 impl Harness {
     fn new(pool: PgPool) -> Self {
         let state = state(pool, Cache::memory(), settings(&[]));
-        let (routes, doc) =
-            shared::runtime::api_at(&state, "emotions", "/api/v1/emotions", emotions::routes());
+        let (routes, doc) = shared::runtime::api(&state, "emotions", emotions::routes());
         Self {
             app: shared::runtime::app(state.clone(), routes, doc),
             state,

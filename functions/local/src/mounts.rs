@@ -9,6 +9,7 @@ pub fn service(name: &str) -> Option<OpenApiRouter<AppState>> {
     match name {
         "auth" => Some(auth::routes()),
         "users" => Some(users::routes()),
+        "emotions" => Some(emotions::routes()),
         _ => None,
     }
 }

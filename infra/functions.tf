@@ -1,0 +1,83 @@
+# The function table drives everything here: functions.json at the repository root is the one
+# declaration of which functions exist, their kind, route prefix or topic, and the features of
+# `shared` they link (which decide the secrets and permissions they get).
+locals {
+  table     = jsondecode(file("${path.module}/../functions.json")).functions
+  functions = { for f in local.table : f.name => f }
+  services  = { for f in local.table : f.name => f if f.kind == "service" }
+  workers   = { for f in local.table : f.name => f if f.kind == "worker" }
+  jobs      = { for f in local.table : f.name => f if f.kind == "job" }
+  # Services and workers both run as Cloud Run services.
+  runnables = merge(local.services, local.workers)
+
+  topics = toset(["email-send", "image-resize", "notification-purge"])
+
+  image_base = "${var.region}-docker.pkg.dev/${var.project}/${google_artifact_registry_repository.images.repository_id}"
+
+  # Environment every function gets (non-secret). Names are the ones shared::config reads.
+  common_env = {
+    APP_ENV                         = "production"
+    APP_NAME                        = "${var.prefix}-api"
+    LOG_FORMAT                      = "json"
+    LOG_LEVEL                       = "info"
+    GOOGLE_CLOUD_PROJECT            = var.project
+    PUBSUB_PROJECT_ID               = var.project
+    CORS_ORIGINS                    = var.frontend_url
+    FRONTEND_URL                    = var.frontend_url
+    TRUSTED_PROXY_HOPS              = "1"
+    DATABASE_POOL_SIZE              = "5"
+    DATABASE_MAX_OVERFLOW           = "5"
+    PUBSUB_TOPIC_EMAIL_SEND         = "email-send"
+    PUBSUB_TOPIC_IMAGE_RESIZE       = "image-resize"
+    PUBSUB_TOPIC_NOTIFICATION_PURGE = "notification-purge"
+  }
+
+  # Environment by feature of `shared`.
+  feature_env = {
+    mail = {
+      MAIL_PROVIDER       = "sendgrid"
+      SENDGRID_FROM_EMAIL = "noreply@${var.domain}"
+    }
+    storage = {
+      STORAGE_PROVIDER = "gcs"
+      GCS_BUCKET_NAME  = google_storage_bucket.files.name
+      GCS_PROJECT_ID   = var.project
+    }
+    ai = {
+      OPENAI_MODEL      = "gpt-4o-mini"
+      OPENAI_MAX_TOKENS = "500"
+    }
+  }
+
+  # Secrets every function gets, and those by feature. Each function's service account can
+  # read exactly these (least privilege).
+  common_secrets = ["DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "JWT_REFRESH_SECRET_KEY", "SENTRY_DSN"]
+  feature_secrets = {
+    mail = ["SENDGRID_API_KEY"]
+    ai   = ["OPENAI_API_KEY"]
+  }
+
+  function_env = {
+    for name, f in local.functions : name => merge(
+      local.common_env,
+      merge([for feature in f.features : lookup(local.feature_env, feature, {})]...),
+      f.kind == "worker" ? {
+        PUSH_AUTH_VERIFY           = "true"
+        PUSH_AUDIENCE              = "https://${var.prefix}-${name}-push"
+        PUSH_SERVICE_ACCOUNT_EMAIL = google_service_account.push.email
+      } : {},
+    )
+  }
+  function_secrets = {
+    for name, f in local.functions : name => toset(concat(
+      local.common_secrets,
+      flatten([for feature in f.features : lookup(local.feature_secrets, feature, [])]),
+    ))
+  }
+}
+
+resource "google_service_account" "function" {
+  for_each     = local.functions
+  account_id   = substr("${var.prefix}-fn-${each.key}", 0, 30)
+  display_name = "MindPause function ${each.key}"
+}

@@ -1,0 +1,46 @@
+# Secret Manager: generated secrets (JWT keys, the database URL) and provided ones (API keys).
+# Each function's service account may read only the secrets its features need.
+
+resource "random_password" "jwt" {
+  for_each = toset(["JWT_SECRET_KEY", "JWT_REFRESH_SECRET_KEY"])
+  length   = 64
+  special  = false
+}
+
+locals {
+  secret_values = {
+    JWT_SECRET_KEY         = random_password.jwt["JWT_SECRET_KEY"].result
+    JWT_REFRESH_SECRET_KEY = random_password.jwt["JWT_REFRESH_SECRET_KEY"].result
+    DATABASE_URL           = "postgres://${google_sql_user.app.name}:${random_password.database.result}@${google_sql_database_instance.main.private_ip_address}:5432/${google_sql_database.main.name}"
+    REDIS_URL              = "redis://:${google_redis_instance.main.auth_string}@${google_redis_instance.main.host}:${google_redis_instance.main.port}"
+    SENDGRID_API_KEY       = var.sendgrid_api_key
+    OPENAI_API_KEY         = var.openai_api_key
+    SENTRY_DSN             = var.sentry_dsn
+  }
+  secret_names = toset(concat(local.common_secrets, flatten(values(local.feature_secrets))))
+}
+
+resource "google_secret_manager_secret" "secret" {
+  for_each  = local.secret_names
+  secret_id = "${var.prefix}-${lower(replace(each.key, "_", "-"))}"
+  replication {
+    auto {}
+  }
+}
+
+resource "google_secret_manager_secret_version" "secret" {
+  for_each    = local.secret_names
+  secret      = google_secret_manager_secret.secret[each.key].id
+  secret_data = local.secret_values[each.key]
+}
+
+resource "google_secret_manager_secret_iam_member" "function" {
+  for_each = merge([
+    for name, secrets in local.function_secrets : {
+      for secret in secrets : "${name}/${secret}" => { function = name, secret = secret }
+    }
+  ]...)
+  secret_id = google_secret_manager_secret.secret[each.value.secret].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}

@@ -1,0 +1,86 @@
+variable "project" {
+  description = "GCP project id."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of Cloud Run, Cloud SQL, Memorystore and the bucket."
+  type        = string
+  default     = "asia-northeast3"
+}
+
+variable "domain" {
+  description = "The API's domain (a managed certificate is issued for it), e.g. api.mindpause.kr."
+  type        = string
+}
+
+variable "frontend_url" {
+  description = "The web app's origin: CORS and the links in emails."
+  type        = string
+}
+
+variable "prefix" {
+  description = "Prefix of every resource name."
+  type        = string
+  default     = "mindpause"
+}
+
+variable "github_owner" {
+  description = "Owner of the GitHub repository Cloud Build watches."
+  type        = string
+}
+
+variable "github_repository" {
+  description = "Name of the GitHub repository Cloud Build watches."
+  type        = string
+}
+
+variable "deploy_branch" {
+  description = "Branch whose pushes deploy."
+  type        = string
+  default     = "^main$"
+}
+
+variable "bootstrap_image" {
+  description = "Image used until Cloud Build has pushed the first real one (Cloud Build owns images afterwards)."
+  type        = string
+  default     = "us-docker.pkg.dev/cloudrun/container/hello"
+}
+
+variable "sendgrid_api_key" {
+  description = "SendGrid API key (stored in Secret Manager)."
+  type        = string
+  sensitive   = true
+}
+
+variable "openai_api_key" {
+  description = "OpenAI API key (stored in Secret Manager)."
+  type        = string
+  sensitive   = true
+  default     = ""
+}
+
+variable "sentry_dsn" {
+  description = "Sentry DSN (stored in Secret Manager); empty disables reporting."
+  type        = string
+  sensitive   = true
+  default     = ""
+}
+
+variable "sql_tier" {
+  description = "Cloud SQL machine tier."
+  type        = string
+  default     = "db-custom-1-3840"
+}
+
+variable "redis_memory_gb" {
+  description = "Memorystore capacity."
+  type        = number
+  default     = 1
+}
+
+variable "armor_requests_per_minute" {
+  description = "Cloud Armor: requests per minute per client IP before throttling (429)."
+  type        = number
+  default     = 600
+}
