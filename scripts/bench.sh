@@ -39,10 +39,7 @@ if [ "$what" = functions ] || [ "$what" = all ]; then
       python3 -c "import os; print(f'| $f | {os.path.getsize(\"$bin/$f\")/1048576:.1f} MiB | (one-shot job) | |')"
       continue
     fi
-    python3 scripts/bench/coldstart.py "$bin/$f" 20 | python3 -c '
-import json, sys
-r = json.loads(sys.stdin.read())
-print(f"| {r[\"binary\"]} | {r[\"size_bytes\"]/1048576:.1f} MiB | {r[\"cold_start_ms_p50\"]} / {r[\"cold_start_ms_p95\"]} ms | {r[\"idle_rss_mib_p50\"]} MiB |")'
+    python3 scripts/bench/coldstart.py "$bin/$f" 20
   done
 fi
 

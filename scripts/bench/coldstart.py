@@ -2,9 +2,8 @@
 """Cold start and idle RSS of one function binary.
 
 Cold start = from exec to the first 200 on /health (polling a fresh TCP connection every
-0.2 ms). Idle RSS = VmRSS one second after that first answer. Prints one JSON line.
+0.2 ms). Idle RSS = VmRSS one second after that first answer. Prints one markdown table row.
 """
-import json
 import os
 import socket
 import statistics
@@ -55,14 +54,12 @@ def main():
     samples = [once(binary, os.environ) for _ in range(runs)]
     starts = sorted(s for s, _ in samples)
     rss = sorted(r for _, r in samples)
-    print(json.dumps({
-        "binary": os.path.basename(binary),
-        "size_bytes": os.path.getsize(binary),
-        "cold_start_ms_p50": round(statistics.median(starts), 2),
-        "cold_start_ms_p95": round(starts[int(len(starts) * 0.95) - 1], 2),
-        "idle_rss_mib_p50": round(statistics.median(rss) / 1024, 2),
-        "runs": runs,
-    }))
+    name = os.path.basename(binary)
+    size_mib = os.path.getsize(binary) / 1048576
+    p50 = statistics.median(starts)
+    p95 = starts[int(len(starts) * 0.95) - 1]
+    rss_mib = statistics.median(rss) / 1024
+    print(f"| {name} | {size_mib:.1f} MiB | {p50:.1f} / {p95:.1f} ms | {rss_mib:.1f} MiB |")
 
 
 if __name__ == "__main__":
