@@ -75,33 +75,52 @@ if [ "$what" = emotions ] || [ "$what" = all ]; then
   token=$(echo "$register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
   user=$(echo "$register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["user"]["id"])')
   log "seeding 1,000,000 logs"
-  psql -q "$DATABASE_URL" -v bench_user="$user" -f scripts/bench/emotions_seed.sql
+  psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -v bench_user="$user" -f scripts/bench/emotions_seed.sql
   psql -tA "$DATABASE_URL" -c "SELECT count(*) AS logs FROM emotion_logs"
   base="http://127.0.0.1:$emotions_port/api/v1/emotions"
   redis_port=${REDIS_URL##*:}
   echo "## GET /emotions/stats, 365 days, the user with 10,000 logs"
   printf 'uncached: '
   python3 scripts/bench/latency.py "$base/stats?from=$(date -u -d '364 days ago' +%F)" "$token" 200 \
-    --before "redis-cli -p $redis_port SET stats-ver:$user \$RANDOM"
+    --before "redis-cli -p $redis_port SET stats-ver:$user \$(date +%s%N)"
   printf 'cached:   '
   python3 scripts/bench/latency.py "$base/stats?from=$(date -u -d '364 days ago' +%F)" "$token" 500
   echo "## GET /emotions (a page of 20)"
   python3 scripts/bench/latency.py "$base?limit=20" "$token" 500
   id=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM emotion_logs WHERE user_id = '$user' LIMIT 1")
   echo "## GET /emotions/{id}, 64 connections, 20 s"
-  api_rps=$(wrk -t2 -c64 -d20s -H "Authorization: Bearer $token" "$base/$id" | tee /dev/stderr | awk '/Requests\/sec/ {print $2}')
+  out="$(services_dir)/wrk.out"
+  wrk -t2 -c64 -d20s --latency -H "Authorization: Bearer $token" "$base/$id" > "$out"
+  grep -E "Requests/sec|50%|99%|Non-2xx" "$out"
+  api_rps=$(awk '/Requests\/sec/ {print $2}' "$out")
   echo "## pgbench -S (select only), 64 clients, 20 s, same database"
   pgbench -q -i -s 10 "$DATABASE_URL" >/dev/null 2>&1
-  pg_tps=$(pgbench -S -c 64 -j 2 -T 20 "$DATABASE_URL" 2>/dev/null | tee /dev/stderr | awk '/^tps/ {print $3; exit}')
+  pgbench -S -c 64 -j 2 -T 20 "$DATABASE_URL" > "$out" 2>/dev/null
+  grep -E "^tps|latency average" "$out"
+  pg_tps=$(awk '/^tps/ {print $3; exit}' "$out")
   python3 -c "print(f'ratio GET /emotions/{{id}} / pgbench -S = {float(\"$api_rps\") / float(\"$pg_tps\"):.2f}')"
-  echo "## EXPLAIN ANALYZE of the stats aggregation (365 days, 10,000 logs)"
-  psql "$DATABASE_URL" -v user="$user" <<'SQL'
+  echo "## EXPLAIN ANALYZE of the stats query (365 days, the user with 10,000 logs)"
+  psql -v ON_ERROR_STOP=1 "$DATABASE_URL" -v user="$user" -v from="$(date -u -d '364 days ago' +%F)" -v to="$(date -u +%F)" <<'SQL'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 WITH logs AS MATERIALIZED (
     SELECT emotion, intensity, tags, (recorded_at AT TIME ZONE 'Asia/Seoul')::date AS day
     FROM emotion_logs
-    WHERE user_id = :'user' AND recorded_at >= now() - interval '365 days' AND recorded_at < now()
-)
-SELECT day, emotion, count(*), avg(intensity) FROM logs GROUP BY day, emotion;
+    WHERE user_id = :'user'
+      AND recorded_at >= (:'from'::date)::timestamp AT TIME ZONE 'Asia/Seoul'
+      AND recorded_at < (:'to'::date + 1)::timestamp AT TIME ZONE 'Asia/Seoul'
+),
+per_day_emotion AS (SELECT day, emotion, count(*) AS n, avg(intensity) AS mean FROM logs GROUP BY day, emotion),
+per_day AS (
+    SELECT day, sum(n) AS n, sum(mean * n) / sum(n) AS mean,
+           (array_agg(emotion ORDER BY n DESC, mean DESC))[1] AS dominant
+    FROM per_day_emotion GROUP BY day
+),
+per_emotion AS (SELECT emotion, sum(n) AS n, sum(mean * n) / sum(n) AS mean FROM per_day_emotion GROUP BY emotion),
+tag_counts AS (SELECT tag, count(*) AS n FROM logs, unnest(tags) AS tag GROUP BY tag ORDER BY n DESC, tag LIMIT 10)
+SELECT (SELECT count(*) FROM logs),
+       (SELECT json_agg(p) FROM per_emotion p),
+       (SELECT json_agg(d) FROM generate_series(:'from'::date, :'to'::date, interval '1 day') g(ts)
+                                LEFT JOIN per_day d ON d.day = g.ts::date),
+       (SELECT json_agg(t) FROM tag_counts t);
 SQL
 fi

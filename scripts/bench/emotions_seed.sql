@@ -1,15 +1,15 @@
--- 1,000,000 emotion logs: 999 users with ~990 each over a year, and the bench user
+-- 1,000,000 emotion logs: 1,000 users with 990 each over a year, and the bench user
 -- (:'bench_user', already registered) with 10,000 over the last 365 days.
 INSERT INTO users (id, email, nickname)
 SELECT gen_random_uuid(), 'seed' || i || '@example.com', 'seed' || i
-FROM generate_series(1, 999) AS i;
+FROM generate_series(1, 1000) AS i;
 
 INSERT INTO emotion_logs (id, user_id, emotion, intensity, note, tags, recorded_at)
 SELECT gen_random_uuid(), u.id,
        (ARRAY['happy','calm','grateful','excited','sad','anxious','angry','stressed','tired','lonely'])[1 + (random() * 9)::int],
        1 + (random() * 4)::int,
        CASE WHEN random() < 0.3 THEN '오늘은 이런 하루였다' END,
-       (ARRAY[ARRAY[]::text[], ARRAY['산책'], ARRAY['일','야근'], ARRAY['친구','저녁','대화']])[1 + (random() * 3)::int],
+       CASE (random() * 3)::int WHEN 0 THEN '{}'::text[] WHEN 1 THEN ARRAY['산책'] WHEN 2 THEN ARRAY['일', '야근'] ELSE ARRAY['친구', '저녁', '대화'] END,
        now() - random() * interval '365 days'
 FROM users u CROSS JOIN generate_series(1, 990)
 WHERE u.email LIKE 'seed%';
@@ -19,7 +19,7 @@ SELECT gen_random_uuid(), :'bench_user'::uuid,
        (ARRAY['happy','calm','grateful','excited','sad','anxious','angry','stressed','tired','lonely'])[1 + (random() * 9)::int],
        1 + (random() * 4)::int,
        NULL,
-       (ARRAY[ARRAY[]::text[], ARRAY['산책'], ARRAY['일','야근'], ARRAY['친구','저녁','대화']])[1 + (random() * 3)::int],
+       CASE (random() * 3)::int WHEN 0 THEN '{}'::text[] WHEN 1 THEN ARRAY['산책'] WHEN 2 THEN ARRAY['일', '야근'] ELSE ARRAY['친구', '저녁', '대화'] END,
        now() - (i / 10000.0) * interval '365 days'
 FROM generate_series(1, 10000) AS i;
 

@@ -164,13 +164,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The user id of a well-signed, unexpired access token, for keying rate limits. Not an
+/// The claims of a well-signed, unexpired access token, for keying rate limits. Not an
 /// authorization decision: handlers use the `AuthUser` extractor.
-pub fn bearer_subject(state: &AppState, headers: &HeaderMap) -> Option<Uuid> {
+pub fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Option<AccessClaims> {
     let token = bearer_token(headers)?;
-    state
-        .tokens
-        .verify::<AccessClaims>(TokenKind::Access, token)
-        .ok()
-        .map(|c| c.sub)
+    state.tokens.verify(TokenKind::Access, token).ok()
 }

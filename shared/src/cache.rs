@@ -40,6 +40,17 @@ end
 return {n, ttl}
 ";
 
+/// [`HIT_SCRIPT`] plus reading one more key in the same round trip (`''` when absent).
+const HIT_AND_GET_SCRIPT: &str = r"
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl, redis.call('GET', KEYS[2]) or ''}
+";
+
 impl Cache {
     /// Connects in the background so start-up never waits for Redis; commands issued before
     /// the connection is up wait for it (bounded by the command timeout).
@@ -139,6 +150,36 @@ impl Cache {
                 Ok((count, Duration::from_millis(ttl_ms.max(0) as u64)))
             }
             Self::Memory(m) => Ok(m.hit(key, window)),
+        }
+    }
+}
+
+impl Cache {
+    /// [`Cache::hit`] and [`Cache::get`] of `key` in one round trip: what an authenticated
+    /// request needs (its rate limit and its session's gate).
+    pub async fn hit_and_get(
+        &self,
+        counter: &str,
+        window: Duration,
+        key: &str,
+    ) -> CacheResult<(u64, Duration, Option<String>)> {
+        let window_ms = window.as_millis().max(1) as u64;
+        match self {
+            Self::Redis(c) => {
+                let (count, ttl_ms, value): (u64, i64, String) = c
+                    .eval(
+                        HIT_AND_GET_SCRIPT,
+                        vec![counter, key],
+                        window_ms.to_string(),
+                    )
+                    .await?;
+                let value = Some(value).filter(|v| !v.is_empty());
+                Ok((count, Duration::from_millis(ttl_ms.max(0) as u64), value))
+            }
+            Self::Memory(m) => {
+                let (count, ttl) = m.hit(counter, window);
+                Ok((count, ttl, m.get(key)))
+            }
         }
     }
 }

@@ -147,6 +147,8 @@ pub struct OpenAiSettings {
     pub model: String,
     pub max_tokens: u32,
     pub base_url: String,
+    /// Deadline of a whole reply, and of each piece of a streamed one.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -421,6 +423,7 @@ impl Settings {
                 model: v.string("OPENAI_MODEL", "gpt-4o-mini"),
                 max_tokens: v.positive("OPENAI_MAX_TOKENS", 500)?,
                 base_url: v.url("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
+                timeout: Duration::from_secs(v.positive("OPENAI_TIMEOUT_SECS", 30)?),
             },
             google: oauth_provider(&v, "GOOGLE")?,
             kakao: oauth_provider(&v, "KAKAO")?,

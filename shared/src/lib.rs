@@ -1,5 +1,7 @@
 //! The one library every MindPause function links. Heavy integrations sit behind features.
 
+#[cfg(feature = "ai")]
+pub mod ai;
 pub mod auth;
 pub mod cache;
 pub mod config;

@@ -99,29 +99,59 @@ impl RateInfo {
 /// Counts one request of `key` (e.g. `login:ip:203.0.113.9`) against `spec`.
 pub async fn count(cache: &Cache, key: &str, spec: RateSpec) -> Result<RateInfo, ApiError> {
     let (count, reset) = cache.hit(&format!("rl:{key}"), spec.window).await?;
-    Ok(RateInfo {
-        limit: spec.limit,
-        remaining: spec.limit.saturating_sub(count),
-        reset_secs: reset.as_millis().div_ceil(1000).max(1) as u64,
-        allowed: count <= spec.limit,
-    })
+    Ok(RateInfo::new(spec, count, reset))
+}
+
+impl RateInfo {
+    fn new(spec: RateSpec, count: u64, reset: std::time::Duration) -> Self {
+        Self {
+            limit: spec.limit,
+            remaining: spec.limit.saturating_sub(count),
+            reset_secs: reset.as_millis().div_ceil(1000).max(1) as u64,
+            allowed: count <= spec.limit,
+        }
+    }
+}
+
+/// The session gate read together with the general limit (one Redis round trip per
+/// authenticated request); the `AuthUser` extractor uses it instead of reading it again.
+#[derive(Debug, Clone)]
+pub struct PrefetchedGate {
+    pub session_id: uuid::Uuid,
+    pub value: Option<String>,
 }
 
 /// `RATE_LIMIT_GENERAL` for every API route: per user when a valid bearer token is sent,
 /// otherwise per client IP. A stricter limit applied by a handler keeps its own headers.
 pub async fn general_limit(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let key = match crate::auth::bearer_subject(&state, request.headers()) {
-        Some(user_id) => format!("general:user:{user_id}"),
+    let spec = state.settings.rate_limits.general;
+    let counted = match crate::auth::bearer_claims(&state, request.headers()) {
+        Some(claims) => {
+            let gate_key = crate::domain::sessions::gate_key(claims.sid);
+            let counter = format!("rl:general:user:{}", claims.sub);
+            state
+                .cache
+                .hit_and_get(&counter, spec.window, &gate_key)
+                .await
+                .map(|(count, reset, value)| {
+                    request.extensions_mut().insert(PrefetchedGate {
+                        session_id: claims.sid,
+                        value,
+                    });
+                    RateInfo::new(spec, count, reset)
+                })
+                .map_err(ApiError::from)
+        }
         None => {
             let ip = ClientIp::from_request(&request, state.settings.trusted_proxy_hops);
-            format!("general:ip:{ip}")
+            count(&state.cache, &format!("general:ip:{ip}"), spec).await
         }
     };
-    let info = match count(&state.cache, &key, state.settings.rate_limits.general).await {
+    let info = match counted {
         Ok(info) => info,
         Err(e) => return e.into_response(),
     };

@@ -24,6 +24,9 @@ pub struct Inner {
     /// Verifies push requests' OIDC tokens; `None` when verification is off (development).
     #[cfg(feature = "worker")]
     pub push_verifier: Option<crate::events::oidc::OidcVerifier>,
+    /// The AI companion (OpenAI, or offline in development).
+    #[cfg(feature = "ai")]
+    pub companion: crate::ai::Companion,
 }
 
 impl Deref for AppState {
@@ -55,6 +58,8 @@ impl AppState {
             .verify
             .then(|| crate::events::oidc::OidcVerifier::new(&settings.push))
             .transpose()?;
+        #[cfg(feature = "ai")]
+        let companion = crate::ai::Companion::from_settings(&settings)?;
         let tokens = TokenKeys::new(&settings.jwt);
         let cursors = CursorCodec::new(settings.jwt.secret.expose());
         Ok(Self(Arc::new(Inner {
@@ -66,6 +71,8 @@ impl AppState {
             events,
             #[cfg(feature = "worker")]
             push_verifier,
+            #[cfg(feature = "ai")]
+            companion,
         })))
     }
 }

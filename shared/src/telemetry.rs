@@ -27,7 +27,9 @@ pub fn init(settings: &Settings) {
                 settings.log_level
             ))
         })
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        // The OpenAI client logs failing response bodies, which can hold a person's words.
+        .add_directive("async_openai=off".parse().expect("a valid directive"));
     let registry = tracing_subscriber::registry()
         .with(filter)
         .with(sentry_layers(settings));

@@ -10,6 +10,7 @@ pub fn service(name: &str) -> Option<OpenApiRouter<AppState>> {
         "auth" => Some(auth::routes()),
         "users" => Some(users::routes()),
         "emotions" => Some(emotions::routes()),
+        "chat" => Some(chat::routes()),
         _ => None,
     }
 }

@@ -298,7 +298,7 @@ impl Gate {
     }
 }
 
-fn gate_key(session_id: Uuid) -> String {
+pub fn gate_key(session_id: Uuid) -> String {
     format!("sess:{session_id}")
 }
 
@@ -335,14 +335,17 @@ pub async fn open_gate(
 
 /// Whether an access token may be used now: one cache lookup, the database on a miss.
 pub async fn check_access(state: &AppState, claims: &AccessClaims) -> Result<(), ApiError> {
-    let key = gate_key(claims.sid);
-    let cached = state
-        .cache
-        .get(&key)
-        .await?
-        .as_deref()
-        .and_then(Gate::decode);
-    let gate = match cached {
+    let cached = state.cache.get(&gate_key(claims.sid)).await?;
+    check_access_with(state, claims, cached).await
+}
+
+/// [`check_access`] with the gate's cached value already read (with the rate limit).
+pub async fn check_access_with(
+    state: &AppState,
+    claims: &AccessClaims,
+    cached: Option<String>,
+) -> Result<(), ApiError> {
+    let gate = match cached.as_deref().and_then(Gate::decode) {
         Some(gate) => gate,
         None => {
             let gate = load_gate(state, claims).await?;
@@ -351,7 +354,10 @@ pub async fn check_access(state: &AppState, claims: &AccessClaims) -> Result<(),
             } else {
                 closed_ttl(state)
             };
-            state.cache.set_nx(&key, &gate.encode(), ttl).await?;
+            state
+                .cache
+                .set_nx(&gate_key(claims.sid), &gate.encode(), ttl)
+                .await?;
             gate
         }
     };

@@ -6,7 +6,9 @@ use axum::http::request::Parts;
 use uuid::Uuid;
 
 use crate::auth::{AccessClaims, Role, TokenKind, bearer_token};
+use crate::domain::sessions;
 use crate::error::ApiError;
+use crate::ratelimit::PrefetchedGate;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,10 +19,16 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// Signature and claims first (cheap, no I/O), then the session's gate (one cache lookup).
-    async fn from_token(state: &AppState, token: &str) -> Result<Self, ApiError> {
+    /// Signature and claims first (cheap, no I/O), then the session's gate: already read with
+    /// the rate limit on API routes, else one cache lookup.
+    async fn from_token(state: &AppState, parts: &Parts, token: &str) -> Result<Self, ApiError> {
         let claims: AccessClaims = state.tokens.verify(TokenKind::Access, token)?;
-        crate::domain::sessions::check_access(state, &claims).await?;
+        match parts.extensions.get::<PrefetchedGate>() {
+            Some(p) if p.session_id == claims.sid => {
+                sessions::check_access_with(state, &claims, p.value.clone()).await?
+            }
+            _ => sessions::check_access(state, &claims).await?,
+        }
         Ok(Self {
             id: claims.sub,
             session_id: claims.sid,
@@ -34,7 +42,7 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        Self::from_token(state, token).await
+        Self::from_token(state, parts, token).await
     }
 }
 
@@ -47,7 +55,7 @@ impl OptionalFromRequestParts<AppState> for AuthUser {
     ) -> Result<Option<Self>, ApiError> {
         match bearer_token(&parts.headers) {
             None => Ok(None),
-            Some(token) => Self::from_token(state, token).await.map(Some),
+            Some(token) => Self::from_token(state, parts, token).await.map(Some),
         }
     }
 }

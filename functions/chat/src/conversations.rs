@@ -1,0 +1,179 @@
+//! Conversations: create, list by recent activity, read with paging backwards, delete.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shared::envelope::Envelope;
+use shared::http::{AuthUser, Json, Query, ResourceId};
+use shared::pagination::{Page, PageParams};
+use shared::{ApiError, ApiResult, AppState, Reply};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::model::{
+    Conversation, ConversationDetail, CreateConversation, Message, TITLE_MAX, conversation_columns,
+};
+
+const LIST_SCOPE: &str = "conversations";
+const MESSAGES_SCOPE: &str = "messages";
+
+/// Start a conversation.
+#[utoipa::path(post, path = "/conversations", tag = "chat", security(("bearer" = [])), request_body = CreateConversation,
+    responses((status = 201, description = "The conversation", body = Envelope<Conversation>), (status = 422, description = "VALIDATION_ERROR")))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<CreateConversation>,
+) -> ApiResult<Reply<Conversation>> {
+    let title = body
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if title.is_some_and(|t| t.chars().count() > TITLE_MAX) {
+        return Err(ApiError::field("title", "must be at most 100 characters"));
+    }
+    let conversation: Conversation = sqlx::query_as(concat!(
+        "INSERT INTO conversations (id, user_id, title, title_from_message) VALUES ($1, $2, $3, $4) RETURNING ",
+        conversation_columns!()
+    ))
+    .bind(Uuid::now_v7())
+    .bind(user.id)
+    .bind(title.unwrap_or("새 대화"))
+    .bind(title.is_none())
+    .fetch_one(&state.db)
+    .await?;
+    Ok(Reply::created(conversation))
+}
+
+#[derive(Serialize, Deserialize)]
+struct ListPosition {
+    t: DateTime<Utc>,
+    i: Uuid,
+}
+
+/// Your conversations, most recent activity first.
+#[utoipa::path(get, path = "/conversations", tag = "chat", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, description = "A page of conversations", body = Envelope<Page<Conversation>>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(page): Query<PageParams>,
+) -> ApiResult<Reply<Page<Conversation>>> {
+    let limit = page.limit()?;
+    let after: Option<ListPosition> = page.position(&state.cursors, LIST_SCOPE)?;
+    let rows: Vec<Conversation> = sqlx::query_as(concat!(
+        "SELECT ",
+        conversation_columns!(),
+        " FROM conversations
+         WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (last_message_at, id) < ($2, $3))
+         ORDER BY last_message_at DESC, id DESC LIMIT $4"
+    ))
+    .bind(user.id)
+    .bind(after.as_ref().map(|p| p.t))
+    .bind(after.as_ref().map(|p| p.i))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(Reply::ok(Page::from_rows(
+        rows,
+        limit,
+        &state.cursors,
+        LIST_SCOPE,
+        |c| ListPosition {
+            t: c.last_message_at,
+            i: c.id,
+        },
+    )))
+}
+
+/// The user's conversation, or 404 (someone else's too).
+pub async fn owned(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Conversation> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        conversation_columns!(),
+        " FROM conversations WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(id)
+    .bind(user.id)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(ApiError::not_found)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessagesParams {
+    /// `next_cursor` of the previous answer: messages older than those.
+    before: Option<String>,
+    /// 1..=100, default 50.
+    limit: Option<u32>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MessagePosition {
+    t: DateTime<Utc>,
+    i: Uuid,
+}
+
+/// A conversation with its newest messages (oldest to newest); older ones with `before`.
+#[utoipa::path(get, path = "/conversations/{id}", tag = "chat", security(("bearer" = [])), params(("id" = Uuid, Path), MessagesParams),
+    responses((status = 200, description = "The conversation and messages", body = Envelope<ConversationDetail>), (status = 404, description = "NOT_FOUND")))]
+pub async fn get(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ResourceId(id): ResourceId,
+    Query(params): Query<MessagesParams>,
+) -> ApiResult<Reply<ConversationDetail>> {
+    let page = PageParams {
+        limit: Some(params.limit.unwrap_or(50)),
+        cursor: params.before,
+    };
+    let limit = page.limit()?;
+    let before: Option<MessagePosition> = page.position(&state.cursors, MESSAGES_SCOPE)?;
+    let conversation = owned(&state, &user, id).await?;
+    let rows: Vec<Message> = sqlx::query_as(
+        "SELECT id, role, content, provider, created_at FROM chat_messages
+         WHERE conversation_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+         ORDER BY created_at DESC, id DESC LIMIT $4",
+    )
+    .bind(id)
+    .bind(before.as_ref().map(|p| p.t))
+    .bind(before.as_ref().map(|p| p.i))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&state.db)
+    .await?;
+    let page = Page::from_rows(rows, limit, &state.cursors, MESSAGES_SCOPE, |m| {
+        MessagePosition {
+            t: m.created_at,
+            i: m.id,
+        }
+    });
+    let mut messages = page.items;
+    messages.reverse();
+    Ok(Reply::ok(ConversationDetail {
+        conversation,
+        messages,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Delete a conversation and its messages.
+#[utoipa::path(delete, path = "/conversations/{id}", tag = "chat", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, description = "Deleted", body = Envelope<Option<bool>>), (status = 404, description = "NOT_FOUND")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ResourceId(id): ResourceId,
+) -> ApiResult<Reply<()>> {
+    let deleted = sqlx::query("DELETE FROM conversations WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user.id)
+        .execute(&state.db)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(Reply::empty())
+}

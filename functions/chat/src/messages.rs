@@ -1,0 +1,356 @@
+//! Sending a message: the person's words are saved first; the crisis check runs on them
+//! whatever the model does; then the companion answers (at once, or streamed as SSE), and
+//! the answer is saved when complete — even if the client has gone.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures_util::StreamExt;
+use serde_json::json;
+use shared::ai::Turn;
+use shared::envelope::Envelope;
+use shared::http::{AuthUser, Json, ResourceId};
+use shared::locale::Lang;
+use shared::ratelimit::{self, RateInfo};
+use shared::{ApiError, ApiResult, AppState, ErrorCode, Reply};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::conversations::owned;
+use crate::model::{CONTENT_MAX, Exchange, Message, SendMessage, title_from};
+use crate::safety::{self, Safety};
+
+/// How much of the conversation the model sees, newest first (characters: a conservative
+/// stand-in for tokens, since Hangul is about one token per character).
+const CONTEXT_BUDGET_CHARS: usize = 6000;
+const CONTEXT_MAX_MESSAGES: i64 = 40;
+
+pub const SYSTEM_PROMPT: &str = "당신은 정신건강 앱 '마음쉼표'의 AI 동반자입니다. \
+사용자의 감정에 따뜻하게 공감하고, 판단하지 않으며, 짧고 다정한 말로 답합니다. \
+당신이 사람이 아닌 AI라는 사실을 숨기지 않습니다. \
+의학적·심리학적 진단을 내리지 않고, 약물이나 치료를 처방하지 않습니다. \
+고통이 크거나 오래 이어지면 정신건강의학과나 상담센터 같은 전문가의 도움을 부드럽게 권합니다. \
+자해나 자살의 위험이 보이면 무엇보다 안전을 우선하고 자살예방상담전화 109, 정신건강위기상담전화 1577-0199를 안내합니다. \
+사용자가 영어로 말하면 영어로 답합니다.";
+
+/// Send a message and get the companion's answer; with `Accept: text/event-stream` the
+/// answer streams (`delta` events, then `done` with this same envelope, or `error`).
+#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = SendMessage,
+    responses(
+        (status = 201, description = "Both messages and the safety check", body = Envelope<Exchange>),
+        (status = 200, description = "text/event-stream: delta, then done (or error)"),
+        (status = 404, description = "NOT_FOUND"),
+        (status = 422, description = "VALIDATION_ERROR"),
+        (status = 429, description = "RATE_LIMITED (RATE_LIMIT_AI_CHAT)"),
+        (status = 503, description = "AI_UNAVAILABLE: your message was saved"),
+    ))]
+pub async fn send(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ResourceId(id): ResourceId,
+    headers: HeaderMap,
+    Json(body): Json<SendMessage>,
+) -> Response {
+    let limit = match ratelimit::count(
+        &state.cache,
+        &format!("ai-chat:user:{}", user.id),
+        state.settings.rate_limits.ai_chat,
+    )
+    .await
+    .and_then(RateInfo::check)
+    {
+        Ok(limit) => limit,
+        Err(refused) => return refused.into_response(),
+    };
+    let streaming = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    let mut response = match prepare(&state, &user, id, &body.content).await {
+        Err(e) => e.into_response(),
+        Ok(turn) if streaming => stream(state, turn).into_response(),
+        Ok(turn) => answer(&state, turn).await.into_response(),
+    };
+    limit.write_headers(response.headers_mut());
+    response
+}
+
+/// Everything known once the person's message is saved.
+struct PendingTurn {
+    conversation_id: Uuid,
+    user_message: Message,
+    history: Vec<Turn>,
+    safety: Safety,
+    lang: Lang,
+}
+
+async fn prepare(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+    content: &str,
+) -> ApiResult<PendingTurn> {
+    let content = content.trim();
+    if content.is_empty() {
+        return Err(ApiError::field("content", "required"));
+    }
+    if content.chars().count() > CONTENT_MAX {
+        return Err(ApiError::field(
+            "content",
+            "must be at most 2000 characters",
+        ));
+    }
+    owned(state, user, id).await?;
+    let crisis_by_lexicon = safety::lexicon_flags(content);
+
+    let mut tx = state.db.begin().await?;
+    let user_message: Message = sqlx::query_as(
+        "INSERT INTO chat_messages (id, conversation_id, role, content, created_at)
+         VALUES ($1, $2, 'user', $3, $4) RETURNING id, role, content, provider, created_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(id)
+    .bind(content)
+    .bind(Utc::now())
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE conversations SET
+            title = CASE WHEN title_from_message AND message_count = 0 THEN $2 ELSE title END,
+            title_from_message = title_from_message AND message_count > 0,
+            message_count = message_count + 1, last_message_at = $3, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(title_from(content))
+    .bind(user_message.created_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let crisis_by_moderation = state.companion.flags_self_harm(content).await == Some(true);
+    let safety = if crisis_by_lexicon || crisis_by_moderation {
+        let mut sources = Vec::new();
+        if crisis_by_lexicon {
+            sources.push("lexicon");
+        }
+        if crisis_by_moderation {
+            sources.push("moderation");
+        }
+        // Recorded without the words themselves.
+        sqlx::query(
+            "INSERT INTO safety_events (id, user_id, conversation_id, message_id, sources) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(user.id)
+        .bind(id)
+        .bind(user_message.id)
+        .bind(&sources)
+        .execute(&state.db)
+        .await?;
+        tracing::warn!(user_id = %user.id, conversation_id = %id, ?sources, "crisis signals in a message");
+        Safety::crisis()
+    } else {
+        Safety::calm()
+    };
+
+    Ok(PendingTurn {
+        conversation_id: id,
+        history: context(state, id).await?,
+        user_message,
+        safety,
+        lang: Lang::current(),
+    })
+}
+
+/// The recent conversation, oldest first, within the budget.
+async fn context(state: &AppState, conversation_id: Uuid) -> ApiResult<Vec<Turn>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT role, content FROM chat_messages WHERE conversation_id = $1
+         ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(conversation_id)
+    .bind(CONTEXT_MAX_MESSAGES)
+    .fetch_all(&state.db)
+    .await?;
+    let mut used = 0;
+    let mut turns = Vec::new();
+    for (role, content) in rows {
+        used += content.chars().count();
+        if used > CONTEXT_BUDGET_CHARS && !turns.is_empty() {
+            break;
+        }
+        turns.push(if role == "user" {
+            Turn::User(content)
+        } else {
+            Turn::Assistant(content)
+        });
+    }
+    turns.reverse();
+    Ok(turns)
+}
+
+async fn save_reply(
+    state: &AppState,
+    conversation_id: Uuid,
+    content: &str,
+    provider: &str,
+) -> ApiResult<Message> {
+    let mut tx = state.db.begin().await?;
+    let message: Message = sqlx::query_as(
+        "INSERT INTO chat_messages (id, conversation_id, role, content, provider, created_at)
+         VALUES ($1, $2, 'assistant', $3, $4, $5) RETURNING id, role, content, provider, created_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(conversation_id)
+    .bind(content)
+    .bind(provider)
+    .bind(Utc::now())
+    .fetch_one(&mut *tx)
+    .await?;
+    // The conversation may have been deleted meanwhile: then the reply goes with it.
+    sqlx::query(
+        "UPDATE conversations SET message_count = message_count + 1, last_message_at = $2, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(conversation_id)
+    .bind(message.created_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(message)
+}
+
+/// The reply the person gets: with the crisis lines first when the message showed risk;
+/// without any model at all if the model failed then.
+fn compose(
+    turn: &PendingTurn,
+    model: Result<String, shared::ai::AiError>,
+    provider: &'static str,
+) -> Result<(String, &'static str), shared::ai::AiError> {
+    let preamble = safety::crisis_preamble(turn.lang == Lang::En);
+    match (model, turn.safety.crisis_detected) {
+        (Ok(text), false) => Ok((text, provider)),
+        (Ok(text), true) => Ok((format!("{preamble}\n\n{text}"), provider)),
+        (Err(_), true) => Ok((preamble.to_owned(), "offline")),
+        (Err(e), false) => Err(e),
+    }
+}
+
+async fn answer(state: &AppState, turn: PendingTurn) -> ApiResult<Reply<Exchange>> {
+    let english = turn.lang == Lang::En;
+    let model = state
+        .companion
+        .reply(SYSTEM_PROMPT, &turn.history, english)
+        .await;
+    let (content, provider) = compose(&turn, model, state.companion.provider()).map_err(|e| {
+        tracing::warn!(conversation_id = %turn.conversation_id, error = %e, "AI companion unavailable");
+        ApiError::code(ErrorCode::AiUnavailable)
+    })?;
+    let assistant_message = save_reply(state, turn.conversation_id, &content, provider).await?;
+    Ok(Reply::created(Exchange {
+        user_message: turn.user_message,
+        assistant_message,
+        safety: turn.safety,
+    }))
+}
+
+fn done_event(exchange: &Exchange) -> Event {
+    let envelope = json!({
+        "success": true, "data": exchange, "message": "Success",
+        "timestamp": shared::envelope::timestamp(),
+    });
+    Event::default().event("done").data(envelope.to_string())
+}
+
+fn error_event(error: ApiError, lang: Lang) -> Event {
+    Event::default()
+        .event("error")
+        .data(error.body(lang).to_string())
+}
+
+/// SSE: the generation runs in its own task, so a client that disconnects mid-stream still
+/// gets the whole reply saved; events to a gone client are simply dropped.
+fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
+    let (tx, rx) = mpsc::channel::<Event>(256);
+    tokio::spawn(async move {
+        let emit = |event: Event| {
+            let _ = tx.try_send(event);
+        };
+        let english = turn.lang == Lang::En;
+        let mut text = String::new();
+        let mut failure = None;
+        if turn.safety.crisis_detected {
+            emit(
+                Event::default().event("delta").data(
+                    json!({ "content": format!("{}\n\n", safety::crisis_preamble(english)) })
+                        .to_string(),
+                ),
+            );
+        }
+        match state
+            .companion
+            .stream(SYSTEM_PROMPT, &turn.history, english)
+            .await
+        {
+            Ok(mut pieces) => {
+                while let Some(piece) = pieces.next().await {
+                    match piece {
+                        Ok(piece) => {
+                            emit(
+                                Event::default()
+                                    .event("delta")
+                                    .data(json!({ "content": piece }).to_string()),
+                            );
+                            text.push_str(&piece);
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => failure = Some(e),
+        }
+        let model = match failure {
+            None if !text.trim().is_empty() => Ok(text),
+            None => Err(shared::ai::AiError("empty reply".into())),
+            Some(e) => Err(e),
+        };
+        let (content, provider) = match compose(&turn, model, state.companion.provider()) {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::warn!(conversation_id = %turn.conversation_id, error = %e, "AI companion unavailable (stream)");
+                emit(error_event(
+                    ApiError::code(ErrorCode::AiUnavailable),
+                    turn.lang,
+                ));
+                return;
+            }
+        };
+        match save_reply(&state, turn.conversation_id, &content, provider).await {
+            Ok(assistant_message) => emit(done_event(&Exchange {
+                user_message: turn.user_message,
+                assistant_message,
+                safety: turn.safety,
+            })),
+            Err(e) => {
+                let code = e.error_code();
+                tracing::error!(?code, "could not save a streamed reply");
+                emit(error_event(e, turn.lang));
+            }
+        }
+    });
+    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|event| (Ok::<_, Infallible>(event), rx))
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}

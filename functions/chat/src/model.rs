@@ -1,0 +1,107 @@
+//! Conversations and messages as the API shows them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::safety::Safety;
+
+pub const TITLE_MAX: usize = 100;
+pub const CONTENT_MAX: usize = 2000;
+
+/// `conversation` of the API.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_message_at: DateTime<Utc>,
+    pub message_count: i32,
+}
+
+macro_rules! conversation_columns {
+    () => {
+        "id, title, created_at, updated_at, last_message_at, message_count"
+    };
+}
+pub(crate) use conversation_columns;
+
+/// `message` of the API; assistant messages also carry `provider`.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Message {
+    pub id: Uuid,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `openai` or `offline` (assistant messages).
+    pub provider: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConversation {
+    /// At most 100 characters; made from the first message when absent.
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    /// 1..=2000 characters.
+    pub content: String,
+}
+
+/// The answer to a sent message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Exchange {
+    pub user_message: Message,
+    pub assistant_message: Message,
+    pub safety: Safety,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationDetail {
+    pub conversation: Conversation,
+    /// Oldest to newest.
+    pub messages: Vec<Message>,
+    /// Pass as `before` for older messages; null at the beginning.
+    pub next_cursor: Option<String>,
+}
+
+/// A title from the first message: its first line, at most 30 characters.
+pub fn title_from(content: &str) -> String {
+    let line = content
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("새 대화");
+    let mut title: String = line.chars().take(30).collect();
+    if line.chars().count() > 30 {
+        title.push('…');
+    }
+    title
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_from_first_lines() {
+        assert_eq!(
+            title_from("\n  오늘 너무 힘들었어\n그래서"),
+            "오늘 너무 힘들었어"
+        );
+        assert_eq!(
+            title_from(&"가".repeat(40)),
+            format!("{}…", "가".repeat(30))
+        );
+        assert_eq!(title_from("   "), "새 대화");
+    }
+}
