@@ -33,7 +33,10 @@ pub enum Companion {
 impl Companion {
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         match settings.require_openai_key()? {
-            Some(key) => Ok(Self::OpenAi(Box::new(openai::OpenAi::new(&settings.openai, key)?))),
+            Some(key) => Ok(Self::OpenAi(Box::new(openai::OpenAi::new(
+                &settings.openai,
+                key,
+            )?))),
             None => Ok(Self::Offline),
         }
     }
