@@ -11,6 +11,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
@@ -35,9 +36,10 @@ pub fn init(settings: &Settings) {
         .with(sentry_layers(settings));
     let _ = match settings.log_format {
         LogFormat::Json => registry
-            .with(CloudLogging {
-                project: settings.pubsub.project_id.clone(),
-            })
+            .with(cloud_logging(
+                settings.pubsub.project_id.clone(),
+                std::io::stdout,
+            ))
             .try_init(),
         LogFormat::Pretty => registry
             .with(
@@ -109,8 +111,18 @@ pub fn trace_context(headers: &HeaderMap) -> Option<(String, Option<String>)> {
     Some((trace.to_owned(), span))
 }
 
-struct CloudLogging {
+/// The Cloud Logging layer writing to `writer` (stdout in production).
+pub fn cloud_logging<S, W>(project: Option<String>, writer: W) -> impl Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    CloudLogging { project, writer }
+}
+
+struct CloudLogging<W> {
     project: Option<String>,
+    writer: W,
 }
 
 #[derive(Default)]
@@ -139,9 +151,10 @@ impl Visit for Fields {
     }
 }
 
-impl<S> Layer<S> for CloudLogging
+impl<S, W> Layer<S> for CloudLogging<W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + 'static,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut fields = Fields::default();
@@ -204,7 +217,7 @@ where
 
         let mut line = Value::Object(entry).to_string();
         line.push('\n');
-        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        let _ = self.writer.make_writer().write_all(line.as_bytes());
     }
 }
 
@@ -220,6 +233,59 @@ fn severity(level: Level) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_lines_have_cloud_loggings_shape() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let layer = cloud_logging(Some("mindpause-prod".into()), move || writer.clone());
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                "request",
+                method = "GET",
+                request_id = "req-1",
+                trace_id = "105445aa7843bc8bf206b12000100000",
+                span_id = "7",
+            );
+            let _entered = span.enter();
+            tracing::warn!(attempt = 2, "provider slow");
+            tracing::error!("it broke");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        let first = &lines[0];
+        assert_eq!(first["severity"], "WARNING");
+        assert_eq!(first["message"], "provider slow");
+        assert_eq!(first["attempt"], 2);
+        assert_eq!(first["request_id"], "req-1");
+        assert_eq!(first["method"], "GET");
+        assert_eq!(
+            first["logging.googleapis.com/trace"],
+            "projects/mindpause-prod/traces/105445aa7843bc8bf206b12000100000"
+        );
+        assert_eq!(first["logging.googleapis.com/spanId"], "7");
+        assert!(first["time"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(lines[1]["severity"], "ERROR");
+    }
 
     #[test]
     fn reads_both_trace_headers() {
