@@ -4,6 +4,7 @@
 #   ./scripts/bench.sh functions   size, cold start and idle RSS of every function binary
 #   ./scripts/bench.sh accounts    login and GET /users/me under load; revocation check cost
 #   ./scripts/bench.sh emotions    1M logs: stats and list latency, GET /emotions/{id} vs pgbench -S
+#   ./scripts/bench.sh chat        time our server adds to the first streamed token (instant fake provider)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/services.sh
@@ -56,6 +57,7 @@ if [ "$what" = accounts ] || [ "$what" = all ]; then
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
   echo "## POST /api/v1/auth/login (argon2id m=19456 t=2 p=1: CPU-bound by design), 64 connections, 20 s"
   wrk -t2 -c64 -d20s --latency -s scripts/bench/login.lua "http://127.0.0.1:$auth_port/api/v1/auth/login" | grep -E "Requests/sec|50%|99%|Non-2xx"
+  echo "auth peak RSS under the login load: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$auth_pid/status")"
   echo "## GET /api/v1/users/me (JWT + revocation gate in Redis + one row), 64 connections, 20 s"
   wrk -t2 -c64 -d20s --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$users_port/api/v1/users/me" | grep -E "Requests/sec|50%|99%|Non-2xx"
   echo "## revocation check alone"
@@ -123,4 +125,25 @@ SELECT (SELECT count(*) FROM logs),
                                 LEFT JOIN per_day d ON d.day = g.ts::date),
        (SELECT json_agg(t) FROM tag_counts t);
 SQL
+fi
+
+if [ "$what" = chat ] || [ "$what" = all ]; then
+  machine
+  fake_port=$(free_port); auth_port=$(free_port); chat_port=$(free_port)
+  python3 scripts/bench/fake_openai.py "$fake_port" & fake_pid=$!
+  export RATE_LIMIT_GENERAL=100000000/minute RATE_LIMIT_AI_CHAT=100000000/minute DATABASE_POOL_SIZE=16 DATABASE_MAX_OVERFLOW=16
+  PORT=$auth_port "$bin/auth" & auth_pid=$!
+  OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$fake_port/v1" PORT=$chat_port "$bin/chat" & chat_pid=$!
+  trap 'kill $fake_pid $auth_pid $chat_pid 2>/dev/null; stop_services' EXIT
+  wait_for_port 127.0.0.1 "$fake_port" 10; wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$chat_port" 10
+  token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"chat-bench@example.com","password":"correct horse battery","nickname":"chatbench"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+  ids="$(services_dir)/conversations"
+  for _ in $(seq 32); do
+    curl -sf -X POST "http://127.0.0.1:$chat_port/api/v1/chat/conversations" -H "authorization: Bearer $token" \
+      -H 'content-type: application/json' -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])'
+  done > "$ids"
+  echo "## POST /chat/conversations/{id}/messages with Accept: text/event-stream"
+  python3 scripts/bench/ttft.py "http://127.0.0.1:$chat_port/api/v1/chat" "$token" "$ids" 32 10
 fi
