@@ -83,10 +83,14 @@ pub async fn register(
     let tokens = sessions::start(&state, &mut tx, user.id, user.role).await?;
     tx.commit().await?;
 
-    state
+    // The account exists now: a cache hiccup must not turn this into an error.
+    if let Err(e) = state
         .cache
         .set(&resend_key(user.id), "1", RESEND_INTERVAL)
-        .await?;
+        .await
+    {
+        tracing::warn!(error = %e, "could not record the welcome email's resend interval");
+    }
     let verify_link = link(&state, "/verify-email", &token);
     send_email(
         &state,

@@ -279,8 +279,12 @@ fn error_event(error: ApiError, lang: Lang) -> Event {
 fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
     let (tx, rx) = mpsc::channel::<Event>(256);
     tokio::spawn(async move {
+        // Waits for a slow client; fails at once (ignored) for one that has gone.
         let emit = |event: Event| {
-            let _ = tx.try_send(event);
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event).await;
+            }
         };
         let english = turn.lang == Lang::En;
         let mut text = String::new();
@@ -291,7 +295,8 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
                     json!({ "content": format!("{}\n\n", safety::crisis_preamble(english)) })
                         .to_string(),
                 ),
-            );
+            )
+            .await;
         }
         match state
             .companion
@@ -306,7 +311,8 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
                                 Event::default()
                                     .event("delta")
                                     .data(json!({ "content": piece }).to_string()),
-                            );
+                            )
+                            .await;
                             text.push_str(&piece);
                         }
                         Err(e) => {
@@ -330,20 +336,24 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
                 emit(error_event(
                     ApiError::code(ErrorCode::AiUnavailable),
                     turn.lang,
-                ));
+                ))
+                .await;
                 return;
             }
         };
         match save_reply(&state, turn.conversation_id, &content, provider).await {
-            Ok(assistant_message) => emit(done_event(&Exchange {
-                user_message: turn.user_message,
-                assistant_message,
-                safety: turn.safety,
-            })),
+            Ok(assistant_message) => {
+                emit(done_event(&Exchange {
+                    user_message: turn.user_message,
+                    assistant_message,
+                    safety: turn.safety,
+                }))
+                .await
+            }
             Err(e) => {
                 let code = e.error_code();
                 tracing::error!(?code, "could not save a streamed reply");
-                emit(error_event(e, turn.lang));
+                emit(error_event(e, turn.lang)).await;
             }
         }
     });
