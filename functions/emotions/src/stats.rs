@@ -216,8 +216,12 @@ async fn compute(state: &AppState, user_id: Uuid, span: &Span) -> ApiResult<Stat
          per_emotion AS (
              SELECT emotion, sum(n) AS n, sum(mean * n) / sum(n) AS mean FROM per_day_emotion GROUP BY emotion
          ),
+         -- People reuse the same few tag sets: unnest each distinct set once, weighted.
+         tag_sets AS (
+             SELECT tags, count(*) AS n FROM logs WHERE cardinality(tags) > 0 GROUP BY tags
+         ),
          tag_counts AS (
-             SELECT tag, count(*) AS n FROM logs, unnest(tags) AS tag
+             SELECT tag, sum(n) AS n FROM tag_sets, unnest(tags) AS tag
              GROUP BY tag ORDER BY n DESC, tag LIMIT 10
          )
          SELECT
