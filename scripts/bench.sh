@@ -138,7 +138,8 @@ fi
 if [ "$what" = chat ] || [ "$what" = all ]; then
   machine
   fake_port=$(free_port); auth_port=$(free_port); chat_port=$(free_port)
-  python3 scripts/bench/fake_openai.py "$fake_port" & fake_pid=$!
+  cargo build --release --quiet -p chat --example fake_openai
+  "$bin/examples/fake_openai" "$fake_port" & fake_pid=$!
   export RATE_LIMIT_GENERAL=100000000/minute RATE_LIMIT_AI_CHAT=100000000/minute DATABASE_POOL_SIZE=16 DATABASE_MAX_OVERFLOW=16
   PORT=$auth_port "$bin/auth" & auth_pid=$!
   OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$fake_port/v1" PORT=$chat_port "$bin/chat" & chat_pid=$!

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Time to first token through our server: N concurrent SSE message streams, each timed from
-sending the request to the first `event: delta`. The fake provider answers instantly, so this
-is the time our server adds (auth, rate limit, saving the message, the crisis check, the
-provider round trips on loopback).
+sending the request to the first `event: delta`. The fake provider (functions/chat/examples/
+fake_openai.rs) answers at once, so this is the time our server adds (auth, rate limit,
+saving the message, the crisis checks, the provider round trips on loopback).
 
 usage: ttft.py BASE_URL TOKEN CONVERSATION_IDS_FILE CONCURRENCY ROUNDS
 """

@@ -85,7 +85,8 @@ struct PendingTurn {
     conversation_id: Uuid,
     user_message: Message,
     history: Vec<Turn>,
-    safety: Safety,
+    user_id: Uuid,
+    crisis_by_lexicon: bool,
     lang: Lang,
 }
 
@@ -133,39 +134,50 @@ async fn prepare(
     .await?;
     tx.commit().await?;
 
-    let crisis_by_moderation = state.companion.flags_self_harm(content).await == Some(true);
-    let safety = if crisis_by_lexicon || crisis_by_moderation {
-        let mut sources = Vec::new();
-        if crisis_by_lexicon {
-            sources.push("lexicon");
-        }
-        if crisis_by_moderation {
-            sources.push("moderation");
-        }
-        // Recorded without the words themselves.
-        sqlx::query(
-            "INSERT INTO safety_events (id, user_id, conversation_id, message_id, sources) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(Uuid::now_v7())
-        .bind(user.id)
-        .bind(id)
-        .bind(user_message.id)
-        .bind(&sources)
-        .execute(&state.db)
-        .await?;
-        tracing::warn!(user_id = %user.id, conversation_id = %id, ?sources, "crisis signals in a message");
-        Safety::crisis()
-    } else {
-        Safety::calm()
-    };
-
     Ok(PendingTurn {
         conversation_id: id,
         history: context(state, id).await?,
         user_message,
-        safety,
+        user_id: user.id,
+        crisis_by_lexicon,
         lang: Lang::current(),
     })
+}
+
+/// The crisis check beyond the lexicon (the provider's moderation), run alongside the
+/// model's answer so that it adds no waiting; a crisis is recorded without the words.
+async fn assess(state: &AppState, turn: &PendingTurn) -> Safety {
+    let crisis_by_moderation = state
+        .companion
+        .flags_self_harm(&turn.user_message.content)
+        .await
+        == Some(true);
+    if !turn.crisis_by_lexicon && !crisis_by_moderation {
+        return Safety::calm();
+    }
+    let mut sources = Vec::new();
+    if turn.crisis_by_lexicon {
+        sources.push("lexicon");
+    }
+    if crisis_by_moderation {
+        sources.push("moderation");
+    }
+    let recorded = sqlx::query(
+        "INSERT INTO safety_events (id, user_id, conversation_id, message_id, sources) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(turn.user_id)
+    .bind(turn.conversation_id)
+    .bind(turn.user_message.id)
+    .bind(&sources)
+    .execute(&state.db)
+    .await;
+    if let Err(e) = recorded {
+        // The person's answer matters more than the record.
+        tracing::error!(error = %e, "could not record a safety event");
+    }
+    tracing::warn!(user_id = %turn.user_id, conversation_id = %turn.conversation_id, ?sources, "crisis signals in a message");
+    Safety::crisis()
 }
 
 /// The recent conversation, oldest first, within the budget.
@@ -230,11 +242,12 @@ async fn save_reply(
 /// without any model at all if the model failed then.
 fn compose(
     turn: &PendingTurn,
+    safety: &Safety,
     model: Result<String, shared::ai::AiError>,
     provider: &'static str,
 ) -> Result<(String, &'static str), shared::ai::AiError> {
     let preamble = safety::crisis_preamble(turn.lang == Lang::En);
-    match (model, turn.safety.crisis_detected) {
+    match (model, safety.crisis_detected) {
         (Ok(text), false) => Ok((text, provider)),
         (Ok(text), true) => Ok((format!("{preamble}\n\n{text}"), provider)),
         (Err(_), true) => Ok((preamble.to_owned(), "offline")),
@@ -244,19 +257,20 @@ fn compose(
 
 async fn answer(state: &AppState, turn: PendingTurn) -> ApiResult<Reply<Exchange>> {
     let english = turn.lang == Lang::En;
-    let model = state
-        .companion
-        .reply(SYSTEM_PROMPT, &turn.history, english)
-        .await;
-    let (content, provider) = compose(&turn, model, state.companion.provider()).map_err(|e| {
-        tracing::warn!(conversation_id = %turn.conversation_id, error = %e, "AI companion unavailable");
-        ApiError::code(ErrorCode::AiUnavailable)
-    })?;
+    let (safety, model) = tokio::join!(
+        assess(state, &turn),
+        state.companion.reply(SYSTEM_PROMPT, &turn.history, english)
+    );
+    let (content, provider) =
+        compose(&turn, &safety, model, state.companion.provider()).map_err(|e| {
+            tracing::warn!(conversation_id = %turn.conversation_id, error = %e, "AI companion unavailable");
+            ApiError::code(ErrorCode::AiUnavailable)
+        })?;
     let assistant_message = save_reply(state, turn.conversation_id, &content, provider).await?;
     Ok(Reply::created(Exchange {
         user_message: turn.user_message,
         assistant_message,
-        safety: turn.safety,
+        safety,
     }))
 }
 
@@ -286,33 +300,31 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
                 let _ = tx.send(event).await;
             }
         };
+        let delta = |content: &str| {
+            Event::default()
+                .event("delta")
+                .data(json!({ "content": content }).to_string())
+        };
         let english = turn.lang == Lang::En;
+        // The moderation check and the model's first bytes are awaited together; the crisis
+        // lines, when needed, still come before the model's first word.
+        let (safety, upstream) = tokio::join!(
+            assess(&state, &turn),
+            state
+                .companion
+                .stream(SYSTEM_PROMPT, &turn.history, english)
+        );
+        if safety.crisis_detected {
+            emit(delta(&format!("{}\n\n", safety::crisis_preamble(english)))).await;
+        }
         let mut text = String::new();
         let mut failure = None;
-        if turn.safety.crisis_detected {
-            emit(
-                Event::default().event("delta").data(
-                    json!({ "content": format!("{}\n\n", safety::crisis_preamble(english)) })
-                        .to_string(),
-                ),
-            )
-            .await;
-        }
-        match state
-            .companion
-            .stream(SYSTEM_PROMPT, &turn.history, english)
-            .await
-        {
+        match upstream {
             Ok(mut pieces) => {
                 while let Some(piece) = pieces.next().await {
                     match piece {
                         Ok(piece) => {
-                            emit(
-                                Event::default()
-                                    .event("delta")
-                                    .data(json!({ "content": piece }).to_string()),
-                            )
-                            .await;
+                            emit(delta(&piece)).await;
                             text.push_str(&piece);
                         }
                         Err(e) => {
@@ -329,7 +341,7 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
             None => Err(shared::ai::AiError("empty reply".into())),
             Some(e) => Err(e),
         };
-        let (content, provider) = match compose(&turn, model, state.companion.provider()) {
+        let (content, provider) = match compose(&turn, &safety, model, state.companion.provider()) {
             Ok(reply) => reply,
             Err(e) => {
                 tracing::warn!(conversation_id = %turn.conversation_id, error = %e, "AI companion unavailable (stream)");
@@ -343,12 +355,12 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
         };
         match save_reply(&state, turn.conversation_id, &content, provider).await {
             Ok(assistant_message) => {
-                emit(done_event(&Exchange {
+                let exchange = Exchange {
                     user_message: turn.user_message,
                     assistant_message,
-                    safety: turn.safety,
-                }))
-                .await
+                    safety,
+                };
+                emit(done_event(&exchange)).await;
             }
             Err(e) => {
                 let code = e.error_code();

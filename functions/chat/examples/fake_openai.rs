@@ -1,0 +1,83 @@
+//! An OpenAI-compatible server that answers at once, for `scripts/bench.sh chat`: moderation
+//! (nothing flagged) and chat completions, plain or streamed. Usage: `fake_openai PORT`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+const CATEGORIES: [&str; 13] = [
+    "hate",
+    "hate/threatening",
+    "harassment",
+    "harassment/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+];
+
+fn map(value: Value) -> serde_json::Map<String, Value> {
+    CATEGORIES
+        .iter()
+        .map(|c| (c.to_string(), value.clone()))
+        .collect()
+}
+
+async fn moderations() -> impl IntoResponse {
+    axum::Json(
+        json!({ "id": "modr", "model": "omni-moderation-latest", "results": [{
+            "flagged": false, "categories": map(json!(false)), "category_scores": map(json!(0.0)),
+            "category_applied_input_types": map(json!(["text"])),
+        }]}),
+    )
+}
+
+fn chunk(delta: Value, finish: Value) -> String {
+    let chunk = json!({ "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "fake",
+        "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] });
+    format!("data: {chunk}\n\n")
+}
+
+async fn completions(body: Bytes) -> axum::response::Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+    if request["stream"] == true {
+        let body = [
+            chunk(
+                json!({ "role": "assistant", "content": "많이 " }),
+                Value::Null,
+            ),
+            chunk(json!({ "content": "힘드셨겠어요." }), Value::Null),
+            chunk(json!({}), json!("stop")),
+            "data: [DONE]\n\n".to_owned(),
+        ]
+        .concat();
+        ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+    } else {
+        axum::Json(json!({ "id": "c", "object": "chat.completion", "created": 1, "model": "fake",
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": "많이 힘드셨겠어요." }, "finish_reason": "stop" }] }))
+        .into_response()
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("usage: fake_openai PORT");
+    let app = Router::new()
+        .route("/v1/moderations", post(moderations))
+        .route("/v1/chat/completions", post(completions));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    axum::serve(listener, app).await.unwrap();
+}
