@@ -113,11 +113,12 @@ impl RateInfo {
     }
 }
 
-/// The session gate read together with the general limit (one Redis round trip per
-/// authenticated request); the `AuthUser` extractor uses it instead of reading it again.
+/// The bearer's verified claims and its session gate, read together with the general limit
+/// (one Redis round trip per authenticated request); the `AuthUser` extractor uses them
+/// instead of verifying and reading again.
 #[derive(Debug, Clone)]
 pub struct PrefetchedGate {
-    pub session_id: uuid::Uuid,
+    pub claims: crate::auth::AccessClaims,
     pub value: Option<String>,
 }
 
@@ -138,10 +139,9 @@ pub async fn general_limit(
                 .hit_and_get(&counter, spec.window, &gate_key)
                 .await
                 .map(|(count, reset, value)| {
-                    request.extensions_mut().insert(PrefetchedGate {
-                        session_id: claims.sid,
-                        value,
-                    });
+                    request
+                        .extensions_mut()
+                        .insert(PrefetchedGate { claims, value });
                     RateInfo::new(spec, count, reset)
                 })
                 .map_err(ApiError::from)

@@ -6,41 +6,11 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde::Deserialize;
 use serde_json::json;
-use shared::AppState;
 use shared::cache::Cache;
-use shared::events::push::{self, PushMessage, WorkError, Worker};
+use shared::events::push;
 use shared::events::{Events, PubSubPublisher};
 use sqlx::PgPool;
-
-#[derive(Clone)]
-struct Recorder;
-
-#[derive(Deserialize)]
-struct Note {
-    text: String,
-}
-
-impl Worker for Recorder {
-    type Payload = Note;
-    const NAME: &'static str = "recorder";
-
-    async fn handle(
-        &self,
-        _: &AppState,
-        tx: &mut sqlx::PgConnection,
-        m: &PushMessage,
-        p: Note,
-    ) -> Result<(), WorkError> {
-        sqlx::query("INSERT INTO effects (message_id, text) VALUES ($1, $2)")
-            .bind(&m.id)
-            .bind(&p.text)
-            .execute(&mut *tx)
-            .await?;
-        Ok(())
-    }
-}
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn events_reach_a_worker_through_a_push_subscription(pool: PgPool) {

@@ -4,57 +4,19 @@
 
 mod common;
 
-use std::time::Duration;
-
 use axum::Router;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::cache::Cache;
-use shared::events::push::{self, PushMessage, WorkError, Worker};
+use shared::events::push;
 use sqlx::PgPool;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-#[derive(Clone)]
-struct Recorder;
-
-#[derive(Deserialize)]
-struct Note {
-    text: String,
-}
-
-impl Worker for Recorder {
-    type Payload = Note;
-    const NAME: &'static str = "recorder";
-
-    async fn handle(
-        &self,
-        _: &AppState,
-        tx: &mut sqlx::PgConnection,
-        m: &PushMessage,
-        p: Note,
-    ) -> Result<(), WorkError> {
-        match p.text.as_str() {
-            "retry" => return Err(WorkError::Retry("provider answered 503".into())),
-            "never" => return Err(WorkError::Permanent("the user is gone".into())),
-            _ => {}
-        }
-        sqlx::query("INSERT INTO effects (message_id, text) VALUES ($1, $2)")
-            .bind(&m.id)
-            .bind(&p.text)
-            .execute(&mut *tx)
-            .await?;
-        // Long enough for a concurrent redelivery to arrive while this one is in flight.
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        Ok(())
-    }
-}
 
 async fn setup(pool: &PgPool) {
     sqlx::query("CREATE TABLE effects (message_id TEXT, text TEXT)")

@@ -88,7 +88,7 @@ pub async fn list(
 }
 
 /// The user's conversation, or 404 (someone else's too).
-pub async fn owned(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Conversation> {
+async fn owned(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Conversation> {
     sqlx::query_as(concat!(
         "SELECT ",
         conversation_columns!(),

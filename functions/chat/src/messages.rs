@@ -20,7 +20,6 @@ use shared::{ApiError, ApiResult, AppState, ErrorCode, Reply};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::conversations::owned;
 use crate::model::{CONTENT_MAX, Exchange, Message, SendMessage, title_from};
 use crate::safety::{self, Safety};
 
@@ -106,33 +105,31 @@ async fn prepare(
             "must be at most 2000 characters",
         ));
     }
-    owned(state, user, id).await?;
     let crisis_by_lexicon = safety::lexicon_flags(content);
-
-    let mut tx = state.db.begin().await?;
+    // One statement, so one round trip and atomic: only the owner's conversation is counted
+    // and only then is the message stored; nothing at all for someone else's (404).
     let user_message: Message = sqlx::query_as(
-        "INSERT INTO chat_messages (id, conversation_id, role, content, created_at)
-         VALUES ($1, $2, 'user', $3, $4) RETURNING id, role, content, provider, created_at",
+        "WITH conversation AS (
+             UPDATE conversations SET
+                 title = CASE WHEN title_from_message AND message_count = 0 THEN $4 ELSE title END,
+                 title_from_message = title_from_message AND message_count > 0,
+                 message_count = message_count + 1, last_message_at = $5, updated_at = now()
+             WHERE id = $1 AND user_id = $2
+             RETURNING id
+         )
+         INSERT INTO chat_messages (id, conversation_id, role, content, created_at)
+         SELECT $6, id, 'user', $3, $5 FROM conversation
+         RETURNING id, role, content, provider, created_at",
     )
-    .bind(Uuid::now_v7())
     .bind(id)
+    .bind(user.id)
     .bind(content)
-    .bind(Utc::now())
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE conversations SET
-            title = CASE WHEN title_from_message AND message_count = 0 THEN $2 ELSE title END,
-            title_from_message = title_from_message AND message_count > 0,
-            message_count = message_count + 1, last_message_at = $3, updated_at = now()
-         WHERE id = $1",
-    )
-    .bind(id)
     .bind(title_from(content))
-    .bind(user_message.created_at)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    .bind(Utc::now())
+    .bind(Uuid::now_v7())
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(ApiError::not_found)?;
 
     Ok(PendingTurn {
         conversation_id: id,

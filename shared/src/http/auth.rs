@@ -19,16 +19,20 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// Signature and claims first (cheap, no I/O), then the session's gate: already read with
-    /// the rate limit on API routes, else one cache lookup.
+    /// Signature and claims first (cheap, no I/O), then the session's gate. On API routes the
+    /// rate limiter has already done both for this same header.
     async fn from_token(state: &AppState, parts: &Parts, token: &str) -> Result<Self, ApiError> {
-        let claims: AccessClaims = state.tokens.verify(TokenKind::Access, token)?;
-        match parts.extensions.get::<PrefetchedGate>() {
-            Some(p) if p.session_id == claims.sid => {
-                sessions::check_access_with(state, &claims, p.value.clone()).await?
+        let claims: AccessClaims = match parts.extensions.get::<PrefetchedGate>() {
+            Some(p) => {
+                sessions::check_access_with(state, &p.claims, p.value.clone()).await?;
+                p.claims.clone()
             }
-            _ => sessions::check_access(state, &claims).await?,
-        }
+            None => {
+                let claims = state.tokens.verify(TokenKind::Access, token)?;
+                sessions::check_access(state, &claims).await?;
+                claims
+            }
+        };
         Ok(Self {
             id: claims.sub,
             session_id: claims.sid,

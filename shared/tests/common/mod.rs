@@ -14,6 +14,51 @@ use uuid::Uuid;
 
 pub const PREFIX: &str = "/api/v1/test";
 
+/// A test worker: records each note in `effects` (created by the test), fails on demand
+/// (`retry`, `never`), and takes long enough for a concurrent redelivery to overlap it.
+#[derive(Clone)]
+pub struct Recorder;
+
+#[derive(Deserialize)]
+pub struct Note {
+    text: String,
+}
+
+impl shared::events::push::Worker for Recorder {
+    type Payload = Note;
+    const NAME: &'static str = "recorder";
+
+    async fn handle(
+        &self,
+        _: &AppState,
+        tx: &mut sqlx::PgConnection,
+        m: &shared::events::push::PushMessage,
+        p: Note,
+    ) -> Result<(), shared::events::push::WorkError> {
+        match p.text.as_str() {
+            "retry" => {
+                return Err(shared::events::push::WorkError::Retry(
+                    "provider answered 503".into(),
+                ));
+            }
+            "never" => {
+                return Err(shared::events::push::WorkError::Permanent(
+                    "the user is gone".into(),
+                ));
+            }
+            _ => {}
+        }
+        sqlx::query("INSERT INTO effects (message_id, text) VALUES ($1, $2)")
+            .bind(&m.id)
+            .bind(&p.text)
+            .execute(&mut *tx)
+            .await?;
+        // Long enough for a concurrent redelivery to arrive while this one is in flight.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        Ok(())
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EchoBody {
