@@ -18,7 +18,8 @@ unset REDIS_URL
 start_postgres
 start_redis
 export APP_ENV=development LOG_LEVEL=warn RUST_LOG=warn
-export EMAIL_OUTBOX_DIR="$(services_dir)/outbox"
+services_dir
+export EMAIL_OUTBOX_DIR="$SERVICES_DIR/outbox"
 
 functions=$(python3 -c 'import json; print(" ".join(f["name"] for f in json.load(open("functions.json"))["functions"]))')
 log "building release binaries: $functions"
@@ -99,7 +100,7 @@ if [ "$what" = emotions ] || [ "$what" = all ]; then
   python3 scripts/bench/latency.py "$base?limit=20" "$token" 500
   id=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM emotion_logs WHERE user_id = '$user' LIMIT 1")
   echo "## GET /emotions/{id}, 64 connections, 20 s"
-  out="$(services_dir)/wrk.out"
+  out="$SERVICES_DIR/wrk.out"
   wrk -t2 -c64 -d20s --latency -H "Authorization: Bearer $token" "$base/$id" > "$out"
   grep -E "Requests/sec|50%|99%|Non-2xx" "$out"
   api_rps=$(awk '/Requests\/sec/ {print $2}' "$out")
@@ -148,7 +149,7 @@ if [ "$what" = chat ] || [ "$what" = all ]; then
   token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
     -d '{"email":"chat-bench@example.com","password":"correct horse battery","nickname":"chatbench"}' \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
-  ids="$(services_dir)/conversations"
+  ids="$SERVICES_DIR/conversations"
   for _ in $(seq 32); do
     curl -sf -X POST "http://127.0.0.1:$chat_port/api/v1/chat/conversations" -H "authorization: Bearer $token" \
       -H 'content-type: application/json' -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])'

@@ -24,12 +24,13 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
 }
 
+# Creates the one directory of this run's servers (call it directly, never in $(...): a
+# subshell would create another one that stop_services cannot know).
 services_dir() {
   if [ -z "$SERVICES_DIR" ]; then
     SERVICES_DIR=$(mktemp -d /tmp/mindpause-services.XXXXXX)
     chmod 755 "$SERVICES_DIR"
   fi
-  echo "$SERVICES_DIR"
 }
 
 wait_for_port() { # host port seconds
@@ -43,7 +44,8 @@ wait_for_port() { # host port seconds
 start_postgres() { # exports DATABASE_URL
   [ -x "$PG_BIN/initdb" ] || apt_install postgresql-15
   local dir port
-  dir="$(services_dir)/pg"
+  services_dir
+  dir="$SERVICES_DIR/pg"
   port=$(free_port)
   mkdir -p "$dir"
   local run=()
@@ -66,7 +68,8 @@ start_postgres() { # exports DATABASE_URL
 start_redis() { # exports REDIS_URL
   command -v redis-server >/dev/null || apt_install redis-server
   local dir port
-  dir="$(services_dir)/redis"
+  services_dir
+  dir="$SERVICES_DIR/redis"
   port=$(free_port)
   mkdir -p "$dir"
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
@@ -86,7 +89,8 @@ start_pubsub_emulator() { # exports PUBSUB_EMULATOR_HOST when the emulator exist
     return 0
   fi
   local dir port
-  dir="$(services_dir)/pubsub"
+  services_dir
+  dir="$SERVICES_DIR/pubsub"
   port=$(free_port)
   mkdir -p "$dir"
   "$PUBSUB_EMULATOR" --host=127.0.0.1 --port="$port" >"$dir/emulator.log" 2>&1 &
