@@ -176,3 +176,13 @@ pub fn outbox(dir: &std::path::Path) -> Vec<Value> {
         .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
         .collect()
 }
+
+/// A service function's whole application, as its binary serves it.
+pub fn service_app(
+    state: &AppState,
+    name: &str,
+    routes: utoipa_axum::router::OpenApiRouter<AppState>,
+) -> Router {
+    let (routes, doc) = crate::runtime::api(state, name, routes);
+    crate::runtime::app(state.clone(), routes, doc)
+}

@@ -22,9 +22,8 @@ struct Harness {
 impl Harness {
     fn new(pool: PgPool, extra: &[(&str, &str)]) -> Self {
         let state = state(pool, Cache::memory(), settings(extra));
-        let (routes, doc) = shared::runtime::api(&state, "chat", chat::routes());
         Self {
-            app: shared::runtime::app(state.clone(), routes, doc),
+            app: service_app(&state, "chat", chat::routes()),
             state,
         }
     }

@@ -19,9 +19,8 @@ struct Harness {
 impl Harness {
     fn new(pool: PgPool) -> Self {
         let state = state(pool, Cache::memory(), settings(&[]));
-        let (routes, doc) = shared::runtime::api(&state, "emotions", emotions::routes());
         Self {
-            app: shared::runtime::app(state.clone(), routes, doc),
+            app: service_app(&state, "emotions", emotions::routes()),
             state,
         }
     }

@@ -18,9 +18,8 @@ struct Harness {
 impl Harness {
     fn new(pool: PgPool) -> Self {
         let state = state(pool, Cache::memory(), settings(&[]));
-        let (routes, doc) = shared::runtime::api(&state, "users", users::routes());
         Self {
-            app: shared::runtime::app(state.clone(), routes, doc),
+            app: service_app(&state, "users", users::routes()),
             state,
         }
     }

@@ -47,8 +47,7 @@ impl Harness {
         bus.attach_workers(capture);
         let state =
             AppState::from_parts(settings(extra), pool, cache, Events::InProcess(bus)).unwrap();
-        let (routes, doc) = shared::runtime::api(&state, "auth", auth::routes());
-        let app = shared::runtime::app(state.clone(), routes, doc);
+        let app = service_app(&state, "auth", auth::routes());
         Self { app, state, mails }
     }
 
