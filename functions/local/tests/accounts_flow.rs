@@ -88,5 +88,33 @@ async fn register_verify_and_use_the_account() {
             "{p} missing from /openapi.json"
         );
     }
+
+    // The journal and the offline companion answer through the same server.
+    let (status, log) = post(
+        &server,
+        "/api/v1/emotions",
+        Some(&access),
+        json!({ "emotion": "calm", "intensity": 3 }),
+    )
+    .await;
+    assert_eq!(status, 201, "{log}");
+    let (status, conversation) = post(
+        &server,
+        "/api/v1/chat/conversations",
+        Some(&access),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 201, "{conversation}");
+    let id = conversation["data"]["id"].as_str().unwrap();
+    let (status, exchange) = post(
+        &server,
+        &format!("/api/v1/chat/conversations/{id}/messages"),
+        Some(&access),
+        json!({ "content": "오늘은 평온했어" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{exchange}");
+    assert_eq!(exchange["data"]["assistant_message"]["provider"], "offline");
     assert!(server.stop().await.success());
 }
