@@ -16,15 +16,17 @@ locals {
 
   # Environment every function gets (non-secret). Names are the ones shared::config reads.
   common_env = {
-    APP_ENV                         = "production"
-    APP_NAME                        = "${var.prefix}-api"
-    LOG_FORMAT                      = "json"
-    LOG_LEVEL                       = "info"
-    GOOGLE_CLOUD_PROJECT            = var.project
-    PUBSUB_PROJECT_ID               = var.project
-    CORS_ORIGINS                    = var.frontend_url
-    FRONTEND_URL                    = var.frontend_url
-    TRUSTED_PROXY_HOPS              = "1"
+    APP_ENV              = "production"
+    APP_NAME             = "${var.prefix}-api"
+    LOG_FORMAT           = "json"
+    LOG_LEVEL            = "info"
+    GOOGLE_CLOUD_PROJECT = var.project
+    PUBSUB_PROJECT_ID    = var.project
+    CORS_ORIGINS         = var.frontend_url
+    FRONTEND_URL         = var.frontend_url
+    # Google's external Application LB appends "<client>,<forwarding rule address>" to
+    # X-Forwarded-For: the client is the second entry from the right (docs/decisions.md).
+    TRUSTED_PROXY_HOPS              = "2"
     DATABASE_POOL_SIZE              = "5"
     DATABASE_MAX_OVERFLOW           = "5"
     PUBSUB_TOPIC_EMAIL_SEND         = "email-send"

@@ -9,7 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
-trap stop_services EXIT
+pids=()
+cleanup() {
+  [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true
+  stop_services
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 what="${1:-all}"
@@ -49,9 +54,8 @@ if [ "$what" = accounts ] || [ "$what" = all ]; then
   machine
   export RATE_LIMIT_LOGIN=100000000/minute RATE_LIMIT_GENERAL=100000000/minute DATABASE_POOL_SIZE=16 DATABASE_MAX_OVERFLOW=16
   auth_port=$(free_port); users_port=$(free_port)
-  PORT=$auth_port "$bin/auth" & auth_pid=$!
-  PORT=$users_port "$bin/users" & users_pid=$!
-  trap 'kill $auth_pid $users_pid 2>/dev/null; stop_services' EXIT
+  PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
+  PORT=$users_port "$bin/users" & users_pid=$!; pids+=("$users_pid")
   wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$users_port" 10
   token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
     -d '{"email":"bench@example.com","password":"correct horse battery","nickname":"bench"}' \
@@ -61,7 +65,7 @@ if [ "$what" = accounts ] || [ "$what" = all ]; then
   echo "auth peak RSS under the login load (glibc defaults): $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$auth_pid/status")"
   # The Dockerfile sets MALLOC_MMAP_THRESHOLD_: the same load with it.
   mmap_port=$(free_port)
-  MALLOC_MMAP_THRESHOLD_=262144 PORT=$mmap_port "$bin/auth" & mmap_pid=$!
+  MALLOC_MMAP_THRESHOLD_=262144 PORT=$mmap_port "$bin/auth" & mmap_pid=$!; pids+=("$mmap_pid")
   wait_for_port 127.0.0.1 "$mmap_port" 10
   echo "## the same login load with MALLOC_MMAP_THRESHOLD_=262144 (as deployed)"
   wrk -t2 -c64 -d20s --latency -s scripts/bench/login.lua "http://127.0.0.1:$mmap_port/api/v1/auth/login" | grep -E "Requests/sec|50%|99%|Non-2xx"
@@ -77,9 +81,8 @@ if [ "$what" = emotions ] || [ "$what" = all ]; then
   machine
   export RATE_LIMIT_GENERAL=100000000/minute DATABASE_POOL_SIZE=16 DATABASE_MAX_OVERFLOW=16
   auth_port=$(free_port); emotions_port=$(free_port)
-  PORT=$auth_port "$bin/auth" & auth_pid=$!
-  PORT=$emotions_port "$bin/emotions" & emotions_pid=$!
-  trap 'kill $auth_pid $emotions_pid 2>/dev/null; stop_services' EXIT
+  PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
+  PORT=$emotions_port "$bin/emotions" & emotions_pid=$!; pids+=("$emotions_pid")
   wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$emotions_port" 10
   register=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
     -d '{"email":"emotions-bench@example.com","password":"correct horse battery","nickname":"emobench"}')
@@ -110,26 +113,24 @@ if [ "$what" = emotions ] || [ "$what" = all ]; then
   grep -E "^tps|latency average" "$out"
   pg_tps=$(awk '/^tps/ {print $3; exit}' "$out")
   python3 -c "print(f'ratio GET /emotions/{{id}} / pgbench -S = {float(\"$api_rps\") / float(\"$pg_tps\"):.2f}')"
-  echo "## EXPLAIN ANALYZE of the stats query (365 days, the user with 10,000 logs)"
+  echo "## EXPLAIN ANALYZE of the stats query's sources (365 days of the daily rollup)"
   psql -v ON_ERROR_STOP=1 "$DATABASE_URL" -v user="$user" -v from="$(date -u -d '364 days ago' +%F)" -v to="$(date -u +%F)" <<'SQL'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-WITH logs AS MATERIALIZED (
-    SELECT emotion, intensity, tags, (recorded_at AT TIME ZONE 'Asia/Seoul')::date AS day
-    FROM emotion_logs
-    WHERE user_id = :'user'
-      AND recorded_at >= (:'from'::date)::timestamp AT TIME ZONE 'Asia/Seoul'
-      AND recorded_at < (:'to'::date + 1)::timestamp AT TIME ZONE 'Asia/Seoul'
+WITH per_day_emotion AS (
+    SELECT day, emotion, n, intensity_sum AS s FROM emotion_daily
+    WHERE user_id = :'user' AND day BETWEEN :'from'::date AND :'to'::date AND n > 0
 ),
-per_day_emotion AS (SELECT day, emotion, count(*) AS n, avg(intensity) AS mean FROM logs GROUP BY day, emotion),
+tag_counts AS (
+    SELECT tag, sum(n) AS n FROM emotion_daily_tags
+    WHERE user_id = :'user' AND day BETWEEN :'from'::date AND :'to'::date AND n > 0
+    GROUP BY tag ORDER BY n DESC, tag LIMIT 10
+),
 per_day AS (
-    SELECT day, sum(n) AS n, sum(mean * n) / sum(n) AS mean,
-           (array_agg(emotion ORDER BY n DESC, mean DESC))[1] AS dominant
+    SELECT day, sum(n) AS n, sum(s)::numeric / sum(n) AS mean,
+           (array_agg(emotion ORDER BY n DESC, s::numeric / n DESC))[1] AS dominant
     FROM per_day_emotion GROUP BY day
-),
-per_emotion AS (SELECT emotion, sum(n) AS n, sum(mean * n) / sum(n) AS mean FROM per_day_emotion GROUP BY emotion),
-tag_counts AS (SELECT tag, count(*) AS n FROM logs, unnest(tags) AS tag GROUP BY tag ORDER BY n DESC, tag LIMIT 10)
-SELECT (SELECT count(*) FROM logs),
-       (SELECT json_agg(p) FROM per_emotion p),
+)
+SELECT (SELECT sum(n) FROM per_day_emotion),
        (SELECT json_agg(d) FROM generate_series(:'from'::date, :'to'::date, interval '1 day') g(ts)
                                 LEFT JOIN per_day d ON d.day = g.ts::date),
        (SELECT json_agg(t) FROM tag_counts t);
@@ -140,11 +141,10 @@ if [ "$what" = chat ] || [ "$what" = all ]; then
   machine
   fake_port=$(free_port); auth_port=$(free_port); chat_port=$(free_port)
   cargo build --release --quiet -p chat --example fake_openai
-  "$bin/examples/fake_openai" "$fake_port" & fake_pid=$!
+  "$bin/examples/fake_openai" "$fake_port" & fake_pid=$!; pids+=("$fake_pid")
   export RATE_LIMIT_GENERAL=100000000/minute RATE_LIMIT_AI_CHAT=100000000/minute DATABASE_POOL_SIZE=16 DATABASE_MAX_OVERFLOW=16
-  PORT=$auth_port "$bin/auth" & auth_pid=$!
-  OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$fake_port/v1" PORT=$chat_port "$bin/chat" & chat_pid=$!
-  trap 'kill $fake_pid $auth_pid $chat_pid 2>/dev/null; stop_services' EXIT
+  PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
+  OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$fake_port/v1" PORT=$chat_port "$bin/chat" & chat_pid=$!; pids+=("$chat_pid")
   wait_for_port 127.0.0.1 "$fake_port" 10; wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$chat_port" 10
   token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
     -d '{"email":"chat-bench@example.com","password":"correct horse battery","nickname":"chatbench"}' \

@@ -23,4 +23,19 @@ SELECT gen_random_uuid(), :'bench_user'::uuid,
        now() - (i / 10000.0) * interval '365 days'
 FROM generate_series(1, 10000) AS i;
 
+-- The daily rollup the API maintains on every write (rows inserted here bypass it).
+INSERT INTO emotion_daily (user_id, day, emotion, n, intensity_sum)
+SELECT l.user_id, (l.recorded_at AT TIME ZONE u.timezone)::date, l.emotion, count(*), sum(l.intensity)
+FROM emotion_logs l JOIN users u ON u.id = l.user_id
+GROUP BY 1, 2, 3
+ON CONFLICT (user_id, day, emotion) DO UPDATE
+SET n = EXCLUDED.n, intensity_sum = EXCLUDED.intensity_sum;
+INSERT INTO emotion_daily_tags (user_id, day, tag, n)
+SELECT l.user_id, (l.recorded_at AT TIME ZONE u.timezone)::date, t.tag, count(*)
+FROM emotion_logs l JOIN users u ON u.id = l.user_id, unnest(l.tags) AS t(tag)
+GROUP BY 1, 2, 3
+ON CONFLICT (user_id, day, tag) DO UPDATE SET n = EXCLUDED.n;
+
 VACUUM ANALYZE emotion_logs;
+VACUUM ANALYZE emotion_daily;
+VACUUM ANALYZE emotion_daily_tags;

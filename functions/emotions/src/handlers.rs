@@ -1,6 +1,7 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use shared::domain::journal;
 use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json, Patch, Query, ResourceId};
 use shared::pagination::{Page, PageParams};
@@ -10,9 +11,17 @@ use uuid::Uuid;
 
 use crate::model::{self, CreateLog, Emotion, Log, UpdateLog, log_columns};
 use crate::range::{self, Bound};
-use crate::stats;
 
 const SCOPE: &str = "emotions";
+
+fn contribution(log: &Log) -> journal::Contribution<'_> {
+    journal::Contribution {
+        emotion: log.emotion.as_str(),
+        intensity: log.intensity,
+        tags: &log.tags,
+        recorded_at: log.recorded_at,
+    }
+}
 
 /// Record how you feel.
 #[utoipa::path(post, path = "", tag = "emotions", security(("bearer" = [])), request_body = CreateLog,
@@ -23,6 +32,7 @@ pub async fn create(
     Json(body): Json<CreateLog>,
 ) -> ApiResult<Reply<Log>> {
     let new = body.validate()?;
+    let mut tx = state.db.begin().await?;
     let log: Log = sqlx::query_as(concat!(
         "INSERT INTO emotion_logs (id, user_id, emotion, intensity, note, tags, recorded_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
@@ -36,9 +46,11 @@ pub async fn create(
     .bind(new.note)
     .bind(new.tags)
     .bind(new.recorded_at)
-    .fetch_one(&state.db)
+    .fetch_one(&mut *tx)
     .await?;
-    stats::invalidate(&state, user.id).await?;
+    journal::apply(&mut tx, user.id, &contribution(&log), 1).await?;
+    tx.commit().await?;
+    journal::invalidate_stats(&state.cache, user.id).await?;
     Ok(Reply::created(log))
 }
 
@@ -187,6 +199,17 @@ pub async fn update(
         .and_then(|t| f.check("recorded_at", model::recorded_at(t)));
     f.finish()?;
 
+    let mut tx = state.db.begin().await?;
+    let old: Log = sqlx::query_as(concat!(
+        "SELECT ",
+        log_columns!(),
+        " FROM emotion_logs WHERE id = $1 AND user_id = $2 FOR UPDATE"
+    ))
+    .bind(id)
+    .bind(user.id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(ApiError::not_found)?;
     let log: Log = sqlx::query_as(concat!(
         "UPDATE emotion_logs SET
             emotion = COALESCE($3, emotion),
@@ -208,10 +231,12 @@ pub async fn update(
     .bind(note.flatten())
     .bind(tags)
     .bind(recorded_at)
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
-    stats::invalidate(&state, user.id).await?;
+    .fetch_one(&mut *tx)
+    .await?;
+    journal::apply(&mut tx, user.id, &contribution(&old), -1).await?;
+    journal::apply(&mut tx, user.id, &contribution(&log), 1).await?;
+    tx.commit().await?;
+    journal::invalidate_stats(&state.cache, user.id).await?;
     Ok(Reply::ok(log))
 }
 
@@ -223,15 +248,19 @@ pub async fn delete(
     user: AuthUser,
     ResourceId(id): ResourceId,
 ) -> ApiResult<Reply<()>> {
-    let deleted = sqlx::query("DELETE FROM emotion_logs WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(user.id)
-        .execute(&state.db)
-        .await?
-        .rows_affected();
-    if deleted == 0 {
-        return Err(ApiError::not_found());
-    }
-    stats::invalidate(&state, user.id).await?;
+    let mut tx = state.db.begin().await?;
+    let deleted: Log = sqlx::query_as(concat!(
+        "DELETE FROM emotion_logs WHERE id = $1 AND user_id = $2 RETURNING ",
+        log_columns!(),
+        ""
+    ))
+    .bind(id)
+    .bind(user.id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    journal::apply(&mut tx, user.id, &contribution(&deleted), -1).await?;
+    tx.commit().await?;
+    journal::invalidate_stats(&state.cache, user.id).await?;
     Ok(Reply::empty())
 }

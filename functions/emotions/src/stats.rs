@@ -3,7 +3,6 @@
 //! user writes a log.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -17,6 +16,7 @@ use uuid::Uuid;
 
 use crate::model::Emotion;
 use crate::range::{self, Bound};
+use shared::domain::journal;
 
 const MAX_SPAN_DAYS: i64 = 366;
 const DEFAULT_SPAN_DAYS: i64 = 30;
@@ -75,6 +75,7 @@ pub struct Stats {
 #[derive(Debug, FromRow)]
 struct Span {
     tz: String,
+    user_tz: String,
     today: NaiveDate,
     from_date: NaiveDate,
     to_date: NaiveDate,
@@ -144,7 +145,15 @@ pub async fn stats(
     {
         return Ok(Reply::ok(stats));
     }
-    let stats = compute(&state, user.id, &span).await?;
+    // The rollup holds whole local days of the user's own time zone.
+    let whole_days =
+        !matches!(from, Some(Bound::Instant(_))) && !matches!(to, Some(Bound::Instant(_)));
+    let source = if whole_days && span.tz == span.user_tz {
+        Source::Rollup
+    } else {
+        Source::Logs
+    };
+    let stats = compute(&state, user.id, &span, source).await?;
     let json = serde_json::to_string(&stats).map_err(ApiError::internal)?;
     state
         .cache
@@ -169,10 +178,10 @@ async fn resolve(
     let (from_date, from_instant) = range::binds(from);
     let (to_date, to_instant) = range::binds(to);
     sqlx::query_as(
-        "SELECT tz, today, from_date, to_date,
+        "SELECT tz, user_tz, today, from_date, to_date,
                 COALESCE($4, from_date::timestamp AT TIME ZONE tz) AS from_start,
                 COALESCE($6, (to_date + 1)::timestamp AT TIME ZONE tz) AS to_end
-         FROM (SELECT COALESCE($2, timezone) AS tz FROM users WHERE id = $1) u
+         FROM (SELECT COALESCE($2, timezone) AS tz, timezone AS user_tz FROM users WHERE id = $1) u
          CROSS JOIN LATERAL (SELECT (now() AT TIME ZONE u.tz)::date AS today) t
          CROSS JOIN LATERAL (
              SELECT COALESCE($5::date, (($6::timestamptz - interval '1 microsecond') AT TIME ZONE u.tz)::date, t.today) AS to_date
@@ -198,23 +207,25 @@ fn order() -> Vec<&'static str> {
     Emotion::ALL.iter().map(|e| e.as_str()).collect()
 }
 
-async fn compute(state: &AppState, user_id: Uuid, span: &Span) -> ApiResult<Stats> {
-    let a: Aggregates = sqlx::query_as(
+/// Where the numbers come from: the daily rollup (the user's own time zone, whole local
+/// days: the common case, a few hundred rows a year) or the logs themselves (another time
+/// zone, or instants that cut days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Rollup,
+    Logs,
+}
+
+/// Defines `per_day_emotion(day, emotion, n, s)` and `tag_counts(tag, n)` from the logs.
+macro_rules! from_logs {
+    () => {
         "WITH logs AS MATERIALIZED (
              SELECT emotion, intensity, tags, (recorded_at AT TIME ZONE $2)::date AS day
              FROM emotion_logs
              WHERE user_id = $1 AND recorded_at >= $3 AND recorded_at < $4
          ),
          per_day_emotion AS (
-             SELECT day, emotion, count(*) AS n, avg(intensity) AS mean FROM logs GROUP BY day, emotion
-         ),
-         per_day AS (
-             SELECT day, sum(n) AS n, sum(mean * n) / sum(n) AS mean,
-                    (array_agg(emotion ORDER BY n DESC, mean DESC, array_position($7::text[], emotion)))[1] AS dominant
-             FROM per_day_emotion GROUP BY day
-         ),
-         per_emotion AS (
-             SELECT emotion, sum(n) AS n, sum(mean * n) / sum(n) AS mean FROM per_day_emotion GROUP BY emotion
+             SELECT day, emotion, count(*) AS n, sum(intensity) AS s FROM logs GROUP BY day, emotion
          ),
          -- People reuse the same few tag sets: unnest each distinct set once, weighted.
          tag_sets AS (
@@ -223,10 +234,39 @@ async fn compute(state: &AppState, user_id: Uuid, span: &Span) -> ApiResult<Stat
          tag_counts AS (
              SELECT tag, sum(n) AS n FROM tag_sets, unnest(tags) AS tag
              GROUP BY tag ORDER BY n DESC, tag LIMIT 10
+         ),"
+    };
+}
+
+/// The same two from the daily rollup.
+macro_rules! from_rollup {
+    () => {
+        "WITH per_day_emotion AS (
+             SELECT day, emotion, n, intensity_sum AS s FROM emotion_daily
+             WHERE user_id = $1 AND day BETWEEN $5 AND $6 AND n > 0
+         ),
+         tag_counts AS (
+             SELECT tag, sum(n) AS n FROM emotion_daily_tags
+             WHERE user_id = $1 AND day BETWEEN $5 AND $6 AND n > 0
+             GROUP BY tag ORDER BY n DESC, tag LIMIT 10
+         ),"
+    };
+}
+
+/// Everything else, from `per_day_emotion` and `tag_counts`.
+macro_rules! aggregates {
+    () => {
+        "per_day AS (
+             SELECT day, sum(n) AS n, sum(s)::numeric / sum(n) AS mean,
+                    (array_agg(emotion ORDER BY n DESC, s::numeric / n DESC, array_position($7::text[], emotion)))[1] AS dominant
+             FROM per_day_emotion GROUP BY day
+         ),
+         per_emotion AS (
+             SELECT emotion, sum(n) AS n, sum(s)::numeric / sum(n) AS mean FROM per_day_emotion GROUP BY emotion
          )
          SELECT
-             (SELECT count(*) FROM logs) AS total,
-             (SELECT round(avg(intensity), 2)::float8 FROM logs) AS average,
+             (SELECT COALESCE(sum(n), 0)::bigint FROM per_day_emotion) AS total,
+             (SELECT round(sum(s)::numeric / NULLIF(sum(n), 0), 2)::float8 FROM per_day_emotion) AS average,
              (SELECT json_agg(json_build_object(
                         'emotion', e.emotion, 'count', COALESCE(p.n, 0),
                         'average_intensity', round(p.mean, 2)) ORDER BY e.position)
@@ -240,21 +280,29 @@ async fn compute(state: &AppState, user_id: Uuid, span: &Span) -> ApiResult<Stat
               LEFT JOIN per_day p ON p.day = d.day) AS daily,
              (SELECT COALESCE(json_agg(json_build_object('tag', tag, 'count', n) ORDER BY n DESC, tag), '[]')
               FROM tag_counts) AS top_tags,
-             (SELECT COALESCE(array_agg(day ORDER BY day), '{}') FROM per_day) AS days",
-    )
-    .bind(user_id)
-    .bind(&span.tz)
-    .bind(span.from_start)
-    .bind(span.to_end)
-    .bind(span.from_date)
-    .bind(span.to_date)
-    .bind(order())
-    .fetch_one(&state.db)
-    .await?;
+             (SELECT COALESCE(array_agg(day ORDER BY day), '{}') FROM per_day) AS days"
+    };
+}
+
+async fn compute(state: &AppState, user_id: Uuid, span: &Span, source: Source) -> ApiResult<Stats> {
+    let sql = match source {
+        Source::Rollup => concat!(from_rollup!(), aggregates!()),
+        Source::Logs => concat!(from_logs!(), aggregates!()),
+    };
+    let a: Aggregates = sqlx::query_as(sql)
+        .bind(user_id)
+        .bind(&span.tz)
+        .bind(span.from_start)
+        .bind(span.to_end)
+        .bind(span.from_date)
+        .bind(span.to_date)
+        .bind(order())
+        .fetch_one(&state.db)
+        .await?;
 
     let days: BTreeSet<NaiveDate> = a.days.iter().copied().collect();
     let longest = longest_run(&days);
-    let current = current_streak(state, user_id, span, &days).await?;
+    let current = current_streak(state, user_id, span, &days, source).await?;
     Ok(Stats {
         from: span.from_date,
         to: span.to_date,
@@ -301,8 +349,10 @@ async fn current_streak(
     user_id: Uuid,
     span: &Span,
     days: &BTreeSet<NaiveDate>,
+    source: Source,
 ) -> ApiResult<i64> {
     let yesterday = span.today - chrono::Duration::days(1);
+    let run_ending = |anchor| run_in_database(state, user_id, &span.tz, anchor, source);
     if span.from_date <= yesterday && span.to_date >= span.today && span.to_end > Utc::now() {
         let anchor = if days.contains(&span.today) {
             span.today
@@ -311,22 +361,16 @@ async fn current_streak(
         };
         let run = run_back(days, anchor);
         if run > 0 && anchor - chrono::Duration::days(run - 1) == span.from_date {
-            let before = run_in_database(
-                state,
-                user_id,
-                &span.tz,
-                span.from_date - chrono::Duration::days(1),
-            )
-            .await?;
+            let before = run_ending(span.from_date - chrono::Duration::days(1)).await?;
             return Ok(run + before);
         }
         return Ok(run);
     }
-    let today = run_in_database(state, user_id, &span.tz, span.today).await?;
+    let today = run_ending(span.today).await?;
     if today > 0 {
         return Ok(today);
     }
-    run_in_database(state, user_id, &span.tz, yesterday).await
+    run_ending(yesterday).await
 }
 
 /// Consecutive local days with a log, ending exactly at `anchor`.
@@ -335,46 +379,39 @@ async fn run_in_database(
     user_id: Uuid,
     tz: &str,
     anchor: NaiveDate,
+    source: Source,
 ) -> ApiResult<i64> {
-    Ok(sqlx::query_scalar(
-        "WITH d AS (
-             SELECT DISTINCT (recorded_at AT TIME ZONE $2)::date AS day FROM emotion_logs
-             WHERE user_id = $1 AND recorded_at < ($3::date + 1)::timestamp AT TIME ZONE $2
-         ),
-         g AS (SELECT day, row_number() OVER (ORDER BY day DESC) AS rn FROM d)
-         SELECT count(*) FROM g WHERE day = $3::date - (rn - 1)::int",
-    )
-    .bind(user_id)
-    .bind(tz)
-    .bind(anchor)
-    .fetch_one(&state.db)
-    .await?)
-}
-
-fn version_key(user_id: Uuid) -> String {
-    format!("stats-ver:{user_id}")
+    let query = match source {
+        Source::Rollup => sqlx::query_scalar(
+            "WITH d AS (
+                 SELECT day FROM emotion_daily WHERE user_id = $1 AND day <= $2 AND n > 0 GROUP BY day
+             ),
+             g AS (SELECT day, row_number() OVER (ORDER BY day DESC) AS rn FROM d)
+             SELECT count(*) FROM g WHERE day = $2::date - (rn - 1)::int",
+        )
+        .bind(user_id)
+        .bind(anchor),
+        Source::Logs => sqlx::query_scalar(
+            "WITH d AS (
+                 SELECT DISTINCT (recorded_at AT TIME ZONE $2)::date AS day FROM emotion_logs
+                 WHERE user_id = $1 AND recorded_at < ($3::date + 1)::timestamp AT TIME ZONE $2
+             ),
+             g AS (SELECT day, row_number() OVER (ORDER BY day DESC) AS rn FROM d)
+             SELECT count(*) FROM g WHERE day = $3::date - (rn - 1)::int",
+        )
+        .bind(user_id)
+        .bind(tz)
+        .bind(anchor),
+    };
+    Ok(query.fetch_one(&state.db).await?)
 }
 
 async fn version(state: &AppState, user_id: Uuid) -> ApiResult<String> {
     Ok(state
         .cache
-        .get(&version_key(user_id))
+        .get(&journal::stats_version_key(user_id))
         .await?
         .unwrap_or_else(|| "0".into()))
-}
-
-/// Any write of a user's logs makes every cached statistic of theirs stale.
-pub async fn invalidate(state: &AppState, user_id: Uuid) -> ApiResult<()> {
-    let fresh = Uuid::now_v7().to_string();
-    state
-        .cache
-        .set(
-            &version_key(user_id),
-            &fresh,
-            Duration::from_secs(7 * 86_400),
-        )
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

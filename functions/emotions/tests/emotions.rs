@@ -18,7 +18,12 @@ struct Harness {
 
 impl Harness {
     fn new(pool: PgPool) -> Self {
-        let state = state(pool, Cache::memory(), settings(&[]));
+        // The general limit is tested elsewhere; these tests write a lot.
+        let state = state(
+            pool,
+            Cache::memory(),
+            settings(&[("RATE_LIMIT_GENERAL", "100000/minute")]),
+        );
         Self {
             app: service_app(&state, "emotions", emotions::routes()),
             state,
@@ -606,22 +611,29 @@ async fn a_streak_longer_than_the_range_is_counted_whole(pool: PgPool) {
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn stats_are_cached_until_a_write(pool: PgPool) {
     let h = Harness::new(pool);
-    let (_, token) = h.person("UTC").await;
+    let (id, token) = h.person("UTC").await;
     let total = |a: Answer| a.body["data"]["total"].as_i64().unwrap();
-    assert_eq!(total(h.call("GET", &token, "/stats", Value::Null).await), 0);
-    // A row written behind the API's back is not seen: the answer comes from the cache.
-    let (id, _) = (Uuid::now_v7(), ());
-    sqlx::query("INSERT INTO emotion_logs (id, user_id, emotion, intensity, recorded_at) SELECT $1, user_id, 'calm', 3, now() FROM sessions LIMIT 1")
+    h.log(&token, "calm", 3, &Utc::now().to_rfc3339(), &[])
+        .await;
+    assert_eq!(total(h.call("GET", &token, "/stats", Value::Null).await), 1);
+    // A log written behind the API's back (with its rollup) is not seen: the cache answers.
+    sqlx::query("INSERT INTO emotion_logs (id, user_id, emotion, intensity, recorded_at) VALUES ($1, $2, 'calm', 3, now())")
+        .bind(Uuid::now_v7())
         .bind(id)
         .execute(&h.state.db)
         .await
         .unwrap();
-    assert_eq!(total(h.call("GET", &token, "/stats", Value::Null).await), 0);
+    let mut conn = h.state.db.acquire().await.unwrap();
+    shared::domain::journal::rebuild(&mut conn, id)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(total(h.call("GET", &token, "/stats", Value::Null).await), 1);
     // Create, update and delete each make it fresh.
     let log = h
         .log(&token, "calm", 3, &Utc::now().to_rfc3339(), &[])
         .await;
-    assert_eq!(total(h.call("GET", &token, "/stats", Value::Null).await), 2);
+    assert_eq!(total(h.call("GET", &token, "/stats", Value::Null).await), 3);
     let log_id = log["id"].as_str().unwrap();
     h.call(
         "PATCH",
@@ -637,7 +649,7 @@ async fn stats_are_cached_until_a_write(pool: PgPool) {
     );
     h.call("DELETE", &token, &format!("/{log_id}"), Value::Null)
         .await;
-    assert_eq!(total(h.call("GET", &token, "/stats", Value::Null).await), 1);
+    assert_eq!(total(h.call("GET", &token, "/stats", Value::Null).await), 2);
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -700,4 +712,92 @@ async fn stats_ranges_are_checked(pool: PgPool) {
         ),
         (Some("2025-01-01"), Some("2025-01-02"))
     );
+}
+
+/// The daily rollup (whole days in the user's zone) and the logs (the same range given as
+/// instants) give the same statistics after creates, updates and deletes.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn the_rollup_agrees_with_the_logs(pool: PgPool) {
+    let h = Harness::new(pool);
+    let (_, token) = h.person("Asia/Seoul").await;
+    let emotions = ["happy", "calm", "sad", "tired", "lonely", "angry"];
+    let tags = [
+        vec![],
+        vec!["산책"],
+        vec!["일", "야근"],
+        vec!["친구", "산책"],
+    ];
+    let start = DateTime::parse_from_rfc3339("2025-03-01T00:00:00+09:00")
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut ids = Vec::new();
+    let mut seed: u64 = 7;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    for _ in 0..90 {
+        let at = start + Duration::minutes(next(20 * 24 * 60) as i64);
+        let t: Vec<&str> = tags[next(4) as usize].clone();
+        let log = h
+            .log(
+                &token,
+                emotions[next(6) as usize],
+                1 + next(5) as i64,
+                &at.to_rfc3339(),
+                &t,
+            )
+            .await;
+        ids.push(log["id"].as_str().unwrap().to_owned());
+    }
+    for id in ids.iter().take(30) {
+        let at = start + Duration::minutes(next(20 * 24 * 60) as i64);
+        let body = json!({ "emotion": emotions[next(6) as usize], "intensity": 1 + next(5), "recorded_at": at.to_rfc3339(), "tags": tags[next(4) as usize] });
+        assert_eq!(
+            h.call("PATCH", &token, &format!("/{id}"), body)
+                .await
+                .status,
+            200
+        );
+    }
+    for id in ids.iter().skip(60).take(15) {
+        assert_eq!(
+            h.call("DELETE", &token, &format!("/{id}"), Value::Null)
+                .await
+                .status,
+            200
+        );
+    }
+    let rollup = h
+        .call(
+            "GET",
+            &token,
+            "/stats?from=2025-03-01&to=2025-03-20",
+            Value::Null,
+        )
+        .await;
+    let logs = h
+        .call(
+            "GET",
+            &token,
+            "/stats?from=2025-02-28T15:00:00Z&to=2025-03-20T15:00:00Z",
+            Value::Null,
+        )
+        .await;
+    let (a, b) = (&rollup.body["data"], &logs.body["data"]);
+    assert_eq!(a["total"], 75);
+    for field in [
+        "total",
+        "average_intensity",
+        "by_emotion",
+        "daily",
+        "top_tags",
+        "longest_streak_days",
+        "from",
+        "to",
+    ] {
+        assert_eq!(a[field], b[field], "{field}");
+    }
 }

@@ -1,7 +1,7 @@
 use axum::extract::State;
 use shared::domain::email::{self, EmailRequest, Template};
 use shared::domain::users::{self, Nickname, Password, User, UserRow};
-use shared::domain::{passwords, sessions};
+use shared::domain::{journal, passwords, sessions};
 use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json};
 use shared::{ApiError, ApiResult, AppState, Fields, Reply, user_columns};
@@ -58,6 +58,8 @@ pub async fn update_me(
     };
     fields.finish()?;
 
+    let mut tx = state.db.begin().await?;
+    let moves_days = timezone.is_some();
     let row: UserRow = sqlx::query_as(concat!(
         "UPDATE users SET
             nickname = COALESCE($2, nickname),
@@ -74,9 +76,17 @@ pub async fn update_me(
     .bind(bio.flatten())
     .bind(timezone)
     .bind(locale)
-    .fetch_optional(&state.db)
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(ApiError::unauthorized)?;
+    // The journal's daily rollup is kept in local days: a new time zone moves them.
+    if moves_days {
+        journal::rebuild(&mut tx, user.id).await?;
+    }
+    tx.commit().await?;
+    if moves_days {
+        journal::invalidate_stats(&state.cache, user.id).await?;
+    }
     Ok(Reply::ok(row.to_user()))
 }
 

@@ -271,3 +271,47 @@ async fn accounts_without_a_password_delete_without_one(pool: PgPool) {
         200
     );
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_new_time_zone_moves_the_journal_days(pool: PgPool) {
+    let h = Harness::new(pool);
+    let (id, token) = h
+        .person("a@example.com", "하늘", "correct horse battery")
+        .await;
+    // 00:30 on March 2 in Seoul is still March 1 in UTC.
+    sqlx::query("INSERT INTO emotion_logs (id, user_id, emotion, intensity, tags, recorded_at) VALUES ($1, $2, 'calm', 3, '{산책}', '2025-03-01T15:30:00Z')")
+        .bind(Uuid::now_v7())
+        .bind(id)
+        .execute(&h.state.db)
+        .await
+        .unwrap();
+    let mut conn = h.state.db.acquire().await.unwrap();
+    shared::domain::journal::rebuild(&mut conn, id)
+        .await
+        .unwrap();
+    drop(conn);
+    let days = |h: &Harness| {
+        let db = h.state.db.clone();
+        async move {
+            let day: (String, String) = sqlx::query_as(
+                "SELECT (SELECT day::text FROM emotion_daily), (SELECT day::text FROM emotion_daily_tags)",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            day
+        }
+    };
+    assert_eq!(
+        days(&h).await,
+        ("2025-03-02".to_owned(), "2025-03-02".to_owned())
+    );
+    let moved = h
+        .call("PATCH", &token, "/me", json!({ "timezone": "UTC" }))
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(
+        days(&h).await,
+        ("2025-03-01".to_owned(), "2025-03-01".to_owned())
+    );
+}
