@@ -8,7 +8,9 @@ CREATE TABLE emotion_daily (
     emotion       TEXT    NOT NULL,
     n             INTEGER NOT NULL,
     intensity_sum INTEGER NOT NULL,
-    PRIMARY KEY (user_id, day, emotion)
+    -- Statistics read only the index (index-only scans): a user's days are spread over the
+    -- heap, since each is written on its own day.
+    PRIMARY KEY (user_id, day, emotion) INCLUDE (n, intensity_sum)
 );
 
 CREATE TABLE emotion_daily_tags (
@@ -16,7 +18,7 @@ CREATE TABLE emotion_daily_tags (
     day     DATE    NOT NULL,
     tag     TEXT    NOT NULL,
     n       INTEGER NOT NULL,
-    PRIMARY KEY (user_id, day, tag)
+    PRIMARY KEY (user_id, day, tag) INCLUDE (n)
 );
 
 INSERT INTO emotion_daily (user_id, day, emotion, n, intensity_sum)
