@@ -59,6 +59,14 @@ impl Harness {
         a.body["data"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// Sends a message asking for SSE; the raw response.
+    async fn stream(&self, token: &str, id: &str, content: &str) -> axum::response::Response {
+        let path = format!("/api/v1/chat/conversations/{id}/messages");
+        tower::ServiceExt::oneshot(self.app.clone(), streaming(&path, token, content))
+            .await
+            .unwrap()
+    }
+
     async fn say(&self, token: &str, id: &str, content: &str) -> Answer {
         self.call(
             "POST",
@@ -353,16 +361,7 @@ async fn replies_stream_as_sse(pool: PgPool) {
     let h = Harness::openai(pool, &server, &[]).await;
     let (_, token) = access_token(&h.state, Role::User).await;
     let id = h.conversation(&token).await;
-    let response = tower::ServiceExt::oneshot(
-        h.app.clone(),
-        streaming(
-            &format!("/api/v1/chat/conversations/{id}/messages"),
-            &token,
-            "오늘 힘들었어",
-        ),
-    )
-    .await
-    .unwrap();
+    let response = h.stream(&token, &id, "오늘 힘들었어").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let events = events(response).await;
@@ -393,16 +392,7 @@ async fn a_broken_stream_ends_with_an_error_event(pool: PgPool) {
     let h = Harness::openai(pool, &server, &[]).await;
     let (_, token) = access_token(&h.state, Role::User).await;
     let id = h.conversation(&token).await;
-    let response = tower::ServiceExt::oneshot(
-        h.app.clone(),
-        streaming(
-            &format!("/api/v1/chat/conversations/{id}/messages"),
-            &token,
-            "안녕",
-        ),
-    )
-    .await
-    .unwrap();
+    let response = h.stream(&token, &id, "안녕").await;
     let events = events(response).await;
     let (last, error) = events.last().unwrap();
     assert_eq!(last, "error");
@@ -429,16 +419,7 @@ async fn a_client_that_leaves_mid_stream_still_gets_the_reply_saved(pool: PgPool
     let h = Harness::openai(pool, &server, &[]).await;
     let (_, token) = access_token(&h.state, Role::User).await;
     let id = h.conversation(&token).await;
-    let response = tower::ServiceExt::oneshot(
-        h.app.clone(),
-        streaming(
-            &format!("/api/v1/chat/conversations/{id}/messages"),
-            &token,
-            "안녕",
-        ),
-    )
-    .await
-    .unwrap();
+    let response = h.stream(&token, &id, "안녕").await;
     // Read one frame (or nothing), then hang up.
     let mut body = response.into_body();
     let _ = tokio::time::timeout(Duration::from_millis(100), body.frame()).await;
@@ -591,16 +572,7 @@ async fn the_offline_companion_answers_without_a_key(pool: PgPool) {
         "deterministic"
     );
     // Streaming works offline too.
-    let response = tower::ServiceExt::oneshot(
-        h.app.clone(),
-        streaming(
-            &format!("/api/v1/chat/conversations/{id}/messages"),
-            &token,
-            "외로워",
-        ),
-    )
-    .await
-    .unwrap();
+    let response = h.stream(&token, &id, "외로워").await;
     let events = events(response).await;
     assert!(events.iter().filter(|(e, _)| e == "delta").count() > 3);
     assert_eq!(
