@@ -3,12 +3,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::Fields;
+use shared::domain::journal;
 use shared::http::Patch;
 use sqlx::FromRow;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// The ten emotions, in the order that breaks ties.
+/// The ten emotions, in the order that breaks ties (the declaration order is
+/// `journal::EMOTIONS`'s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
@@ -49,19 +51,9 @@ impl Emotion {
         Self::Lonely,
     ];
 
+    /// The rollup's arrays are indexed in this order (`journal::EMOTIONS`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Happy => "happy",
-            Self::Calm => "calm",
-            Self::Grateful => "grateful",
-            Self::Excited => "excited",
-            Self::Sad => "sad",
-            Self::Anxious => "anxious",
-            Self::Angry => "angry",
-            Self::Stressed => "stressed",
-            Self::Tired => "tired",
-            Self::Lonely => "lonely",
-        }
+        journal::EMOTIONS[self as usize]
     }
 
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
@@ -235,5 +227,13 @@ mod tests {
         assert!(recorded_at(Utc::now() + chrono::Duration::minutes(6)).is_err());
         assert_eq!(Emotion::parse("calm"), Ok(Emotion::Calm));
         assert!(Emotion::parse("Calm").is_err());
+    }
+
+    #[test]
+    fn the_enum_follows_the_rollup_order() {
+        for (i, e) in Emotion::ALL.into_iter().enumerate() {
+            assert_eq!(e as usize, i);
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! streaks, in the user's time zone — aggregated in PostgreSQL, cached in Redis until the
 //! user writes a log.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -47,7 +47,7 @@ pub struct DayStat {
     pub dominant_emotion: Option<Emotion>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, FromRow)]
 pub struct TagCount {
     pub tag: String,
     pub count: i64,
@@ -81,16 +81,6 @@ struct Span {
     to_date: NaiveDate,
     from_start: DateTime<Utc>,
     to_end: DateTime<Utc>,
-}
-
-#[derive(Debug, FromRow)]
-struct Aggregates {
-    total: i64,
-    average: Option<f64>,
-    by_emotion: sqlx::types::Json<Vec<EmotionStat>>,
-    daily: sqlx::types::Json<Vec<DayStat>>,
-    top_tags: sqlx::types::Json<Vec<TagCount>>,
-    days: Vec<NaiveDate>,
 }
 
 /// Statistics of your logs in your time zone.
@@ -202,116 +192,175 @@ async fn resolve(
     .ok_or_else(ApiError::unauthorized)
 }
 
-/// The emotions' tie-breaking order, for SQL.
-fn order() -> Vec<&'static str> {
-    Emotion::ALL.iter().map(|e| e.as_str()).collect()
-}
-
 /// Where the numbers come from: the daily rollup (the user's own time zone, whole local
-/// days: the common case, a few hundred rows a year) or the logs themselves (another time
-/// zone, or instants that cut days).
+/// days: the common case, at most 366 rows) or the logs themselves (another time zone, or
+/// instants that cut days).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Rollup,
     Logs,
 }
 
-/// Defines `per_day_emotion(day, emotion, n, s)` and `tag_counts(tag, n)` from the logs.
-macro_rules! from_logs {
-    () => {
-        "WITH logs AS MATERIALIZED (
-             SELECT emotion, intensity, tags, (recorded_at AT TIME ZONE $2)::date AS day
-             FROM emotion_logs
-             WHERE user_id = $1 AND recorded_at >= $3 AND recorded_at < $4
-         ),
-         per_day_emotion AS (
-             SELECT day, emotion, count(*) AS n, sum(intensity) AS s FROM logs GROUP BY day, emotion
-         ),
-         -- People reuse the same few tag sets: unnest each distinct set once, weighted.
-         tag_sets AS (
-             SELECT tags, count(*) AS n FROM logs WHERE cardinality(tags) > 0 GROUP BY tags
-         ),
-         tag_counts AS (
-             SELECT tag, sum(n) AS n FROM tag_sets, unnest(tags) AS tag
-             GROUP BY tag ORDER BY n DESC, tag LIMIT 10
-         ),"
-    };
+const EMOTIONS: usize = Emotion::ALL.len();
+
+/// One local day of the journal: logs and intensity sums per emotion, in `Emotion::ALL`'s
+/// order.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Day {
+    counts: [i64; EMOTIONS],
+    sums: [i64; EMOTIONS],
 }
 
-/// The same two from the daily rollup.
-macro_rules! from_rollup {
-    () => {
-        "WITH per_day_emotion AS (
-             SELECT day, emotion, n, intensity_sum AS s FROM emotion_daily
-             WHERE user_id = $1 AND day BETWEEN $5 AND $6 AND n > 0
-         ),
-         tag_counts AS (
-             SELECT tag, sum(n) AS n FROM emotion_daily_tags
-             WHERE user_id = $1 AND day BETWEEN $5 AND $6 AND n > 0
-             GROUP BY tag ORDER BY n DESC, tag LIMIT 10
-         ),"
-    };
+impl Day {
+    fn count(&self) -> i64 {
+        self.counts.iter().sum()
+    }
+
+    /// The most logged emotion; ties go to the higher mean intensity, then to the enum order.
+    fn dominant(&self) -> Option<Emotion> {
+        (0..EMOTIONS)
+            .filter(|&i| self.counts[i] > 0)
+            .min_by(|&a, &b| {
+                let (na, nb) = (self.counts[a], self.counts[b]);
+                nb.cmp(&na)
+                    .then((self.sums[b] * na).cmp(&(self.sums[a] * nb)))
+                    .then(a.cmp(&b))
+            })
+            .map(|i| Emotion::ALL[i])
+    }
 }
 
-/// Everything else, from `per_day_emotion` and `tag_counts`.
-macro_rules! aggregates {
-    () => {
-        "per_day AS (
-             SELECT day, sum(n) AS n, sum(s)::numeric / sum(n) AS mean,
-                    (array_agg(emotion ORDER BY n DESC, s::numeric / n DESC, array_position($7::text[], emotion)))[1] AS dominant
-             FROM per_day_emotion GROUP BY day
-         ),
-         per_emotion AS (
-             SELECT emotion, sum(n) AS n, sum(s)::numeric / sum(n) AS mean FROM per_day_emotion GROUP BY emotion
-         )
-         SELECT
-             (SELECT COALESCE(sum(n), 0)::bigint FROM per_day_emotion) AS total,
-             (SELECT round(sum(s)::numeric / NULLIF(sum(n), 0), 2)::float8 FROM per_day_emotion) AS average,
-             (SELECT json_agg(json_build_object(
-                        'emotion', e.emotion, 'count', COALESCE(p.n, 0),
-                        'average_intensity', round(p.mean, 2)) ORDER BY e.position)
-              FROM unnest($7::text[]) WITH ORDINALITY AS e(emotion, position)
-              LEFT JOIN per_emotion p ON p.emotion = e.emotion) AS by_emotion,
-             (SELECT json_agg(json_build_object(
-                        'date', d.day, 'count', COALESCE(p.n, 0),
-                        'average_intensity', round(p.mean, 2), 'dominant_emotion', p.dominant) ORDER BY d.day)
-              FROM generate_series($5::date, $6::date, interval '1 day') AS g(ts)
-              CROSS JOIN LATERAL (SELECT g.ts::date AS day) d
-              LEFT JOIN per_day p ON p.day = d.day) AS daily,
-             (SELECT COALESCE(json_agg(json_build_object('tag', tag, 'count', n) ORDER BY n DESC, tag), '[]')
-              FROM tag_counts) AS top_tags,
-             (SELECT COALESCE(array_agg(day ORDER BY day), '{}') FROM per_day) AS days"
+/// A mean rounded half up to two decimals, computed on integers so that it is exact.
+fn mean(sum: i64, n: i64) -> Option<f64> {
+    (n > 0).then(|| ((sum * 200 + n) / (2 * n)) as f64 / 100.0)
+}
+
+/// The days of the range that have logs (aggregated by PostgreSQL: at most 366 rows),
+/// and the ten most used tags.
+async fn read(
+    state: &AppState,
+    user_id: Uuid,
+    span: &Span,
+    source: Source,
+) -> ApiResult<(BTreeMap<NaiveDate, Day>, Vec<TagCount>)> {
+    let db = &state.db;
+    let (days, top_tags) = match source {
+        Source::Rollup => {
+            let days = sqlx::query_as::<_, (NaiveDate, Vec<i32>, Vec<i32>)>(
+                "SELECT day, counts, intensity_sums FROM emotion_days
+                 WHERE user_id = $1 AND day BETWEEN $2 AND $3 AND n > 0",
+            )
+            .bind(user_id)
+            .bind(span.from_date)
+            .bind(span.to_date)
+            .fetch_all(db);
+            let tags = sqlx::query_as(
+                "SELECT tag, sum(n)::bigint AS count FROM emotion_daily_tags
+                 WHERE user_id = $1 AND day BETWEEN $2 AND $3 AND n > 0
+                 GROUP BY tag ORDER BY count DESC, tag LIMIT 10",
+            )
+            .bind(user_id)
+            .bind(span.from_date)
+            .bind(span.to_date)
+            .fetch_all(db);
+            let (rows, tags) = tokio::try_join!(days, tags)?;
+            let days = rows
+                .into_iter()
+                .map(|(date, counts, sums)| {
+                    let mut day = Day::default();
+                    for i in 0..EMOTIONS {
+                        day.counts[i] = counts.get(i).copied().unwrap_or(0).into();
+                        day.sums[i] = sums.get(i).copied().unwrap_or(0).into();
+                    }
+                    (date, day)
+                })
+                .collect();
+            (days, tags)
+        }
+        Source::Logs => {
+            let days = sqlx::query_as::<_, (NaiveDate, Emotion, i64, i64)>(
+                "SELECT (recorded_at AT TIME ZONE $2)::date AS day, emotion, count(*), sum(intensity)
+                 FROM emotion_logs
+                 WHERE user_id = $1 AND recorded_at >= $3 AND recorded_at < $4
+                 GROUP BY 1, 2",
+            )
+            .bind(user_id)
+            .bind(&span.tz)
+            .bind(span.from_start)
+            .bind(span.to_end)
+            .fetch_all(db);
+            // People reuse the same few tag sets: unnest each distinct set once, weighted.
+            let tags = sqlx::query_as(
+                "WITH tag_sets AS (
+                     SELECT tags, count(*) AS n FROM emotion_logs
+                     WHERE user_id = $1 AND recorded_at >= $2 AND recorded_at < $3 AND cardinality(tags) > 0
+                     GROUP BY tags
+                 )
+                 SELECT tag, sum(n)::bigint AS count FROM tag_sets, unnest(tags) AS tag
+                 GROUP BY tag ORDER BY count DESC, tag LIMIT 10",
+            )
+            .bind(user_id)
+            .bind(span.from_start)
+            .bind(span.to_end)
+            .fetch_all(db);
+            let (rows, tags) = tokio::try_join!(days, tags)?;
+            let mut days = BTreeMap::<NaiveDate, Day>::new();
+            for (date, emotion, n, sum) in rows {
+                let day = days.entry(date).or_default();
+                day.counts[emotion as usize] += n;
+                day.sums[emotion as usize] += sum;
+            }
+            (days, tags)
+        }
     };
+    Ok((days, top_tags))
 }
 
 async fn compute(state: &AppState, user_id: Uuid, span: &Span, source: Source) -> ApiResult<Stats> {
-    let sql = match source {
-        Source::Rollup => concat!(from_rollup!(), aggregates!()),
-        Source::Logs => concat!(from_logs!(), aggregates!()),
-    };
-    let a: Aggregates = sqlx::query_as(sql)
-        .bind(user_id)
-        .bind(&span.tz)
-        .bind(span.from_start)
-        .bind(span.to_end)
-        .bind(span.from_date)
-        .bind(span.to_date)
-        .bind(order())
-        .fetch_one(&state.db)
-        .await?;
+    let (days, top_tags) = read(state, user_id, span, source).await?;
+    let mut all = Day::default();
+    for day in days.values() {
+        for i in 0..EMOTIONS {
+            all.counts[i] += day.counts[i];
+            all.sums[i] += day.sums[i];
+        }
+    }
+    let by_emotion = Emotion::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, emotion)| EmotionStat {
+            emotion,
+            count: all.counts[i],
+            average_intensity: mean(all.sums[i], all.counts[i]),
+        })
+        .collect();
+    let daily = span
+        .from_date
+        .iter_days()
+        .take_while(|date| *date <= span.to_date)
+        .map(|date| {
+            let day = days.get(&date).copied().unwrap_or_default();
+            DayStat {
+                date,
+                count: day.count(),
+                average_intensity: mean(day.sums.iter().sum(), day.count()),
+                dominant_emotion: day.dominant(),
+            }
+        })
+        .collect();
 
-    let days: BTreeSet<NaiveDate> = a.days.iter().copied().collect();
-    let longest = longest_run(&days);
-    let current = current_streak(state, user_id, span, &days, source).await?;
+    let logged: BTreeSet<NaiveDate> = days.keys().copied().collect();
+    let longest = longest_run(&logged);
+    let current = current_streak(state, user_id, span, &logged, source).await?;
     Ok(Stats {
         from: span.from_date,
         to: span.to_date,
         timezone: span.tz.clone(),
-        total: a.total,
-        average_intensity: a.average,
-        by_emotion: a.by_emotion.0,
-        daily: a.daily.0,
-        top_tags: a.top_tags.0,
+        total: all.count(),
+        average_intensity: mean(all.sums.iter().sum(), all.count()),
+        by_emotion,
+        daily,
+        top_tags,
         current_streak_days: current,
         longest_streak_days: longest,
     })
@@ -384,7 +433,7 @@ async fn run_in_database(
     let query = match source {
         Source::Rollup => sqlx::query_scalar(
             "WITH d AS (
-                 SELECT day FROM emotion_daily WHERE user_id = $1 AND day <= $2 AND n > 0 GROUP BY day
+                 SELECT day FROM emotion_days WHERE user_id = $1 AND day <= $2 AND n > 0
              ),
              g AS (SELECT day, row_number() OVER (ORDER BY day DESC) AS rn FROM d)
              SELECT count(*) FROM g WHERE day = $2::date - (rn - 1)::int",
@@ -429,5 +478,29 @@ mod tests {
         assert_eq!(run_back(&days, d(6)), 2);
         assert_eq!(run_back(&days, d(4)), 0);
         assert_eq!(longest_run(&BTreeSet::new()), 0);
+    }
+
+    #[test]
+    fn means_round_half_up_exactly() {
+        assert_eq!(mean(7, 3), Some(2.33));
+        assert_eq!(mean(469, 200), Some(2.35));
+        assert_eq!(mean(5, 2), Some(2.5));
+        assert_eq!(mean(0, 0), None);
+    }
+
+    #[test]
+    fn the_dominant_emotion_breaks_ties_by_mean_then_order() {
+        let mut day = Day::default();
+        assert_eq!(day.dominant(), None);
+        day.counts[4] = 2; // sad, mean 2
+        day.sums[4] = 4;
+        day.counts[1] = 2; // calm, mean 2
+        day.sums[1] = 4;
+        assert_eq!(day.dominant(), Some(Emotion::Calm));
+        day.sums[4] = 5;
+        assert_eq!(day.dominant(), Some(Emotion::Sad));
+        day.counts[9] = 3; // lonely, the most logged
+        day.sums[9] = 3;
+        assert_eq!(day.dominant(), Some(Emotion::Lonely));
     }
 }

@@ -294,7 +294,7 @@ async fn a_new_time_zone_moves_the_journal_days(pool: PgPool) {
         let db = h.state.db.clone();
         async move {
             let day: (String, String) = sqlx::query_as(
-                "SELECT (SELECT day::text FROM emotion_daily), (SELECT day::text FROM emotion_daily_tags)",
+                "SELECT (SELECT day::text FROM emotion_days), (SELECT day::text FROM emotion_daily_tags)",
             )
             .fetch_one(&db)
             .await

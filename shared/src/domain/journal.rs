@@ -1,4 +1,4 @@
-//! The mood journal's daily rollup (`emotion_daily`, `emotion_daily_tags`), in the user's time
+//! The mood journal's daily rollup (`emotion_days`, `emotion_daily_tags`), in the user's time
 //! zone. The emotions function applies every log write to it; the users function rebuilds it
 //! when the time zone changes. Both run inside the caller's transaction.
 
@@ -7,6 +7,13 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+
+/// The emotions in the API's order: `emotion_days.counts[i + 1]` counts `EMOTIONS[i]`.
+/// Append-only, since the rollup's arrays are indexed by it.
+pub const EMOTIONS: [&str; 10] = [
+    "happy", "calm", "grateful", "excited", "sad", "anxious", "angry", "stressed", "tired",
+    "lonely",
+];
 
 /// What a log contributes to the rollup.
 #[derive(Debug, Clone)]
@@ -26,17 +33,26 @@ pub async fn apply(
     log: &Contribution<'_>,
     sign: i32,
 ) -> Result<(), ApiError> {
+    let slot = EMOTIONS
+        .iter()
+        .position(|e| *e == log.emotion)
+        .ok_or_else(|| ApiError::internal(format!("unknown emotion {}", log.emotion)))?;
+    let intensity = i32::from(log.intensity);
+    let (mut counts, mut sums) = ([0; EMOTIONS.len()], [0; EMOTIONS.len()]);
+    counts[slot] = sign;
+    sums[slot] = sign * intensity;
     sqlx::query(
         "WITH day AS (
              SELECT ($2::timestamptz AT TIME ZONE timezone)::date AS day
              FROM users WHERE id = $1 FOR SHARE
          ),
-         emotions AS (
-             INSERT INTO emotion_daily (user_id, day, emotion, n, intensity_sum)
-             SELECT $1, day, $3, $5, $4 * $5 FROM day
-             ON CONFLICT (user_id, day, emotion) DO UPDATE
-             SET n = emotion_daily.n + EXCLUDED.n,
-                 intensity_sum = emotion_daily.intensity_sum + EXCLUDED.intensity_sum
+         days AS (
+             INSERT INTO emotion_days (user_id, day, n, counts, intensity_sums)
+             SELECT $1, day, $5, $7, $8 FROM day
+             ON CONFLICT (user_id, day) DO UPDATE
+             SET n = emotion_days.n + EXCLUDED.n,
+                 counts[$3] = emotion_days.counts[$3] + $5,
+                 intensity_sums[$3] = emotion_days.intensity_sums[$3] + $4 * $5
          )
          INSERT INTO emotion_daily_tags (user_id, day, tag, n)
          SELECT $1, day, tag, $5 FROM day, unnest($6::text[]) AS tag
@@ -44,10 +60,12 @@ pub async fn apply(
     )
     .bind(user_id)
     .bind(log.recorded_at)
-    .bind(log.emotion)
-    .bind(i32::from(log.intensity))
+    .bind(slot as i32 + 1)
+    .bind(intensity)
     .bind(sign)
     .bind(log.tags)
+    .bind(&counts[..])
+    .bind(&sums[..])
     .execute(db)
     .await?;
     Ok(())
@@ -55,7 +73,7 @@ pub async fn apply(
 
 /// Recomputes a user's rollup from their logs (after a time-zone change).
 pub async fn rebuild(db: &mut PgConnection, user_id: Uuid) -> Result<(), ApiError> {
-    sqlx::query("DELETE FROM emotion_daily WHERE user_id = $1")
+    sqlx::query("DELETE FROM emotion_days WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *db)
         .await?;
@@ -64,13 +82,23 @@ pub async fn rebuild(db: &mut PgConnection, user_id: Uuid) -> Result<(), ApiErro
         .execute(&mut *db)
         .await?;
     sqlx::query(
-        "INSERT INTO emotion_daily (user_id, day, emotion, n, intensity_sum)
-         SELECT l.user_id, (l.recorded_at AT TIME ZONE u.timezone)::date, l.emotion, count(*), sum(l.intensity)
-         FROM emotion_logs l JOIN users u ON u.id = l.user_id
-         WHERE l.user_id = $1
-         GROUP BY 1, 2, 3",
+        "WITH per AS (
+             SELECT (l.recorded_at AT TIME ZONE u.timezone)::date AS day,
+                    array_position($2::text[], l.emotion) AS slot, count(*)::int AS n, sum(l.intensity)::int AS s
+             FROM emotion_logs l JOIN users u ON u.id = l.user_id
+             WHERE l.user_id = $1
+             GROUP BY 1, 2
+         )
+         INSERT INTO emotion_days (user_id, day, n, counts, intensity_sums)
+         SELECT $1, d.day, sum(COALESCE(p.n, 0)),
+                array_agg(COALESCE(p.n, 0) ORDER BY k.slot), array_agg(COALESCE(p.s, 0) ORDER BY k.slot)
+         FROM (SELECT DISTINCT day FROM per) d
+         CROSS JOIN generate_series(1, cardinality($2::text[])) AS k(slot)
+         LEFT JOIN per p ON p.day = d.day AND p.slot = k.slot
+         GROUP BY d.day",
     )
     .bind(user_id)
+    .bind(&EMOTIONS[..])
     .execute(&mut *db)
     .await?;
     sqlx::query(
