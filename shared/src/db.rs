@@ -13,6 +13,9 @@ use crate::error::{ApiError, ErrorCode};
 /// The migrations of `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// A pooled connection idle for longer than this is pinged before use.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// A lazily connecting pool: `DATABASE_POOL_SIZE` connections kept, up to
 /// `DATABASE_MAX_OVERFLOW` more under load, and an acquire timeout so that a dead database
 /// answers 503 quickly instead of hanging.
@@ -25,6 +28,18 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, ConfigError> {
         .max_connections(settings.pool_size + settings.max_overflow)
         .acquire_timeout(settings.acquire_timeout)
         .idle_timeout(Some(Duration::from_secs(300)))
+        // sqlx pings every connection it hands out by default: a second round trip for
+        // every query. Only a connection that sat idle a while (a database restart, a
+        // proxy's idle cut, an instance thawed after CPU throttling) is checked first.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options))
 }
 

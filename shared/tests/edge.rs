@@ -455,3 +455,33 @@ async fn tokens_are_checked(pool: PgPool) {
         "UNAUTHORIZED",
     );
 }
+
+/// Pooled connections are not pinged before every query (a round trip each), but one that sat
+/// idle is: a connection the database dropped meanwhile is replaced, not failed on.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_connection_dropped_while_idle_is_replaced(admin: PgPool) {
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let url = format!("{}/{database}", base.rsplit_once('/').unwrap().0);
+    let s = settings(&[("DATABASE_URL", &url)]);
+    let pool = shared::db::pool(&s.database).unwrap();
+    let pid = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+    };
+    let first = pid(pool.clone()).await.unwrap();
+    let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(first)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(terminated);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let second = pid(pool.clone()).await.expect("a fresh connection");
+    assert_ne!(first, second);
+    assert_eq!(pool.size(), 1, "the dropped connection was discarded");
+}
