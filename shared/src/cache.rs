@@ -40,15 +40,22 @@ end
 return {n, ttl}
 ";
 
-/// [`HIT_SCRIPT`] plus reading one more key in the same round trip (`''` when absent).
-const HIT_AND_GET_SCRIPT: &str = r"
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+/// [`HIT_SCRIPT`] for each of several counters (`KEYS[i]`, window `ARGV[i]`), then reading
+/// the last key (`''` when absent): `{n1, ttl1, n2, ttl2, …, value}`.
+const HITS_AND_GET_SCRIPT: &str = r"
+local out = {}
+for i = 1, #ARGV do
+  local n = redis.call('INCR', KEYS[i])
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[i], ARGV[i])
+    ttl = tonumber(ARGV[i])
+  end
+  out[#out + 1] = n
+  out[#out + 1] = ttl
 end
-return {n, ttl, redis.call('GET', KEYS[2]) or ''}
+out[#out + 1] = redis.call('GET', KEYS[#KEYS]) or ''
+return out
 ";
 
 impl Cache {
@@ -155,31 +162,46 @@ impl Cache {
 }
 
 impl Cache {
-    /// [`Cache::hit`] and [`Cache::get`] of `key` in one round trip: what an authenticated
-    /// request needs (its rate limit and its session's gate).
-    pub async fn hit_and_get(
+    /// [`Cache::hit`] of every counter and [`Cache::get`] of `key`, in one round trip: what an
+    /// authenticated request needs (its rate limits and its session's gate).
+    pub async fn hits_and_get(
         &self,
-        counter: &str,
-        window: Duration,
+        counters: &[(&str, Duration)],
         key: &str,
-    ) -> CacheResult<(u64, Duration, Option<String>)> {
-        let window_ms = window.as_millis().max(1) as u64;
+    ) -> CacheResult<(Vec<(u64, Duration)>, Option<String>)> {
+        let window_ms = |w: Duration| w.as_millis().max(1) as u64;
         match self {
             Self::Redis(c) => {
-                let (count, ttl_ms, value): (u64, i64, String) = c
-                    .eval(
-                        HIT_AND_GET_SCRIPT,
-                        vec![counter, key],
-                        window_ms.to_string(),
-                    )
-                    .await?;
-                let value = Some(value).filter(|v| !v.is_empty());
-                Ok((count, Duration::from_millis(ttl_ms.max(0) as u64), value))
+                let keys: Vec<&str> = counters.iter().map(|(k, _)| *k).chain([key]).collect();
+                let windows: Vec<String> = counters
+                    .iter()
+                    .map(|(_, w)| window_ms(*w).to_string())
+                    .collect();
+                let mut out: Vec<fred::types::Value> =
+                    c.eval(HITS_AND_GET_SCRIPT, keys, windows).await?;
+                let malformed = || CacheError("unexpected reply to the limit script".into());
+                let value = out.pop().ok_or_else(malformed)?.into_string();
+                let hits =
+                    out.chunks(2)
+                        .map(|pair| match pair {
+                            [n, ttl] => Ok((
+                                n.as_u64().ok_or_else(malformed)?,
+                                Duration::from_millis(
+                                    ttl.as_i64().ok_or_else(malformed)?.max(0) as u64
+                                ),
+                            )),
+                            _ => Err(malformed()),
+                        })
+                        .collect::<CacheResult<Vec<_>>>()?;
+                if hits.len() != counters.len() {
+                    return Err(malformed());
+                }
+                Ok((hits, value.filter(|v| !v.is_empty())))
             }
-            Self::Memory(m) => {
-                let (count, ttl) = m.hit(counter, window);
-                Ok((count, ttl, m.get(key)))
-            }
+            Self::Memory(m) => Ok((
+                counters.iter().map(|(k, w)| m.hit(k, *w)).collect(),
+                m.get(key),
+            )),
         }
     }
 }

@@ -5,8 +5,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -122,8 +122,22 @@ pub struct PrefetchedGate {
     pub value: Option<String>,
 }
 
+/// A stricter per-user limit of one route, counted in the general limit's round trip: its
+/// counter name and its limit.
+fn route_limit(state: &AppState, method: &Method, path: &str) -> Option<(&'static str, RateSpec)> {
+    let limits = &state.settings.rate_limits;
+    match (method, path) {
+        (&Method::POST, "/api/v1/chat/conversations/{id}/messages") => {
+            Some(("ai-chat", limits.ai_chat))
+        }
+        _ => None,
+    }
+}
+
 /// `RATE_LIMIT_GENERAL` for every API route: per user when a valid bearer token is sent,
-/// otherwise per client IP. A stricter limit applied by a handler keeps its own headers.
+/// otherwise per client IP. With a valid token, the session gate and the route's own limit
+/// ([`route_limit`]) are read in the same Redis round trip; the route's limit then gives
+/// the `RateLimit-*` headers. A limit applied by a handler keeps its own headers.
 pub async fn general_limit(
     State(state): State<AppState>,
     mut request: Request,
@@ -132,19 +146,35 @@ pub async fn general_limit(
     let spec = state.settings.rate_limits.general;
     let counted = match crate::auth::bearer_claims(&state, request.headers()) {
         Some(claims) => {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .and_then(|path| route_limit(&state, request.method(), path.as_str()));
+            let general = format!("rl:general:user:{}", claims.sub);
+            let own = route.map(|(name, _)| format!("rl:{name}:user:{}", claims.sub));
+            let mut counters = vec![(general.as_str(), spec.window)];
+            if let (Some(key), Some((_, route_spec))) = (&own, route) {
+                counters.push((key.as_str(), route_spec.window));
+            }
             let gate_key = crate::domain::sessions::gate_key(claims.sid);
-            let counter = format!("rl:general:user:{}", claims.sub);
             state
                 .cache
-                .hit_and_get(&counter, spec.window, &gate_key)
+                .hits_and_get(&counters, &gate_key)
                 .await
-                .map(|(count, reset, value)| {
+                .map_err(ApiError::from)
+                .and_then(|(hits, value)| {
                     request
                         .extensions_mut()
                         .insert(PrefetchedGate { claims, value });
-                    RateInfo::new(spec, count, reset)
+                    let general = RateInfo::new(spec, hits[0].0, hits[0].1);
+                    match (route, hits.get(1)) {
+                        // The general limit refuses first; otherwise the route's speaks.
+                        (Some((_, route_spec)), Some(&(n, reset))) if general.allowed => {
+                            Ok(RateInfo::new(route_spec, n, reset))
+                        }
+                        _ => Ok(general),
+                    }
                 })
-                .map_err(ApiError::from)
         }
         None => {
             let ip = ClientIp::from_request(&request, state.settings.trusted_proxy_hops);

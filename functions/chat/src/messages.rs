@@ -15,8 +15,8 @@ use shared::ai::Turn;
 use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json, ResourceId};
 use shared::locale::Lang;
-use shared::ratelimit::{self, RateInfo};
 use shared::{ApiError, ApiResult, AppState, ErrorCode, Reply};
+use sqlx::FromRow;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -55,28 +55,16 @@ pub async fn send(
     headers: HeaderMap,
     Json(body): Json<SendMessage>,
 ) -> Response {
-    let limit = match ratelimit::count(
-        &state.cache,
-        &format!("ai-chat:user:{}", user.id),
-        state.settings.rate_limits.ai_chat,
-    )
-    .await
-    .and_then(RateInfo::check)
-    {
-        Ok(limit) => limit,
-        Err(refused) => return refused.into_response(),
-    };
+    // RATE_LIMIT_AI_CHAT is counted with the general limit (shared::ratelimit::route_limit).
     let streaming = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/event-stream"));
-    let mut response = match prepare(&state, &user, id, &body.content).await {
+    match prepare(&state, &user, id, &body.content).await {
         Err(e) => e.into_response(),
         Ok(turn) if streaming => stream(state, turn).into_response(),
         Ok(turn) => answer(&state, turn).await.into_response(),
-    };
-    limit.write_headers(response.headers_mut());
-    response
+    }
 }
 
 /// Everything known once the person's message is saved.
@@ -87,6 +75,14 @@ struct PendingTurn {
     user_id: Uuid,
     crisis_by_lexicon: bool,
     lang: Lang,
+}
+
+/// The saved message first, then the earlier ones, newest first.
+#[derive(FromRow)]
+struct ContextRow {
+    saved: bool,
+    #[sqlx(flatten)]
+    message: Message,
 }
 
 async fn prepare(
@@ -107,8 +103,9 @@ async fn prepare(
     }
     let crisis_by_lexicon = safety::lexicon_flags(content);
     // One statement, so one round trip and atomic: only the owner's conversation is counted
-    // and only then is the message stored; nothing at all for someone else's (404).
-    let user_message: Message = sqlx::query_as(
+    // and only then is the message stored (nothing at all for someone else's: 404); the
+    // recent conversation comes back with it (the reads see the table before the insert).
+    let rows: Vec<ContextRow> = sqlx::query_as(
         "WITH conversation AS (
              UPDATE conversations SET
                  title = CASE WHEN title_from_message AND message_count = 0 THEN $4 ELSE title END,
@@ -116,10 +113,17 @@ async fn prepare(
                  message_count = message_count + 1, last_message_at = $5, updated_at = now()
              WHERE id = $1 AND user_id = $2
              RETURNING id
+         ),
+         saved AS (
+             INSERT INTO chat_messages (id, conversation_id, role, content, created_at)
+             SELECT $6, id, 'user', $3, $5 FROM conversation
+             RETURNING id, role, content, provider, created_at
          )
-         INSERT INTO chat_messages (id, conversation_id, role, content, created_at)
-         SELECT $6, id, 'user', $3, $5 FROM conversation
-         RETURNING id, role, content, provider, created_at",
+         SELECT true AS saved, id, role, content, provider, created_at FROM saved
+         UNION ALL
+         (SELECT false, id, role, content, provider, created_at FROM chat_messages
+          WHERE conversation_id = (SELECT id FROM conversation)
+          ORDER BY created_at DESC, id DESC LIMIT $7)",
     )
     .bind(id)
     .bind(user.id)
@@ -127,13 +131,21 @@ async fn prepare(
     .bind(title_from(content))
     .bind(Utc::now())
     .bind(Uuid::now_v7())
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
-
+    .bind(CONTEXT_MAX_MESSAGES - 1)
+    .fetch_all(&state.db)
+    .await?;
+    let mut rows = rows.into_iter();
+    let user_message = match rows.next() {
+        Some(ContextRow {
+            saved: true,
+            message,
+        }) => message,
+        _ => return Err(ApiError::not_found()),
+    };
+    let earlier = rows.map(|row| row.message);
     Ok(PendingTurn {
         conversation_id: id,
-        history: context(state, id).await?,
+        history: context(std::iter::once(user_message.clone()).chain(earlier)),
         user_message,
         user_id: user.id,
         crisis_by_lexicon,
@@ -177,61 +189,57 @@ async fn assess(state: &AppState, turn: &PendingTurn) -> Safety {
     Safety::crisis()
 }
 
-/// The recent conversation, oldest first, within the budget.
-async fn context(state: &AppState, conversation_id: Uuid) -> ApiResult<Vec<Turn>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT role, content FROM chat_messages WHERE conversation_id = $1
-         ORDER BY created_at DESC, id DESC LIMIT $2",
-    )
-    .bind(conversation_id)
-    .bind(CONTEXT_MAX_MESSAGES)
-    .fetch_all(&state.db)
-    .await?;
+/// The recent conversation within the budget, oldest first, from messages newest first.
+fn context(newest_first: impl Iterator<Item = Message>) -> Vec<Turn> {
     let mut used = 0;
     let mut turns = Vec::new();
-    for (role, content) in rows {
-        used += content.chars().count();
+    for message in newest_first {
+        used += message.content.chars().count();
         if used > CONTEXT_BUDGET_CHARS && !turns.is_empty() {
             break;
         }
-        turns.push(if role == "user" {
-            Turn::User(content)
+        turns.push(if message.role == "user" {
+            Turn::User(message.content)
         } else {
-            Turn::Assistant(content)
+            Turn::Assistant(message.content)
         });
     }
     turns.reverse();
-    Ok(turns)
+    turns
 }
 
+/// One statement, so atomic without a transaction. The conversation may have been deleted
+/// meanwhile: then nothing is saved (the reply went with it) and the message is returned
+/// as it would have been.
 async fn save_reply(
     state: &AppState,
     conversation_id: Uuid,
     content: &str,
     provider: &str,
 ) -> ApiResult<Message> {
-    let mut tx = state.db.begin().await?;
-    let message: Message = sqlx::query_as(
-        "INSERT INTO chat_messages (id, conversation_id, role, content, provider, created_at)
-         VALUES ($1, $2, 'assistant', $3, $4, $5) RETURNING id, role, content, provider, created_at",
-    )
-    .bind(Uuid::now_v7())
-    .bind(conversation_id)
-    .bind(content)
-    .bind(provider)
-    .bind(Utc::now())
-    .fetch_one(&mut *tx)
-    .await?;
-    // The conversation may have been deleted meanwhile: then the reply goes with it.
+    let message = Message {
+        id: Uuid::now_v7(),
+        role: "assistant".into(),
+        content: content.to_owned(),
+        provider: Some(provider.to_owned()),
+        created_at: Utc::now(),
+    };
     sqlx::query(
-        "UPDATE conversations SET message_count = message_count + 1, last_message_at = $2, updated_at = now()
-         WHERE id = $1",
+        "WITH conversation AS (
+             UPDATE conversations SET message_count = message_count + 1, last_message_at = $5, updated_at = now()
+             WHERE id = $2
+             RETURNING id
+         )
+         INSERT INTO chat_messages (id, conversation_id, role, content, provider, created_at)
+         SELECT $1, id, 'assistant', $3, $4, $5 FROM conversation",
     )
+    .bind(message.id)
     .bind(conversation_id)
+    .bind(&message.content)
+    .bind(provider)
     .bind(message.created_at)
-    .execute(&mut *tx)
+    .execute(&state.db)
     .await?;
-    tx.commit().await?;
     Ok(message)
 }
 
