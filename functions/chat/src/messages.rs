@@ -24,9 +24,10 @@ use crate::model::{CONTENT_MAX, Exchange, Message, SendMessage, title_from};
 use crate::safety::{self, Safety};
 
 /// How much of the conversation the model sees, newest first (characters: a conservative
-/// stand-in for tokens, since Hangul is about one token per character).
+/// stand-in for tokens, since Hangul is about one token per character), and at most 40
+/// messages (a literal `LIMIT 39` in `prepare`'s statement, with the new message: as a
+/// bound parameter, the planner would re-plan the statement on every message).
 const CONTEXT_BUDGET_CHARS: usize = 6000;
-const CONTEXT_MAX_MESSAGES: i64 = 40;
 
 pub const SYSTEM_PROMPT: &str = "당신은 정신건강 앱 '마음쉼표'의 AI 동반자입니다. \
 사용자의 감정에 따뜻하게 공감하고, 판단하지 않으며, 짧고 다정한 말로 답합니다. \
@@ -123,7 +124,7 @@ async fn prepare(
          UNION ALL
          (SELECT false, id, role, content, provider, created_at FROM chat_messages
           WHERE conversation_id = (SELECT id FROM conversation)
-          ORDER BY created_at DESC, id DESC LIMIT $7)",
+          ORDER BY created_at DESC, id DESC LIMIT 39)",
     )
     .bind(id)
     .bind(user.id)
@@ -131,7 +132,6 @@ async fn prepare(
     .bind(title_from(content))
     .bind(Utc::now())
     .bind(Uuid::now_v7())
-    .bind(CONTEXT_MAX_MESSAGES - 1)
     .fetch_all(&state.db)
     .await?;
     let mut rows = rows.into_iter();
