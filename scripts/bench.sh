@@ -4,7 +4,8 @@
 #   ./scripts/bench.sh functions   size, cold start and idle RSS of every function binary
 #   ./scripts/bench.sh accounts    login and GET /users/me under load; revocation check cost
 #   ./scripts/bench.sh emotions    1M logs: stats and list latency, GET /emotions/{id} vs pgbench -S
-#   ./scripts/bench.sh chat        time our server adds to the first streamed token (instant fake provider)
+#   ./scripts/bench.sh chat        time our server adds to the first streamed token (instant fake provider,
+#                                  functions/chat/examples/ttft.rs as the client)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/services.sh
@@ -62,15 +63,7 @@ if [ "$what" = accounts ] || [ "$what" = all ]; then
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
   echo "## POST /api/v1/auth/login (argon2id m=19456 t=2 p=1: CPU-bound by design), 64 connections, 20 s"
   wrk -t2 -c64 -d20s --latency -s scripts/bench/login.lua "http://127.0.0.1:$auth_port/api/v1/auth/login" | grep -E "Requests/sec|50%|99%|Non-2xx"
-  echo "auth peak RSS under the login load (glibc defaults): $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$auth_pid/status")"
-  # The Dockerfile sets MALLOC_MMAP_THRESHOLD_: the same load with it.
-  mmap_port=$(free_port)
-  MALLOC_MMAP_THRESHOLD_=262144 PORT=$mmap_port "$bin/auth" & mmap_pid=$!; pids+=("$mmap_pid")
-  wait_for_port 127.0.0.1 "$mmap_port" 10
-  echo "## the same login load with MALLOC_MMAP_THRESHOLD_=262144 (as deployed)"
-  wrk -t2 -c64 -d20s --latency -s scripts/bench/login.lua "http://127.0.0.1:$mmap_port/api/v1/auth/login" | grep -E "Requests/sec|50%|99%|Non-2xx"
-  echo "auth peak RSS under the login load (as deployed): $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$mmap_pid/status")"
-  kill $mmap_pid
+  echo "auth peak RSS under the login load: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$auth_pid/status")"
   echo "## GET /api/v1/users/me (JWT + revocation gate in Redis + one row), 64 connections, 20 s"
   wrk -t2 -c64 -d20s --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$users_port/api/v1/users/me" | grep -E "Requests/sec|50%|99%|Non-2xx"
   echo "## revocation check alone"
@@ -137,7 +130,7 @@ fi
 if [ "$what" = chat ] || [ "$what" = all ]; then
   machine
   fake_port=$(free_port); auth_port=$(free_port); chat_port=$(free_port)
-  cargo build --release --quiet -p chat --example fake_openai
+  cargo build --release --quiet -p chat --example fake_openai --example ttft
   "$bin/examples/fake_openai" "$fake_port" & fake_pid=$!; pids+=("$fake_pid")
   export RATE_LIMIT_GENERAL=100000000/minute RATE_LIMIT_AI_CHAT=100000000/minute DATABASE_POOL_SIZE=16 DATABASE_MAX_OVERFLOW=16
   PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
@@ -151,6 +144,6 @@ if [ "$what" = chat ] || [ "$what" = all ]; then
     curl -sf -X POST "http://127.0.0.1:$chat_port/api/v1/chat/conversations" -H "authorization: Bearer $token" \
       -H 'content-type: application/json' -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])'
   done > "$ids"
-  echo "## POST /chat/conversations/{id}/messages with Accept: text/event-stream"
-  python3 scripts/bench/ttft.py "http://127.0.0.1:$chat_port/api/v1/chat" "$token" "$ids" 32 10
+  echo "## POST /chat/conversations/{id}/messages with Accept: text/event-stream, 32 at once"
+  "$bin/examples/ttft" "http://127.0.0.1:$chat_port/api/v1/chat" "$token" "$ids" 32 40
 fi

@@ -162,7 +162,7 @@ pub async fn general_limit(
                 .hits_and_get(&counters, &gate_key)
                 .await
                 .map_err(ApiError::from)
-                .and_then(|(hits, value)| {
+                .map(|(hits, value)| {
                     request
                         .extensions_mut()
                         .insert(PrefetchedGate { claims, value });
@@ -170,9 +170,9 @@ pub async fn general_limit(
                     match (route, hits.get(1)) {
                         // The general limit refuses first; otherwise the route's speaks.
                         (Some((_, route_spec)), Some(&(n, reset))) if general.allowed => {
-                            Ok(RateInfo::new(route_spec, n, reset))
+                            RateInfo::new(route_spec, n, reset)
                         }
-                        _ => Ok(general),
+                        _ => general,
                     }
                 })
         }

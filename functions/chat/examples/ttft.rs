@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+const WARM_UP_ROUNDS: usize = 5;
 const MESSAGE: &str = r#"{"content":"오늘 하루가 길었어"}"#;
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -84,8 +85,9 @@ async fn main() {
     );
 
     let mut samples = Vec::new();
-    // Round 0 warms up connections, caches and prepared statements.
-    for round in 0..=rounds {
+    // The first rounds are not timed: they open the pool's connections and let PostgreSQL
+    // settle each one's prepared statements on a generic plan (after five executions).
+    for round in 0..WARM_UP_ROUNDS + rounds {
         let tasks: Vec<_> = conversations[..concurrency]
             .iter()
             .map(|id| {
@@ -96,7 +98,7 @@ async fn main() {
             .collect();
         for task in tasks {
             let elapsed = task.await.expect("a stream");
-            if round > 0 {
+            if round >= WARM_UP_ROUNDS {
                 samples.push(elapsed);
             }
         }
