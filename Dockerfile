@@ -24,9 +24,5 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /function /function
 USER 65532:65532
 ENV PORT=8080
-# Large allocations (argon2's 19 MiB per password check) go straight to mmap and back to the
-# system when freed; otherwise glibc keeps them per thread and a login burst grows the process
-# past Cloud Run's memory limit (measured: 736 MiB peak without, 120 MiB with; docs/BENCHMARKS.md).
-ENV MALLOC_MMAP_THRESHOLD_=262144
 EXPOSE 8080
 ENTRYPOINT ["/function"]

@@ -24,9 +24,10 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-/// glibc's allocator spent a sixth of a request's CPU time here (its consolidation of small
-/// freed blocks), and kept freed argon2 buffers per thread; mimalloc is faster with
-/// many small short-lived allocations and gives large blocks back to the system.
+/// mimalloc: with glibc's allocator a sixth of a request's CPU time went to allocating, and
+/// freed argon2 buffers (19 MiB each) stayed with their threads, so a login burst grew the
+/// process past 700 MiB (docs/BENCHMARKS.md). Built without transparent huge pages, which
+/// doubled the idle RSS for no measurable speed.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
