@@ -1,11 +1,15 @@
 //! An OpenAI-compatible server that answers at once, for `scripts/bench.sh chat`: moderation
 //! (nothing flagged) and chat completions, plain or streamed. Usage: `fake_openai PORT`.
+//! The answers are built once and the requests are not parsed: it shares the cores with the
+//! server it measures, so it should cost as little as the real provider (nothing, here).
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::post;
+use std::sync::LazyLock;
+
 use serde_json::{Value, json};
 
 const CATEGORIES: [&str; 13] = [
@@ -31,13 +35,12 @@ fn map(value: Value) -> serde_json::Map<String, Value> {
         .collect()
 }
 
-async fn moderations() -> impl IntoResponse {
-    axum::Json(
-        json!({ "id": "modr", "model": "omni-moderation-latest", "results": [{
-            "flagged": false, "categories": map(json!(false)), "category_scores": map(json!(0.0)),
-            "category_applied_input_types": map(json!(["text"])),
-        }]}),
-    )
+fn moderation() -> String {
+    json!({ "id": "modr", "model": "omni-moderation-latest", "results": [{
+        "flagged": false, "categories": map(json!(false)), "category_scores": map(json!(0.0)),
+        "category_applied_input_types": map(json!(["text"])),
+    }]})
+    .to_string()
 }
 
 fn chunk(delta: Value, finish: Value) -> String {
@@ -46,24 +49,39 @@ fn chunk(delta: Value, finish: Value) -> String {
     format!("data: {chunk}\n\n")
 }
 
-async fn completions(body: Bytes) -> axum::response::Response {
-    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
-    if request["stream"] == true {
-        let body = [
-            chunk(
-                json!({ "role": "assistant", "content": "많이 " }),
-                Value::Null,
-            ),
-            chunk(json!({ "content": "힘드셨겠어요." }), Value::Null),
-            chunk(json!({}), json!("stop")),
-            "data: [DONE]\n\n".to_owned(),
-        ]
-        .concat();
-        ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+fn streamed() -> String {
+    [
+        chunk(
+            json!({ "role": "assistant", "content": "많이 " }),
+            Value::Null,
+        ),
+        chunk(json!({ "content": "힘드셨겠어요." }), Value::Null),
+        chunk(json!({}), json!("stop")),
+        "data: [DONE]\n\n".to_owned(),
+    ]
+    .concat()
+}
+
+fn completion() -> String {
+    json!({ "id": "c", "object": "chat.completion", "created": 1, "model": "fake",
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": "많이 힘드셨겠어요." }, "finish_reason": "stop" }] })
+    .to_string()
+}
+
+static MODERATION: LazyLock<String> = LazyLock::new(moderation);
+static STREAMED: LazyLock<String> = LazyLock::new(streamed);
+static COMPLETION: LazyLock<String> = LazyLock::new(completion);
+
+async fn moderations() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], MODERATION.as_str())
+}
+
+async fn completions(body: Bytes) -> impl IntoResponse {
+    // async-openai writes `"stream":true` for a streamed request.
+    if body.windows(14).any(|w| w == b"\"stream\":true") {
+        ([(header::CONTENT_TYPE, "text/event-stream")], STREAMED.as_str())
     } else {
-        axum::Json(json!({ "id": "c", "object": "chat.completion", "created": 1, "model": "fake",
-            "choices": [{ "index": 0, "message": { "role": "assistant", "content": "많이 힘드셨겠어요." }, "finish_reason": "stop" }] }))
-        .into_response()
+        ([(header::CONTENT_TYPE, "application/json")], COMPLETION.as_str())
     }
 }
 

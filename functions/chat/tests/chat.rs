@@ -21,7 +21,11 @@ struct Harness {
 
 impl Harness {
     fn new(pool: PgPool, extra: &[(&str, &str)]) -> Self {
-        let state = state(pool, Cache::memory(), settings(extra));
+        Self::with_cache(pool, extra, Cache::memory())
+    }
+
+    fn with_cache(pool: PgPool, extra: &[(&str, &str)], cache: Cache) -> Self {
+        let state = state(pool, cache, settings(extra));
         Self {
             app: service_app(&state, "chat", chat::routes()),
             state,
@@ -640,13 +644,16 @@ async fn validation(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn messages_are_limited_per_user(pool: PgPool) {
-    let h = Harness::new(pool, &[("RATE_LIMIT_AI_CHAT", "2/hour")]);
+    // Real Redis: the limit is counted by the same script as the general limit.
+    let h = Harness::with_cache(pool, &[("RATE_LIMIT_AI_CHAT", "2/hour")], redis_cache());
     let (_, token) = access_token(&h.state, Role::User).await;
     let (_, other) = access_token(&h.state, Role::User).await;
     let id = h.conversation(&token).await;
-    for _ in 0..2 {
-        assert_eq!(h.say(&token, &id, "안녕").await.status, 201);
-    }
+    let first = h.say(&token, &id, "안녕").await;
+    assert_eq!(first.status, 201);
+    assert_eq!(first.headers["ratelimit-limit"], "2", "the chat limit's headers");
+    assert_eq!(first.headers["ratelimit-remaining"], "1");
+    assert_eq!(h.say(&token, &id, "안녕").await.status, 201);
     let limited = h.say(&token, &id, "안녕").await;
     assert_error(&limited, 429, "RATE_LIMITED");
     assert!(limited.headers.contains_key("retry-after"));
