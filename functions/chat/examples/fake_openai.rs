@@ -73,15 +73,24 @@ static STREAMED: LazyLock<String> = LazyLock::new(streamed);
 static COMPLETION: LazyLock<String> = LazyLock::new(completion);
 
 async fn moderations() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], MODERATION.as_str())
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        MODERATION.as_str(),
+    )
 }
 
 async fn completions(body: Bytes) -> impl IntoResponse {
     // async-openai writes `"stream":true` for a streamed request.
     if body.windows(14).any(|w| w == b"\"stream\":true") {
-        ([(header::CONTENT_TYPE, "text/event-stream")], STREAMED.as_str())
+        (
+            [(header::CONTENT_TYPE, "text/event-stream")],
+            STREAMED.as_str(),
+        )
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], COMPLETION.as_str())
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            COMPLETION.as_str(),
+        )
     }
 }
 

@@ -651,7 +651,10 @@ async fn messages_are_limited_per_user(pool: PgPool) {
     let id = h.conversation(&token).await;
     let first = h.say(&token, &id, "안녕").await;
     assert_eq!(first.status, 201);
-    assert_eq!(first.headers["ratelimit-limit"], "2", "the chat limit's headers");
+    assert_eq!(
+        first.headers["ratelimit-limit"], "2",
+        "the chat limit's headers"
+    );
     assert_eq!(first.headers["ratelimit-remaining"], "1");
     assert_eq!(h.say(&token, &id, "안녕").await.status, 201);
     let limited = h.say(&token, &id, "안녕").await;
