@@ -81,7 +81,8 @@ async fn moderations() -> impl IntoResponse {
 
 async fn completions(body: Bytes) -> impl IntoResponse {
     // async-openai writes `"stream":true` for a streamed request.
-    if body.windows(14).any(|w| w == b"\"stream\":true") {
+    const STREAM: &[u8] = b"\"stream\":true";
+    if body.windows(STREAM.len()).any(|w| w == STREAM) {
         (
             [(header::CONTENT_TYPE, "text/event-stream")],
             STREAMED.as_str(),
