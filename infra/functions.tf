@@ -26,9 +26,12 @@ locals {
     FRONTEND_URL         = var.frontend_url
     # Google's external Application LB appends "<client>,<forwarding rule address>" to
     # X-Forwarded-For: the client is the second entry from the right (docs/decisions.md).
-    TRUSTED_PROXY_HOPS              = "2"
-    DATABASE_POOL_SIZE              = "5"
-    DATABASE_MAX_OVERFLOW           = "5"
+    TRUSTED_PROXY_HOPS = "2"
+    # Every instance of every function shares Cloud SQL's max_connections (400) and its few
+    # cores; more connections than a few per core only add switching (docs/BENCHMARKS.md).
+    # 4 per instance: 20 instances of the 4 services and the workers stay under 400.
+    DATABASE_POOL_SIZE              = "4"
+    DATABASE_MAX_OVERFLOW           = "0"
     PUBSUB_TOPIC_EMAIL_SEND         = "email-send"
     PUBSUB_TOPIC_IMAGE_RESIZE       = "image-resize"
     PUBSUB_TOPIC_NOTIFICATION_PURGE = "notification-purge"
