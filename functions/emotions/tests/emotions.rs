@@ -801,3 +801,84 @@ async fn the_rollup_agrees_with_the_logs(pool: PgPool) {
         assert_eq!(a[field], b[field], "{field}");
     }
 }
+
+/// Migration 0006 turns the per-emotion rollup of 0005 into one row per day: a database
+/// holding logs from before it ends up with exactly the rollup a rebuild computes.
+#[sqlx::test(migrations = false)]
+async fn the_day_rollup_migration_keeps_every_count(pool: PgPool) {
+    let apply = |up_to: i64, after: i64| {
+        let pool = pool.clone();
+        async move {
+            for m in shared::db::MIGRATOR
+                .iter()
+                .filter(|m| m.version > after && m.version <= up_to)
+            {
+                sqlx::raw_sql(m.sql.clone()).execute(&pool).await.unwrap();
+            }
+        }
+    };
+    apply(20261126000004, 0).await;
+    let user = Uuid::now_v7();
+    sqlx::query("INSERT INTO users (id, email, nickname, timezone) VALUES ($1, 'm@example.com', '마이그', 'Asia/Seoul')")
+        .bind(user)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Two local days in Seoul (00:30 KST is still the previous day in UTC; 23:59 KST is not the
+    // next), several emotions and tags.
+    for (i, (emotion, intensity, at)) in [
+        ("calm", 3, "2025-03-01T15:30:00Z"),
+        ("calm", 5, "2025-03-01T16:00:00Z"),
+        ("sad", 2, "2025-03-02T01:00:00Z"),
+        ("lonely", 4, "2025-03-02T14:59:00Z"),
+        ("happy", 1, "2025-03-02T15:01:00Z"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sqlx::query("INSERT INTO emotion_logs (id, user_id, emotion, intensity, tags, recorded_at) VALUES ($1, $2, $3, $4, $5, $6::timestamptz)")
+            .bind(Uuid::now_v7())
+            .bind(user)
+            .bind(emotion)
+            .bind(intensity as i16)
+            .bind(if i % 2 == 0 { vec!["산책"] } else { vec![] })
+            .bind(at)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    apply(i64::MAX, 20261126000004).await;
+    let rollup = |pool: PgPool| async move {
+        sqlx::query_as::<_, (NaiveDate, i32, Vec<i32>, Vec<i32>)>(
+            "SELECT day, n, counts, intensity_sums FROM emotion_days ORDER BY day",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let migrated = rollup(pool.clone()).await;
+    let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+    assert_eq!(
+        migrated,
+        vec![
+            (
+                day("2025-03-02"),
+                4,
+                vec![0, 2, 0, 0, 1, 0, 0, 0, 0, 1],
+                vec![0, 8, 0, 0, 2, 0, 0, 0, 0, 4]
+            ),
+            (
+                day("2025-03-03"),
+                1,
+                vec![1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                vec![1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+            ),
+        ]
+    );
+    let mut conn = pool.acquire().await.unwrap();
+    shared::domain::journal::rebuild(&mut conn, user)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(rollup(pool.clone()).await, migrated);
+}
