@@ -1,7 +1,8 @@
 //! `infra/` follows the function table: every function has its Cloud Run service, worker
 //! subscription or job, its Cloud Build trigger, its URL-map route or topic — all by
 //! `for_each` over `functions.json` — and every variable a function needs in production is
-//! set in its manifest (and parses as production configuration).
+//! set in its manifest (and parses as production configuration); at full scale, every
+//! instance's pool fits in the database's connections.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -229,9 +230,34 @@ fn infra_reads_the_function_table_and_covers_every_kind() {
     }
 }
 
-#[test]
-fn every_function_gets_what_it_needs_in_production() {
-    let locals = locals(&infra());
+/// Each function's production environment and secrets, as infra/ gives them.
+struct Manifest {
+    function: functions::FunctionSpec,
+    env: BTreeMap<String, Option<String>>,
+    secrets: BTreeSet<String>,
+}
+
+impl Manifest {
+    /// The function's production settings: literal values as written in infra/, plausible
+    /// ones for interpolated values and secrets.
+    fn settings(&self) -> shared::config::Settings {
+        let mut vars: Vec<(String, String)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().unwrap_or_else(|| placeholder(k))))
+            .collect();
+        vars.extend(self.secrets.iter().map(|k| (k.clone(), placeholder(k))));
+        shared::config::Settings::from_vars(vars).unwrap_or_else(|e| {
+            panic!(
+                "{}: production configuration refused: {e}",
+                self.function.name
+            )
+        })
+    }
+}
+
+fn manifests(bodies: &[Body]) -> Vec<Manifest> {
+    let locals = locals(bodies);
     let common_env = object(&locals["common_env"]);
     let feature_env: BTreeMap<String, BTreeMap<String, Option<String>>> = match &locals["feature_env"]
     {
@@ -249,47 +275,54 @@ fn every_function_gets_what_it_needs_in_production() {
         Expression::Object(o) => o.iter().map(|(k, v)| (key_name(k), strings(v))).collect(),
         other => panic!("{other}"),
     };
+    functions::all()
+        .iter()
+        .map(|f| {
+            let mut env = common_env.clone();
+            for feature in &f.features {
+                env.extend(feature_env.get(feature).cloned().unwrap_or_default());
+            }
+            if f.kind == Kind::Worker {
+                env.extend(worker_env.clone());
+            }
+            let secrets = common_secrets
+                .iter()
+                .chain(
+                    f.features
+                        .iter()
+                        .flat_map(|x| feature_secrets.get(x).into_iter().flatten()),
+                )
+                .cloned()
+                .collect();
+            Manifest {
+                function: f.clone(),
+                env,
+                secrets,
+            }
+        })
+        .collect()
+}
 
-    for f in functions::all() {
-        let worker = f.kind == Kind::Worker;
-        let mut env: BTreeMap<String, Option<String>> = common_env.clone();
-        for feature in &f.features {
-            env.extend(feature_env.get(feature).cloned().unwrap_or_default());
-        }
-        if worker {
-            env.extend(worker_env.clone());
-        }
-        let secrets: BTreeSet<String> = common_secrets
-            .iter()
-            .chain(
-                f.features
-                    .iter()
-                    .flat_map(|x| feature_secrets.get(x).into_iter().flatten()),
-            )
-            .cloned()
-            .collect();
-        let given: BTreeSet<&str> = env
+#[test]
+fn every_function_gets_what_it_needs_in_production() {
+    for m in manifests(&infra()) {
+        let f = &m.function;
+        let given: BTreeSet<&str> = m
+            .env
             .keys()
             .map(String::as_str)
-            .chain(secrets.iter().map(String::as_str))
+            .chain(m.secrets.iter().map(String::as_str))
             .collect();
-        for required in shared::config::required_in_production(worker, &f.features) {
+        for required in shared::config::required_in_production(f.kind == Kind::Worker, &f.features)
+        {
             assert!(
                 given.contains(required),
                 "{}: infra does not set {required}",
                 f.name
             );
         }
-
-        // And the function accepts them as production configuration: literal values as
-        // written in infra/, plausible ones for interpolated values and secrets.
-        let mut vars: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone().unwrap_or_else(|| placeholder(k))))
-            .collect();
-        vars.extend(secrets.iter().map(|k| (k.clone(), placeholder(k))));
-        let settings = shared::config::Settings::from_vars(vars)
-            .unwrap_or_else(|e| panic!("{}: production configuration refused: {e}", f.name));
+        // And the function accepts them as production configuration.
+        let settings = m.settings();
         assert!(settings.is_production(), "{}", f.name);
         if f.features.iter().any(|x| x == "mail") {
             #[cfg(feature = "mail")]
@@ -302,6 +335,93 @@ fn every_function_gets_what_it_needs_in_production() {
                 .unwrap_or_else(|e| panic!("{}: {e}", f.name));
         }
     }
+}
+
+/// The attribute `name` of the first block `path` leads to under `block`.
+fn nested<'a>(block: &'a Block, path: &[&str], name: &str) -> &'a Expression {
+    let mut body = block.body();
+    for step in path {
+        body = body
+            .blocks()
+            .find(|b| b.identifier() == *step)
+            .unwrap_or_else(|| panic!("no block {step}"))
+            .body();
+    }
+    body.attributes()
+        .find(|a| a.key() == name)
+        .unwrap_or_else(|| panic!("no attribute {name}"))
+        .expr()
+}
+
+/// A number, or `each.value.kind == "<kind>" ? a : b` evaluated for `kind`.
+fn number_for_kind(expr: &Expression, kind: &str) -> u64 {
+    match expr {
+        Expression::Number(n) => n.as_u64().expect("a whole number"),
+        Expression::Conditional(c) => {
+            let condition = text(&c.cond_expr);
+            assert!(condition.contains("each.value.kind"), "{condition}");
+            if condition.contains(&format!("\"{kind}\"")) {
+                number_for_kind(&c.true_expr, kind)
+            } else {
+                number_for_kind(&c.false_expr, kind)
+            }
+        }
+        other => panic!("expected a number, got {other}"),
+    }
+}
+
+/// Every instance of every function at its maximum scale, each with its whole pool, fits in
+/// Cloud SQL's max_connections with room left for migrations and people.
+#[test]
+fn every_instance_at_full_scale_fits_the_database_connections() {
+    let bodies = infra();
+    let all = blocks(&bodies);
+    let database = resource(&all, "google_sql_database_instance", "main");
+    let max_connections: u64 = database
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "settings")
+        .expect("settings")
+        .body()
+        .blocks()
+        .filter(|b| b.identifier() == "database_flags")
+        .find(|b| {
+            b.body()
+                .attributes()
+                .any(|a| a.key() == "name" && text(a.expr()).contains("max_connections"))
+        })
+        .map(|b| {
+            text(nested(b, &[], "value"))
+                .trim_matches('"')
+                .parse()
+                .unwrap()
+        })
+        .expect("a max_connections flag");
+    let service = resource(&all, "google_cloud_run_v2_service", "function");
+    let scaling = nested(service, &["template", "scaling"], "max_instance_count");
+    let mut total = 0;
+    let mut lines = Vec::new();
+    for m in manifests(&bodies) {
+        let instances = match m.function.kind {
+            Kind::Service => number_for_kind(scaling, "service"),
+            Kind::Worker => number_for_kind(scaling, "worker"),
+            Kind::Job => 1,
+        };
+        let db = m.settings().database;
+        let connections = instances * u64::from(db.pool_size + db.max_overflow);
+        lines.push(format!(
+            "{}: {instances} × {}",
+            m.function.name,
+            db.pool_size + db.max_overflow
+        ));
+        total += connections;
+    }
+    // Cloud SQL reserves a few connections for itself; keep a tenth for people and tools.
+    assert!(
+        total <= max_connections * 9 / 10,
+        "{total} connections at full scale ({}) for max_connections = {max_connections}",
+        lines.join(", ")
+    );
 }
 
 fn placeholder(name: &str) -> String {
