@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use futures_util::StreamExt;
 use serde_json::json;
 use shared::ai::Turn;
@@ -222,7 +222,8 @@ async fn save_reply(
         role: "assistant".into(),
         content: content.to_owned(),
         provider: Some(provider.to_owned()),
-        created_at: Utc::now(),
+        // What PostgreSQL stores: microseconds.
+        created_at: Utc::now().trunc_subsecs(6),
     };
     sqlx::query(
         "WITH conversation AS (

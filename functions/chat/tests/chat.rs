@@ -240,13 +240,15 @@ async fn a_plain_reply_is_saved_with_the_message(pool: PgPool) {
         conversation["title"], "오늘 좀 우울했어",
         "a title made from the first message"
     );
-    let roles: Vec<_> = detail.body["data"]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["role"].clone())
-        .collect();
-    assert_eq!(roles, [json!("user"), json!("assistant")]);
+    let stored = detail.body["data"]["messages"].as_array().unwrap();
+    assert_eq!(
+        stored,
+        &[
+            data["user_message"].clone(),
+            data["assistant_message"].clone()
+        ],
+        "the answer shows both messages exactly as stored"
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
