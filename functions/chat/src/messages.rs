@@ -16,7 +16,6 @@ use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json, ResourceId};
 use shared::locale::Lang;
 use shared::{ApiError, ApiResult, AppState, ErrorCode, Reply};
-use sqlx::FromRow;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -78,14 +77,6 @@ struct PendingTurn {
     lang: Lang,
 }
 
-/// The saved message first, then the earlier ones, newest first.
-#[derive(FromRow)]
-struct ContextRow {
-    saved: bool,
-    #[sqlx(flatten)]
-    message: Message,
-}
-
 async fn prepare(
     state: &AppState,
     user: &AuthUser,
@@ -103,10 +94,19 @@ async fn prepare(
         ));
     }
     let crisis_by_lexicon = safety::lexicon_flags(content);
+    let user_message = Message {
+        id: Uuid::now_v7(),
+        role: "user".into(),
+        content: content.to_owned(),
+        provider: None,
+        // What PostgreSQL stores: microseconds.
+        created_at: Utc::now().trunc_subsecs(6),
+    };
     // One statement, so one round trip and atomic: only the owner's conversation is counted
-    // and only then is the message stored (nothing at all for someone else's: 404); the
-    // recent conversation comes back with it (the reads see the table before the insert).
-    let rows: Vec<ContextRow> = sqlx::query_as(
+    // and only then is the message stored (nothing at all for someone else's: 404). The
+    // recent conversation comes back with it, newest first: the new message (only when it
+    // was saved), then the earlier ones (the reads see the table before the insert).
+    let newest_first: Vec<(bool, String, String)> = sqlx::query_as(
         "WITH conversation AS (
              UPDATE conversations SET
                  title = CASE WHEN title_from_message AND message_count = 0 THEN $4 ELSE title END,
@@ -118,34 +118,28 @@ async fn prepare(
          saved AS (
              INSERT INTO chat_messages (id, conversation_id, role, content, created_at)
              SELECT $6, id, 'user', $3, $5 FROM conversation
-             RETURNING id, role, content, provider, created_at
+             RETURNING role, content
          )
-         SELECT true AS saved, id, role, content, provider, created_at FROM saved
+         SELECT true, role, content FROM saved
          UNION ALL
-         (SELECT false, id, role, content, provider, created_at FROM chat_messages
+         (SELECT false, role, content FROM chat_messages
           WHERE conversation_id = (SELECT id FROM conversation)
           ORDER BY created_at DESC, id DESC LIMIT 39)",
     )
     .bind(id)
     .bind(user.id)
-    .bind(content)
+    .bind(&user_message.content)
     .bind(title_from(content))
-    .bind(Utc::now())
-    .bind(Uuid::now_v7())
+    .bind(user_message.created_at)
+    .bind(user_message.id)
     .fetch_all(&state.db)
     .await?;
-    let mut rows = rows.into_iter();
-    let user_message = match rows.next() {
-        Some(ContextRow {
-            saved: true,
-            message,
-        }) => message,
-        _ => return Err(ApiError::not_found()),
-    };
-    let earlier = rows.map(|row| row.message);
+    if !newest_first.first().is_some_and(|(saved, _, _)| *saved) {
+        return Err(ApiError::not_found());
+    }
     Ok(PendingTurn {
         conversation_id: id,
-        history: context(std::iter::once(user_message.clone()).chain(earlier)),
+        history: context(newest_first.into_iter().map(|(_, role, text)| (role, text))),
         user_message,
         user_id: user.id,
         crisis_by_lexicon,
@@ -189,19 +183,19 @@ async fn assess(state: &AppState, turn: &PendingTurn) -> Safety {
     Safety::crisis()
 }
 
-/// The recent conversation within the budget, oldest first, from messages newest first.
-fn context(newest_first: impl Iterator<Item = Message>) -> Vec<Turn> {
+/// The recent conversation within the budget, oldest first, from (role, text) newest first.
+fn context(newest_first: impl Iterator<Item = (String, String)>) -> Vec<Turn> {
     let mut used = 0;
     let mut turns = Vec::new();
-    for message in newest_first {
-        used += message.content.chars().count();
+    for (role, text) in newest_first {
+        used += text.chars().count();
         if used > CONTEXT_BUDGET_CHARS && !turns.is_empty() {
             break;
         }
-        turns.push(if message.role == "user" {
-            Turn::User(message.content)
+        turns.push(if role == "user" {
+            Turn::User(text)
         } else {
-            Turn::Assistant(message.content)
+            Turn::Assistant(text)
         });
     }
     turns.reverse();
