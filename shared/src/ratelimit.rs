@@ -1,5 +1,6 @@
-//! Fixed-window rate limits, counted atomically in Redis so that they hold across instances.
-//! Limits use the seed's syntax: `5/15minute`, `30/hour`, `100/15minute`.
+//! Fixed-window rate limits, counted atomically in Redis so that they hold across instances
+//! (far from the limit, in blocks leased per instance: see `cache::leases`). Limits use the
+//! seed's syntax: `5/15minute`, `30/hour`, `100/15minute`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -98,8 +99,10 @@ impl RateInfo {
 
 /// Counts one request of `key` (e.g. `login:ip:203.0.113.9`) against `spec`.
 pub async fn count(cache: &Cache, key: &str, spec: RateSpec) -> Result<RateInfo, ApiError> {
-    let (count, reset) = cache.hit(&format!("rl:{key}"), spec.window).await?;
-    Ok(RateInfo::new(spec, count, reset))
+    let (position, reset) = cache
+        .hit(&format!("rl:{key}"), spec.window, spec.limit)
+        .await?;
+    Ok(RateInfo::new(spec, position, reset))
 }
 
 impl RateInfo {
@@ -113,17 +116,13 @@ impl RateInfo {
     }
 }
 
-/// The bearer's verified claims and its session gate, read together with the general limit
-/// (one Redis round trip per authenticated request); the `AuthUser` extractor uses them
-/// instead of verifying and reading again.
+/// The bearer's claims, verified once by the limiter; the `AuthUser` extractor uses them
+/// instead of verifying the token again.
 #[derive(Debug, Clone)]
-pub struct PrefetchedGate {
-    pub claims: crate::auth::AccessClaims,
-    pub value: Option<String>,
-}
+pub struct VerifiedBearer(pub crate::auth::AccessClaims);
 
-/// A stricter per-user limit of one route, counted in the general limit's round trip: its
-/// counter name and its limit.
+/// A stricter per-user limit of one route, counted by [`general_limit`] too: its counter name
+/// and its limit.
 fn route_limit(state: &AppState, method: &Method, path: &str) -> Option<(&'static str, RateSpec)> {
     let limits = &state.settings.rate_limits;
     match (method, path) {
@@ -135,9 +134,9 @@ fn route_limit(state: &AppState, method: &Method, path: &str) -> Option<(&'stati
 }
 
 /// `RATE_LIMIT_GENERAL` for every API route: per user when a valid bearer token is sent,
-/// otherwise per client IP. With a valid token, the session gate and the route's own limit
-/// ([`route_limit`]) are read in the same Redis round trip; the route's limit then gives
-/// the `RateLimit-*` headers. A limit applied by a handler keeps its own headers.
+/// otherwise per client IP. A route with its own limit ([`route_limit`]) is counted too, and
+/// gives the `RateLimit-*` headers unless the general limit refuses. A limit applied by a
+/// handler keeps its own headers.
 pub async fn general_limit(
     State(state): State<AppState>,
     mut request: Request,
@@ -146,35 +145,21 @@ pub async fn general_limit(
     let spec = state.settings.rate_limits.general;
     let counted = match crate::auth::bearer_claims(&state, request.headers()) {
         Some(claims) => {
+            let user = claims.sub;
+            request.extensions_mut().insert(VerifiedBearer(claims));
             let route = request
                 .extensions()
                 .get::<MatchedPath>()
                 .and_then(|path| route_limit(&state, request.method(), path.as_str()));
-            let general = format!("rl:general:user:{}", claims.sub);
-            let own = route.map(|(name, _)| format!("rl:{name}:user:{}", claims.sub));
-            let mut counters = vec![(general.as_str(), spec.window)];
-            if let (Some(key), Some((_, route_spec))) = (&own, route) {
-                counters.push((key.as_str(), route_spec.window));
-            }
-            let gate_key = crate::domain::sessions::gate_key(claims.sid);
-            state
-                .cache
-                .hits_and_get(&counters, &gate_key)
-                .await
-                .map_err(ApiError::from)
-                .map(|(hits, value)| {
-                    request
-                        .extensions_mut()
-                        .insert(PrefetchedGate { claims, value });
-                    let general = RateInfo::new(spec, hits[0].0, hits[0].1);
-                    match (route, hits.get(1)) {
-                        // The general limit refuses first; otherwise the route's speaks.
-                        (Some((_, route_spec)), Some(&(n, reset))) if general.allowed => {
-                            RateInfo::new(route_spec, n, reset)
-                        }
-                        _ => general,
+            match count(&state.cache, &format!("general:user:{user}"), spec).await {
+                Ok(general) if general.allowed => match route {
+                    Some((name, route_spec)) => {
+                        count(&state.cache, &format!("{name}:user:{user}"), route_spec).await
                     }
-                })
+                    None => Ok(general),
+                },
+                other => other,
+            }
         }
         None => {
             let ip = ClientIp::from_request(&request, state.settings.trusted_proxy_hops);

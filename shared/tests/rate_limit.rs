@@ -188,3 +188,33 @@ async fn forwarded_addresses_count_only_through_trusted_hops(pool: PgPool) {
     let a = send_from(&app, from(ip(unique_peer())), load_balancer).await;
     assert_eq!(a.status, 200);
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn far_from_the_limit_positions_are_leased_and_counted_down_one_by_one(pool: PgPool) {
+    let (state, app) = limited(pool, redis_cache(), "1000/minute", &[]);
+    let (user, token) = access_token(&state, Role::User).await;
+    let peer = unique_peer();
+    for remaining in (995..1000).rev() {
+        let answer = send_from(&app, get_with_token("/api/v1/test/maybe", &token), peer).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.headers["ratelimit-remaining"], remaining.to_string());
+    }
+    // The first hit leased a sixteenth of the limit from the shared counter; the next four
+    // were counted in-process.
+    let counter = state.cache.get(&format!("rl:general:user:{user}")).await;
+    assert_eq!(counter.unwrap().as_deref(), Some("62"));
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn leased_positions_never_let_two_instances_pass_the_limit(pool: PgPool) {
+    let (state, one) = limited(pool.clone(), redis_cache(), "300/minute", &[]);
+    let (_, two) = limited(pool, redis_cache(), "300/minute", &[]);
+    let (_, token) = access_token(&state, Role::User).await;
+    let counts = count_statuses(&[one, two], 400, unique_peer(), Some(token)).await;
+    let passed = counts.get(&200).copied().unwrap_or(0);
+    // Positions leased by one instance and left unused are lost to the other, so a request or
+    // two may be refused early; never one too many let through.
+    assert!((295..=300).contains(&passed), "{counts:?}");
+    assert_eq!(counts.values().sum::<usize>(), 400, "{counts:?}");
+    assert_eq!(counts.get(&429).copied().unwrap_or(0), 400 - passed);
+}

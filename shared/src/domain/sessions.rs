@@ -7,7 +7,9 @@
 //! Access tokens are checked on every request with one cache lookup of their session's gate
 //! (`revoked`, `suspended`, or `open` with the user's `tokens_valid_after`). A miss reads the
 //! database and fills the cache only if nothing was written meanwhile (SET NX), while every
-//! revocation overwrites the gate after its commit: a stale "open" can never win.
+//! revocation overwrites the gate after its commit: a stale "open" can never win. Instances
+//! keep in-process copies of the gates they read and drop them when a change is announced
+//! (`Cache::get_near`), so most requests check their gate without a round trip.
 
 use std::time::Duration;
 
@@ -313,7 +315,7 @@ pub async fn close_gates(state: &AppState, sessions: &[Uuid], gate: Gate) -> Res
     for id in sessions {
         state
             .cache
-            .set(&gate_key(*id), &gate.encode(), closed_ttl(state))
+            .set_announced(&gate_key(*id), &gate.encode(), closed_ttl(state))
             .await?;
     }
     Ok(())
@@ -328,23 +330,14 @@ pub async fn open_gate(
     let gate = Gate::Open { valid_after };
     state
         .cache
-        .set(&gate_key(session_id), &gate.encode(), closed_ttl(state))
+        .set_announced(&gate_key(session_id), &gate.encode(), closed_ttl(state))
         .await?;
     Ok(())
 }
 
 /// Whether an access token may be used now: one cache lookup, the database on a miss.
 pub async fn check_access(state: &AppState, claims: &AccessClaims) -> Result<(), ApiError> {
-    let cached = state.cache.get(&gate_key(claims.sid)).await?;
-    check_access_with(state, claims, cached).await
-}
-
-/// [`check_access`] with the gate's cached value already read (with the rate limit).
-pub async fn check_access_with(
-    state: &AppState,
-    claims: &AccessClaims,
-    cached: Option<String>,
-) -> Result<(), ApiError> {
+    let cached = state.cache.get_near(&gate_key(claims.sid)).await?;
     let gate = match cached.as_deref().and_then(Gate::decode) {
         Some(gate) => gate,
         None => {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::auth::{AccessClaims, Role, TokenKind, bearer_token};
 use crate::domain::sessions;
 use crate::error::ApiError;
-use crate::ratelimit::PrefetchedGate;
+use crate::ratelimit::VerifiedBearer;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,20 +19,14 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// Signature and claims first (cheap, no I/O), then the session's gate. On API routes the
-    /// rate limiter has already done both for this same header.
+    /// Signature and claims first (cheap, no I/O; on API routes the rate limiter has already
+    /// verified this same header), then the session's gate.
     async fn from_token(state: &AppState, parts: &Parts, token: &str) -> Result<Self, ApiError> {
-        let claims: AccessClaims = match parts.extensions.get::<PrefetchedGate>() {
-            Some(p) => {
-                sessions::check_access_with(state, &p.claims, p.value.clone()).await?;
-                p.claims.clone()
-            }
-            None => {
-                let claims = state.tokens.verify(TokenKind::Access, token)?;
-                sessions::check_access(state, &claims).await?;
-                claims
-            }
+        let claims: AccessClaims = match parts.extensions.get::<VerifiedBearer>() {
+            Some(VerifiedBearer(claims)) => claims.clone(),
+            None => state.tokens.verify(TokenKind::Access, token)?,
         };
+        sessions::check_access(state, &claims).await?;
         Ok(Self {
             id: claims.sub,
             session_id: claims.sid,
