@@ -1,6 +1,9 @@
 //! Access and refresh tokens (RFC 8725): one allowed algorithm, explicit `typ`, separate keys,
 //! and `exp`, `iss`, `aud` always checked.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use axum::http::{HeaderMap, header};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -63,6 +66,10 @@ pub struct RefreshClaims {
 }
 
 pub struct TokenKeys {
+    /// Access tokens verified lately, by their exact text: a client sends the same token with
+    /// every request for its lifetime, and verifying it again (HMAC, JSON, three UUIDs) would
+    /// give the same claims. Expiry is still checked on every use.
+    verified: Mutex<HashMap<Box<str>, AccessClaims>>,
     algorithm: Algorithm,
     access: (EncodingKey, DecodingKey),
     refresh: (EncodingKey, DecodingKey),
@@ -74,6 +81,9 @@ pub struct TokenKeys {
 }
 
 impl TokenKeys {
+    /// Bounds [`TokenKeys::verify_access`]'s memory (about 2 MiB).
+    const MOST_VERIFIED: usize = 4096;
+
     pub fn new(jwt: &JwtSettings) -> Self {
         let algorithm = match jwt.algorithm {
             JwtAlgorithm::HS256 => Algorithm::HS256,
@@ -93,6 +103,7 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = 5;
         Self {
+            verified: Mutex::default(),
             algorithm,
             access: keys(jwt.secret.expose()),
             refresh: keys(jwt.refresh_secret.expose()),
@@ -132,6 +143,28 @@ impl TokenKeys {
         Ok(data.claims)
     }
 
+    /// [`TokenKeys::verify`] of an access token, remembering the claims of a valid one.
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, ApiError> {
+        let fresh = |claims: &AccessClaims| {
+            claims.exp + self.validation.leeway as i64 >= chrono::Utc::now().timestamp()
+        };
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(claims) = verified.get(token).filter(|c| fresh(c)) {
+            return Ok(claims.clone());
+        }
+        drop(verified);
+        let claims: AccessClaims = self.verify(TokenKind::Access, token)?;
+        verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= Self::MOST_VERIFIED {
+            verified.retain(|_, c| fresh(c));
+            if verified.len() >= Self::MOST_VERIFIED / 2 {
+                verified.clear();
+            }
+        }
+        verified.insert(token.into(), claims.clone());
+        Ok(claims)
+    }
+
     /// A fresh access token for a session; returns the token and its lifetime in seconds.
     pub fn issue_access(
         &self,
@@ -168,5 +201,5 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// authorization decision: handlers use the `AuthUser` extractor.
 pub fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Option<AccessClaims> {
     let token = bearer_token(headers)?;
-    state.tokens.verify(TokenKind::Access, token).ok()
+    state.tokens.verify_access(token).ok()
 }

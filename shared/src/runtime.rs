@@ -98,8 +98,15 @@ pub fn app(state: AppState, routes: Router<AppState>, doc: OpenApi) -> Router {
 struct MakeRequestUuid;
 
 impl MakeRequestId for MakeRequestUuid {
+    /// A UUIDv7 from the thread's CSPRNG (`Uuid::now_v7` makes a getrandom syscall each).
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+        use rand::RngCore;
+        let mut random = [0u8; 10];
+        rand::thread_rng().fill_bytes(&mut random);
+        let millis = chrono::Utc::now().timestamp_millis().max(0) as u64;
+        let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        HeaderValue::from_bytes(id.hyphenated().encode_lower(&mut text).as_bytes())
             .ok()
             .map(RequestId::new)
     }

@@ -194,3 +194,27 @@ async fn access_and_refresh_round_trip_only_as_themselves(pool: PgPool) {
             .is_err()
     );
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_remembered_token_still_expires_and_its_variants_are_verified_afresh(pool: PgPool) {
+    let state = state(pool, Cache::memory(), settings(&[]));
+    let app = app(state.clone());
+    let (_, real) = access_token(&state, Role::User).await;
+    let who: AccessClaims = state.tokens.verify(TokenKind::Access, &real).unwrap();
+    // Expired three seconds ago: still inside the five seconds of leeway, for two more.
+    let now = chrono::Utc::now().timestamp();
+    let claims = claims(&who, json!({"iat": now - 603, "exp": now - 3}));
+    let token = sign(Algorithm::HS256, Some("at+jwt"), DEV_JWT_SECRET, &claims);
+    let me = |token: String| {
+        let app = app.clone();
+        async move { send(&app, get_with_token("/api/v1/test/me", &token)).await }
+    };
+    assert_eq!(me(token.clone()).await.status, 200);
+    assert_eq!(me(token.clone()).await.status, 200);
+    // The same claims with another signature are not the remembered token.
+    let (head, _) = token.rsplit_once('.').unwrap();
+    let forged = format!("{head}.{}", URL_SAFE_NO_PAD.encode([7u8; 32]));
+    assert_error(&me(forged).await, 401, "UNAUTHORIZED");
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert_error(&me(token).await, 401, "TOKEN_EXPIRED");
+}

@@ -216,19 +216,14 @@ pub async fn logout(
     headers: HeaderMap,
     Json(body): Json<RefreshRequest>,
 ) -> ApiResult<Reply<()>> {
-    use shared::auth::{AccessClaims, RefreshClaims, TokenKind, bearer_token};
+    use shared::auth::{RefreshClaims, TokenKind, bearer_token};
     let refresh: RefreshClaims = state
         .tokens
         .verify(TokenKind::Refresh, &body.refresh_token)
         .map_err(|_| ApiError::unauthorized())?;
     sessions::revoke(&state, refresh.sub, refresh.sid, "logout").await?;
     if let Some(access) = bearer_token(&headers)
-        .and_then(|t| {
-            state
-                .tokens
-                .verify::<AccessClaims>(TokenKind::Access, t)
-                .ok()
-        })
+        .and_then(|t| state.tokens.verify_access(t).ok())
         .filter(|a| a.sid != refresh.sid)
     {
         sessions::revoke(&state, access.sub, access.sid, "logout").await?;

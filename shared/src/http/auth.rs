@@ -5,7 +5,7 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use uuid::Uuid;
 
-use crate::auth::{AccessClaims, Role, TokenKind, bearer_token};
+use crate::auth::{AccessClaims, Role, bearer_token};
 use crate::domain::sessions;
 use crate::error::ApiError;
 use crate::ratelimit::VerifiedBearer;
@@ -18,13 +18,18 @@ pub struct AuthUser {
     pub role: Role,
 }
 
-impl AuthUser {
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
     /// Signature and claims first (cheap, no I/O; on API routes the rate limiter has already
     /// verified this same header), then the session's gate.
-    async fn from_token(state: &AppState, parts: &Parts, token: &str) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let claims: AccessClaims = match parts.extensions.get::<VerifiedBearer>() {
             Some(VerifiedBearer(claims)) => claims.clone(),
-            None => state.tokens.verify(TokenKind::Access, token)?,
+            None => {
+                let token = bearer_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+                state.tokens.verify_access(token)?
+            }
         };
         sessions::check_access(state, &claims).await?;
         Ok(Self {
@@ -35,15 +40,6 @@ impl AuthUser {
     }
 }
 
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        Self::from_token(state, parts, token).await
-    }
-}
-
 impl OptionalFromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
@@ -51,10 +47,12 @@ impl OptionalFromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Option<Self>, ApiError> {
-        match bearer_token(&parts.headers) {
-            None => Ok(None),
-            Some(token) => Self::from_token(state, parts, token).await.map(Some),
+        if bearer_token(&parts.headers).is_none() {
+            return Ok(None);
         }
+        <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
     }
 }
 
