@@ -1,6 +1,6 @@
-//! The per-request cost of checking an access token: signature and claims alone, then with
-//! the session gate looked up in Redis (what every authenticated request does), and in the
-//! in-process fallback. Needs DATABASE_URL (migrated) and REDIS_URL: `./scripts/bench.sh accounts`.
+//! The per-request cost of checking an access token: signature and claims in full and
+//! remembered, the session gate read from Redis, from its in-process copy (what most
+//! authenticated requests do) and from the in-process fallback. Needs DATABASE_URL (migrated) and REDIS_URL: `./scripts/bench.sh accounts`.
 
 use std::time::{Duration, Instant};
 
@@ -60,12 +60,28 @@ async fn main() {
                     .unwrap();
             })
             .await;
-            report("JWT signature + claims only", verify);
+            report("JWT signature + claims, in full", verify);
+            let remembered = measure(50_000, || async {
+                st.tokens.verify_access(&token).unwrap();
+            })
+            .await;
+            report("JWT remembered (verify_access)", remembered);
+            let key = sessions::gate_key(claims.sid);
+            let read = measure(20_000, || async {
+                st.cache.get(&key).await.unwrap().unwrap();
+            })
+            .await;
+            report("session gate read from Redis", read);
         }
         let gate = measure(20_000, || async {
             sessions::check_access(&st, &claims).await.unwrap();
         })
         .await;
-        report(&format!("session gate lookup ({label})"), gate);
+        let how = if label == "redis" {
+            "in-process copy"
+        } else {
+            "in-process fallback"
+        };
+        report(&format!("session gate check ({how})"), gate);
     }
 }
