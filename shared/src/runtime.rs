@@ -77,20 +77,25 @@ pub fn app(state: AppState, routes: Router<AppState>, doc: OpenApi) -> Router {
         )
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::code(ErrorCode::MethodNotAllowed) })
-        .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), timeout))
-        .layer(cors(settings))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(crate::locale::middleware))
+        // One composed layer (outermost first): each `Router::layer` call would box every
+        // route once more, and every request clones each box.
         .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
-                .on_failure(()),
+            tower::ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_request(())
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                        .on_failure(()),
+                )
+                .layer(middleware::from_fn(crate::locale::middleware))
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(cors(settings))
+                .layer(middleware::from_fn_with_state(state.clone(), timeout))
+                .layer(DefaultBodyLimit::max(settings.body_limit_bytes)),
         )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .with_state(state)
 }
 
