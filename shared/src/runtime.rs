@@ -93,7 +93,10 @@ pub fn app(state: AppState, routes: Router<AppState>, doc: OpenApi) -> Router {
                 .layer(middleware::from_fn(crate::locale::middleware))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(cors(settings))
-                .layer(middleware::from_fn_with_state(state.clone(), timeout))
+                .layer(middleware::from_fn_with_state(
+                    settings.request_timeout,
+                    timeout,
+                ))
                 .layer(DefaultBodyLimit::max(settings.body_limit_bytes)),
         )
         .with_state(state)
@@ -178,8 +181,10 @@ fn cors(settings: &Settings) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-async fn timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(state.settings.request_timeout, next.run(request)).await {
+/// `limit` is the state (not `AppState`): the state is cloned per request, and `AppState`'s
+/// shared reference count is a contended cache line.
+async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Unavailable("request timed out".into()).into_response(),
     }
