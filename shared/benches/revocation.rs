@@ -66,6 +66,8 @@ async fn main() {
             })
             .await;
             report("JWT remembered (verify_access)", remembered);
+            // The first check fills the gate.
+            sessions::check_access(&st, &claims).await.unwrap();
             let key = sessions::gate_key(claims.sid);
             let read = measure(20_000, || async {
                 st.cache.get(&key).await.unwrap().unwrap();

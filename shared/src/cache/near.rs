@@ -1,21 +1,26 @@
-//! In-process copies of a few hot Redis values (session gates), kept only while this
-//! instance hears every change: writers publish the key on [`CHANNEL`] after writing it, and
-//! a subscriber connection drops the copy. While that connection is down, or until it has
-//! subscribed again, no copy is used or kept; any copy expires after [`COPY_TTL`] anyway.
+//! In-process copies of a few hot Redis values (session gates), used only while this
+//! instance demonstrably hears every change: writers publish the key on [`CHANNEL`] after
+//! writing it, and a subscriber connection drops the copy. That connection is pinged every
+//! [`TICK`]; a copy is used only if a ping sent less than [`STEADY`] ago has come back and
+//! every change delivered before it has been applied. So a lost connection, or a process
+//! that was frozen or starved of CPU (Lambda, Cloud Run between requests), reads Redis
+//! until it has caught up. Any copy expires after [`COPY_TTL`] anyway.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fred::prelude::{ClientLike, EventInterface, HeartbeatInterface, PubsubInterface};
-use tokio::sync::broadcast::error::RecvError;
+use fred::prelude::{ClientLike, EventInterface, PubsubInterface};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// Where writers announce the keys they changed.
 pub(super) const CHANNEL: &str = "near:changed";
-/// The longest a copy is used: what a change could lag if a lost subscriber connection went
-/// unnoticed (the heartbeat makes that a few seconds at most).
+/// The longest a copy is kept.
 const COPY_TTL: Duration = Duration::from_secs(10);
-const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How often the subscriber connection is pinged.
+const TICK: Duration = Duration::from_millis(500);
+/// Copies are used while the last ping that came back was sent less than this long ago.
+const STEADY: Duration = Duration::from_millis(1500);
 
 #[derive(Default)]
 pub(super) struct Near {
@@ -29,6 +34,8 @@ struct State {
     changes: u64,
     /// Subscribed and hearing changes.
     live: bool,
+    /// When the last ping that came back (all changes before it applied) was sent.
+    caught_up: Option<Instant>,
 }
 
 /// What [`Near::lookup`] found: the copy, or the change count to hand back to [`Near::keep`]
@@ -47,11 +54,13 @@ impl Near {
 
     pub(super) fn lookup(&self, key: &str) -> Lookup {
         let state = self.state();
+        let now = Instant::now();
+        let steady = state.caught_up.is_some_and(|at| now - at < STEADY);
         if !state.live {
             return Lookup::Miss(None);
         }
         match state.copies.get(key) {
-            Some((value, expires)) if *expires > Instant::now() => Lookup::Copy(value.clone()),
+            Some((value, expires)) if steady && *expires > now => Lookup::Copy(value.clone()),
             _ => Lookup::Miss(Some(state.changes)),
         }
     }
@@ -90,6 +99,15 @@ impl Near {
         state.changes += 1;
         state.copies.clear();
         state.live = live;
+        state.caught_up = None;
+    }
+
+    /// Every change published before `sent` has been applied.
+    fn caught_up(&self, sent: Instant) {
+        let mut state = self.state();
+        if state.live {
+            state.caught_up = Some(sent);
+        }
     }
 }
 
@@ -102,12 +120,21 @@ pub(super) fn listen(subscriber: fred::clients::Client, near: Arc<Near>) {
     let mut errors = subscriber.error_rx();
     let mut unresponsive = subscriber.unresponsive_rx();
     drop(subscriber.connect());
-    // Traffic on an otherwise silent connection, so that a dead one is noticed (unresponsive).
-    let heartbeat = subscriber.clone();
-    tokio::spawn(async move { heartbeat.enable_heartbeat(HEARTBEAT, false).await });
     tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let apply = |message: Result<fred::types::Message, RecvError>| match message {
+            Ok(message) => match message.value.as_str() {
+                Some(key) => near.changed(&key),
+                None => near.forget_all(),
+            },
+            // Some changes were missed: none of the copies can be trusted.
+            Err(RecvError::Lagged(_)) => near.forget_all(),
+            Err(RecvError::Closed) => {}
+        };
         loop {
             tokio::select! {
+                biased;
                 event = reconnects.recv() => match event {
                     Ok(_) => {
                         near.set_live(false);
@@ -133,16 +160,80 @@ pub(super) fn listen(subscriber: fred::clients::Client, near: Arc<Near>) {
                     Err(RecvError::Closed) => break,
                 },
                 message = messages.recv() => match message {
-                    Ok(message) => match message.value.as_str() {
-                        Some(key) => near.changed(&key),
-                        None => near.forget_all(),
-                    },
-                    // Some changes were missed: none of the copies can be trusted.
-                    Err(RecvError::Lagged(_)) => near.forget_all(),
                     Err(RecvError::Closed) => break,
+                    message => apply(message),
+                },
+                // Also the heartbeat: a dead connection is noticed (unresponsive) for want of a
+                // reply. The reply comes after every change published before the ping.
+                _ = tick.tick() => {
+                    let sent = Instant::now();
+                    if subscriber.ping::<()>(None).await.is_ok() {
+                        loop {
+                            match messages.try_recv() {
+                                Ok(message) => apply(Ok(message)),
+                                Err(TryRecvError::Lagged(n)) => apply(Err(RecvError::Lagged(n))),
+                                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                            }
+                        }
+                        near.caught_up(sent);
+                    }
                 },
             }
         }
         near.set_live(false);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(near: &Near, key: &str) -> Option<String> {
+        match near.lookup(key) {
+            Lookup::Copy(value) => Some(value),
+            Lookup::Miss(_) => None,
+        }
+    }
+
+    fn kept(near: &Near, key: &str, value: &str) {
+        let Lookup::Miss(seen) = near.lookup(key) else {
+            panic!("a copy already")
+        };
+        near.keep(key, value, seen);
+    }
+
+    #[test]
+    fn copies_serve_only_while_the_listener_keeps_up() {
+        let near = Near::default();
+        kept(&near, "k", "v");
+        assert_eq!(copy(&near, "k"), None, "not subscribed: nothing kept");
+        near.set_live(true);
+        kept(&near, "k", "v");
+        assert_eq!(copy(&near, "k"), None, "no ping has come back yet");
+        near.caught_up(Instant::now());
+        assert_eq!(copy(&near, "k").as_deref(), Some("v"));
+        // A listener that has not run for a while (frozen, starved of CPU) may have changes
+        // waiting: its copies are not used until it catches up.
+        near.caught_up(Instant::now() - STEADY);
+        assert_eq!(copy(&near, "k"), None);
+        near.caught_up(Instant::now());
+        assert_eq!(copy(&near, "k").as_deref(), Some("v"));
+        near.changed("k");
+        assert_eq!(copy(&near, "k"), None);
+    }
+
+    #[test]
+    fn a_value_read_across_a_change_is_not_kept() {
+        let near = Near::default();
+        near.set_live(true);
+        near.caught_up(Instant::now());
+        let Lookup::Miss(seen) = near.lookup("k") else {
+            panic!()
+        };
+        near.changed("other");
+        near.keep("k", "read before the change", seen);
+        assert_eq!(copy(&near, "k"), None);
+        near.set_live(false);
+        assert_eq!(near.state().caught_up, None);
+    }
 }
