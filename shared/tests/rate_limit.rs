@@ -218,3 +218,23 @@ async fn leased_positions_never_let_two_instances_pass_the_limit(pool: PgPool) {
     assert_eq!(counts.values().sum::<usize>(), 400, "{counts:?}");
     assert_eq!(counts.get(&429).copied().unwrap_or(0), 400 - passed);
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn leased_positions_end_with_their_window(pool: PgPool) {
+    let (state, app) = limited(pool, redis_cache(), "1000/2second", &[]);
+    let (_, token) = access_token(&state, Role::User).await;
+    let peer = unique_peer();
+    let remaining = || async {
+        let answer = send_from(&app, get_with_token("/api/v1/test/maybe", &token), peer).await;
+        assert_eq!(answer.status, 200);
+        answer.headers["ratelimit-remaining"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(remaining().await, "999");
+    assert_eq!(remaining().await, "998");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // A new window: the positions left from the old one are not used.
+    assert_eq!(remaining().await, "999");
+}
