@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use shared::auth::{AccessClaims, Role, TokenKind};
 use shared::cache::Cache;
-use shared::domain::sessions;
+use shared::domain::accounts::sessions;
 use shared::testing::{access_token, settings, state};
 
 fn report(name: &str, mut samples: Vec<Duration>) {

@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use crate::config::{JwtAlgorithm, JwtSettings};
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
@@ -164,27 +163,6 @@ impl TokenKeys {
         verified.insert(token.into(), claims.clone());
         Ok(claims)
     }
-
-    /// A fresh access token for a session; returns the token and its lifetime in seconds.
-    pub fn issue_access(
-        &self,
-        user_id: Uuid,
-        session_id: Uuid,
-        role: Role,
-    ) -> Result<(String, i64), ApiError> {
-        let now = chrono::Utc::now().timestamp();
-        let claims = AccessClaims {
-            sub: user_id,
-            sid: session_id,
-            role,
-            iat: now,
-            exp: now + self.access_ttl_secs,
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-            jti: Uuid::now_v7(),
-        };
-        Ok((self.sign(TokenKind::Access, &claims)?, self.access_ttl_secs))
-    }
 }
 
 /// The raw bearer token of a request, if any.
@@ -195,11 +173,4 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
-}
-
-/// The claims of a well-signed, unexpired access token, for keying rate limits. Not an
-/// authorization decision: handlers use the `AuthUser` extractor.
-pub fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Option<AccessClaims> {
-    let token = bearer_token(headers)?;
-    state.tokens.verify_access(token).ok()
 }

@@ -9,8 +9,6 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::ratelimit::RateSpec;
-
 pub const DEV_JWT_SECRET: &str = "dev-access-secret-change-me-0123456789abcdef";
 pub const DEV_JWT_REFRESH_SECRET: &str = "dev-refresh-secret-change-me-0123456789abcdef";
 
@@ -114,6 +112,61 @@ impl FromStr for JwtAlgorithm {
     }
 }
 
+/// A rate limit in the seed's syntax: `5/15minute`, `30/hour`, `100/15minute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateSpec {
+    pub limit: u64,
+    pub window: Duration,
+}
+
+impl RateSpec {
+    pub const fn per_minutes(limit: u64, minutes: u64) -> Self {
+        Self {
+            limit,
+            window: Duration::from_secs(minutes * 60),
+        }
+    }
+}
+
+impl FromStr for RateSpec {
+    type Err = String;
+
+    /// `N/[M]unit` with unit second, minute, hour or day (plural allowed).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("expected N/[M]unit such as 5/15minute or 30/hour, got {s:?}");
+        let (limit, period) = s.trim().split_once('/').ok_or_else(bad)?;
+        let limit: u64 = limit.trim().parse().map_err(|_| bad())?;
+        let period = period.trim();
+        let digits = period.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let (count, unit) = period.split_at(digits);
+        let count: u64 = if count.is_empty() {
+            1
+        } else {
+            count.parse().map_err(|_| bad())?
+        };
+        let unit_secs = match unit.trim().trim_end_matches('s') {
+            "second" | "sec" => 1,
+            "minute" | "min" => 60,
+            "hour" => 3600,
+            "day" => 86_400,
+            _ => return Err(bad()),
+        };
+        if limit == 0 || count == 0 {
+            return Err(bad());
+        }
+        Ok(Self {
+            limit,
+            window: Duration::from_secs(count * unit_secs),
+        })
+    }
+}
+
+impl fmt::Display for RateSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}second", self.limit, self.window.as_secs())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: Secret,
@@ -138,7 +191,6 @@ pub struct RateLimits {
     pub login: RateSpec,
     pub general: RateSpec,
     pub ai_chat: RateSpec,
-    pub file_upload: RateSpec,
 }
 
 #[derive(Debug, Clone)]
@@ -149,24 +201,6 @@ pub struct OpenAiSettings {
     pub base_url: String,
     /// Deadline of a whole reply, and of each piece of a streamed one.
     pub timeout: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct OAuthProviderSettings {
-    pub client_id: Option<String>,
-    pub client_secret: Option<Secret>,
-    pub redirect_uri: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct StorageSettings {
-    /// `gcs` or `local`; `None` = `gcs` when a bucket is named, else `local`.
-    pub provider: Option<String>,
-    pub bucket: Option<String>,
-    pub project_id: Option<String>,
-    pub credentials_path: Option<String>,
-    pub emulator_host: Option<String>,
-    pub local_dir: String,
 }
 
 #[derive(Debug, Clone)]
@@ -186,8 +220,6 @@ pub struct PubSubSettings {
     pub project_id: Option<String>,
     pub emulator_host: Option<String>,
     pub topic_email_send: String,
-    pub topic_image_resize: String,
-    pub topic_notification_purge: String,
 }
 
 #[derive(Debug, Clone)]
@@ -204,9 +236,7 @@ pub struct PushAuthSettings {
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub app_name: String,
     pub env: AppEnv,
-    pub debug: bool,
     pub host: String,
     pub port: u16,
     pub log_format: LogFormat,
@@ -217,9 +247,6 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub rate_limits: RateLimits,
     pub openai: OpenAiSettings,
-    pub google: OAuthProviderSettings,
-    pub kakao: OAuthProviderSettings,
-    pub storage: StorageSettings,
     pub mail: MailSettings,
     pub pubsub: PubSubSettings,
     pub push: PushAuthSettings,
@@ -285,12 +312,6 @@ impl Vars {
         let value = self.string(name, default);
         check_url(name, &value)?;
         Ok(value.trim_end_matches('/').to_owned())
-    }
-
-    fn opt_url(&self, name: &str) -> Result<Option<String>, ConfigError> {
-        self.opt_string(name)
-            .map(|v| check_url(name, &v).map(|()| v))
-            .transpose()
     }
 }
 
@@ -384,9 +405,7 @@ impl Settings {
 
         let pubsub_emulator = v.opt_string("PUBSUB_EMULATOR_HOST");
         let settings = Settings {
-            app_name: v.string("APP_NAME", "mindpause-api"),
             env,
-            debug: v.boolean("DEBUG", false)?,
             host: v.string("HOST", "0.0.0.0"),
             port: v.parse("PORT", 8080)?,
             log_format: v.parse(
@@ -413,7 +432,6 @@ impl Settings {
                 login: v.parse("RATE_LIMIT_LOGIN", RateSpec::per_minutes(5, 15))?,
                 general: v.parse("RATE_LIMIT_GENERAL", RateSpec::per_minutes(100, 15))?,
                 ai_chat: v.parse("RATE_LIMIT_AI_CHAT", RateSpec::per_minutes(30, 60))?,
-                file_upload: v.parse("RATE_LIMIT_FILE_UPLOAD", RateSpec::per_minutes(10, 60))?,
             },
             openai: OpenAiSettings {
                 api_key: v
@@ -424,16 +442,6 @@ impl Settings {
                 max_tokens: v.positive("OPENAI_MAX_TOKENS", 500)?,
                 base_url: v.url("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
                 timeout: Duration::from_secs(v.positive("OPENAI_TIMEOUT_SECS", 30)?),
-            },
-            google: oauth_provider(&v, "GOOGLE")?,
-            kakao: oauth_provider(&v, "KAKAO")?,
-            storage: StorageSettings {
-                provider: one_of(&v, "STORAGE_PROVIDER", &["gcs", "local"])?,
-                bucket: v.opt_string("GCS_BUCKET_NAME"),
-                project_id: v.opt_string("GCS_PROJECT_ID"),
-                credentials_path: v.opt_string("GCS_CREDENTIALS_PATH"),
-                emulator_host: v.opt_url("STORAGE_EMULATOR_HOST")?,
-                local_dir: v.string("LOCAL_STORAGE_DIR", ".data/files"),
             },
             mail: MailSettings {
                 provider: one_of(&v, "MAIL_PROVIDER", &["sendgrid", "outbox"])?,
@@ -452,9 +460,6 @@ impl Settings {
                     .or_else(|| v.opt_string("GOOGLE_CLOUD_PROJECT")),
                 emulator_host: pubsub_emulator,
                 topic_email_send: v.string("PUBSUB_TOPIC_EMAIL_SEND", "email-send"),
-                topic_image_resize: v.string("PUBSUB_TOPIC_IMAGE_RESIZE", "image-resize"),
-                topic_notification_purge: v
-                    .string("PUBSUB_TOPIC_NOTIFICATION_PURGE", "notification-purge"),
             },
             push: PushAuthSettings {
                 verify: v.boolean("PUSH_AUTH_VERIFY", production)?,
@@ -546,7 +551,6 @@ pub fn required_in_production(worker: bool, features: &[String]) -> Vec<&'static
             "pubsub" => &["PUBSUB_PROJECT_ID"][..],
             "mail" => &["MAIL_PROVIDER", "SENDGRID_API_KEY", "SENDGRID_FROM_EMAIL"][..],
             "sentry" => &["SENTRY_DSN"][..],
-            "storage" => &["STORAGE_PROVIDER", "GCS_BUCKET_NAME", "GCS_PROJECT_ID"][..],
             "ai" => &["OPENAI_API_KEY", "OPENAI_MODEL"][..],
             _ => &[][..],
         });
@@ -575,19 +579,6 @@ fn secret_key(
         )),
         Some(value) => Ok(Secret::new(value)),
     }
-}
-
-fn oauth_provider(v: &Vars, prefix: &str) -> Result<OAuthProviderSettings, ConfigError> {
-    Ok(OAuthProviderSettings {
-        client_id: v
-            .opt_string(&format!("{prefix}_CLIENT_ID"))
-            .filter(|x| x != "..."),
-        client_secret: v
-            .opt_string(&format!("{prefix}_CLIENT_SECRET"))
-            .filter(|x| x != "...")
-            .map(Secret::new),
-        redirect_uri: v.opt_url(&format!("{prefix}_REDIRECT_URI"))?,
-    })
 }
 
 fn one_of(v: &Vars, name: &str, allowed: &[&str]) -> Result<Option<String>, ConfigError> {
@@ -645,7 +636,7 @@ mod tests {
             ("TRUSTED_PROXY_HOPS", "-1"),
             ("JWT_ALGORITHM", "none"),
             ("CORS_ORIGINS", "*"),
-            ("DEBUG", "maybe"),
+            ("PUSH_AUTH_VERIFY", "maybe"),
             ("APP_ENV", "staging"),
             ("MAIL_PROVIDER", "smtp"),
         ] {
@@ -686,5 +677,36 @@ mod tests {
     fn secrets_do_not_show_in_debug_output() {
         let s = with(&[("JWT_SECRET_KEY", "super-secret-value-that-is-long-enough")]).unwrap();
         assert!(!format!("{s:?}").contains("super-secret"));
+    }
+
+    #[test]
+    fn parses_the_seed_syntax() {
+        assert_eq!("5/15minute".parse(), Ok(RateSpec::per_minutes(5, 15)));
+        assert_eq!("30/hour".parse(), Ok(RateSpec::per_minutes(30, 60)));
+        assert_eq!("100/15minutes".parse(), Ok(RateSpec::per_minutes(100, 15)));
+        assert_eq!(
+            "2/10second".parse(),
+            Ok(RateSpec {
+                limit: 2,
+                window: Duration::from_secs(10)
+            })
+        );
+        assert_eq!(
+            "1000/day".parse::<RateSpec>().unwrap().window,
+            Duration::from_secs(86_400)
+        );
+        for bad in [
+            "",
+            "5",
+            "5/",
+            "/hour",
+            "0/hour",
+            "5/0minute",
+            "x/hour",
+            "5/fortnight",
+            "5/15",
+        ] {
+            assert!(bad.parse::<RateSpec>().is_err(), "{bad}");
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! The PostgreSQL pool and the mapping of database errors to API errors.
+//! The PostgreSQL pool and the mapping of database errors to API errors. Constraint names
+//! belong to the tables' owners: they map their own with [`Constraints::on_constraints`].
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -43,42 +44,61 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, ConfigError> {
         .connect_lazy_with(options))
 }
 
-/// Unique violations whose constraint name says what the client did wrong.
-const CONSTRAINT_CODES: &[(&str, ErrorCode)] = &[
-    ("users_email_key", ErrorCode::EmailTaken),
-    ("users_nickname_key", ErrorCode::NicknameTaken),
-];
-
-pub fn map_error(e: sqlx::Error) -> ApiError {
-    match &e {
-        sqlx::Error::RowNotFound => ApiError::not_found(),
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => ApiError::Unavailable(e.to_string()),
-        sqlx::Error::Database(db) => {
-            let by_name = db
-                .constraint()
-                .and_then(|name| CONSTRAINT_CODES.iter().find(|(n, _)| *n == name));
-            match (by_name, db.kind()) {
-                (Some((_, code)), _) => ApiError::code(*code),
-                (None, ErrorKind::UniqueViolation) => ApiError::conflict(),
-                (None, ErrorKind::ForeignKeyViolation) => ApiError::conflict(),
-                (None, ErrorKind::CheckViolation) => {
+/// Database errors as API errors: a lost database is 503, a unique or foreign-key violation
+/// 409 CONFLICT (unless its owner named a better code), a check violation 422; the rest 500.
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        let unavailable = match &e {
+            sqlx::Error::RowNotFound => return ApiError::not_found(),
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Database(db) => match db.kind() {
+                ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation => {
+                    return ApiError::conflict();
+                }
+                ErrorKind::CheckViolation => {
                     tracing::warn!(constraint = ?db.constraint(), "check violation reached the database");
-                    ApiError::code(ErrorCode::ValidationError)
+                    return ApiError::code(ErrorCode::ValidationError);
                 }
                 // 57P01 admin shutdown, 53300 too many connections, 08xxx connection failures.
-                _ if db
+                _ => db
                     .code()
-                    .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "53300") =>
-                {
-                    ApiError::Unavailable(e.to_string())
-                }
-                _ => ApiError::internal(e),
-            }
+                    .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "53300"),
+            },
+            _ => false,
+        };
+        if unavailable {
+            ApiError::unavailable(e)
+        } else {
+            ApiError::internal(e)
         }
-        _ => ApiError::internal(e),
+    }
+}
+
+/// The owner of a table says what a violation of one of its constraints means for the client
+/// (realworld-axum-sqlx's `on_constraint`):
+///
+/// ```ignore
+/// .fetch_one(&mut *tx).await.on_constraints(&[("users_email_key", ErrorCode::EmailTaken)])?
+/// ```
+pub trait Constraints<T> {
+    fn on_constraints(self, codes: &[(&str, ErrorCode)]) -> Result<T, ApiError>;
+}
+
+impl<T> Constraints<T> for Result<T, sqlx::Error> {
+    fn on_constraints(self, codes: &[(&str, ErrorCode)]) -> Result<T, ApiError> {
+        self.map_err(|e| {
+            let named = e
+                .as_database_error()
+                .and_then(|db| db.constraint())
+                .and_then(|name| codes.iter().find(|(n, _)| *n == name));
+            match named {
+                Some((_, code)) => ApiError::code(*code),
+                None => e.into(),
+            }
+        })
     }
 }
 

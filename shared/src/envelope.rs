@@ -10,7 +10,7 @@ pub fn timestamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// A successful answer. `Ok(data)` is 200; `Created(data)` is 201; `Accepted(data)` is 202.
+/// A successful answer. `Ok(data)` is 200; `Created(data)` is 201.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Envelope<T> {
     pub success: bool,
@@ -32,10 +32,7 @@ impl<T: Serialize> Reply<T> {
     pub fn created(data: T) -> Self {
         Self::with_status(StatusCode::CREATED, data)
     }
-    pub fn accepted(data: T) -> Self {
-        Self::with_status(StatusCode::ACCEPTED, data)
-    }
-    pub fn with_status(status: StatusCode, data: T) -> Self {
+    fn with_status(status: StatusCode, data: T) -> Self {
         Self {
             status,
             data,

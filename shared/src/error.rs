@@ -1,15 +1,63 @@
 //! The one error type. Every failure a client can see becomes API.md's envelope with a
-//! stable code; internals are logged with the request id and never returned.
+//! stable code; internals keep their cause, are logged once with the request id (the whole
+//! chain, at the edge) and never returned. A leaf: integrations convert their own errors
+//! into it (`db`, `cache`).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::envelope::timestamp;
 use crate::locale::Lang;
-use crate::ratelimit::RateInfo;
+
+/// Any cause, kept for the log.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Displays an error and each of its sources: `outer: inner: innermost`.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// What one counted request learned from a rate limit: the numbers behind the
+/// `RateLimit-*` headers (and `Retry-After` when refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateInfo {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Seconds until the window resets (at least 1).
+    pub reset_secs: u64,
+    pub allowed: bool,
+}
+
+impl RateInfo {
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        headers.insert("ratelimit-limit", HeaderValue::from(self.limit));
+        headers.insert("ratelimit-remaining", HeaderValue::from(self.remaining));
+        headers.insert("ratelimit-reset", HeaderValue::from(self.reset_secs));
+    }
+
+    /// `Ok` when allowed, else 429 RATE_LIMITED carrying the headers.
+    pub fn check(self) -> Result<Self, ApiError> {
+        if self.allowed {
+            Ok(self)
+        } else {
+            Err(ApiError::rate_limited(self))
+        }
+    }
+}
 
 /// The stable, machine-readable codes of API.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +205,13 @@ impl ErrorCode {
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
 /// Collects every field problem of a request before answering 422 once with all of them.
+///
+/// ```ignore
+/// let mut f = Fields::default();
+/// let email = f.check("email", Email::parse(&body.email));
+/// let nickname = f.check("nickname", Nickname::parse(&body.nickname));
+/// let (email, nickname) = f.finish((email, nickname))?;
+/// ```
 #[derive(Debug, Default)]
 pub struct Fields(FieldErrors);
 
@@ -173,15 +228,55 @@ impl Fields {
             .push(problem.to_owned());
     }
 
-    /// `Ok` when nothing was recorded, else 422 VALIDATION_ERROR with every field.
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::validation(self.0))
+    /// The checked values (an `Option` from [`Fields::check`], a tuple of them, or `()`),
+    /// when nothing was recorded; else 422 VALIDATION_ERROR with every field.
+    pub fn finish<V: Checked>(self, values: V) -> Result<V::Valid, ApiError> {
+        if !self.0.is_empty() {
+            return Err(ApiError::validation(self.0));
         }
+        // Every `None` recorded a problem, so none is left here.
+        values
+            .valid()
+            .ok_or_else(|| ApiError::internal("a checked field is missing without a problem"))
     }
 }
+
+/// Values gathered by [`Fields::check`]: all present once no problem was recorded.
+pub trait Checked {
+    type Valid;
+    fn valid(self) -> Option<Self::Valid>;
+}
+
+impl Checked for () {
+    type Valid = ();
+    fn valid(self) -> Option<()> {
+        Some(())
+    }
+}
+
+impl<T> Checked for Option<T> {
+    type Valid = T;
+    fn valid(self) -> Option<T> {
+        self
+    }
+}
+
+macro_rules! checked_tuple {
+    ($($name:ident),+) => {
+        impl<$($name),+> Checked for ($(Option<$name>,)+) {
+            type Valid = ($($name,)+);
+            #[allow(non_snake_case)]
+            fn valid(self) -> Option<Self::Valid> {
+                let ($($name,)+) = self;
+                Some(($($name?,)+))
+            }
+        }
+    };
+}
+checked_tuple!(A, B);
+checked_tuple!(A, B, C);
+checked_tuple!(A, B, C, D);
+checked_tuple!(A, B, C, D, E);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -193,12 +288,12 @@ pub enum ApiError {
         /// The limit that refused the request (429): `Retry-After` and `RateLimit-*` headers.
         rate: Option<RateInfo>,
     },
-    /// Anything we did not expect: logged in full, answered with 500 INTERNAL_ERROR.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Anything we did not expect: logged with its cause, answered with 500 INTERNAL_ERROR.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
     /// A dependency (database, Redis) is unreachable: 503 SERVICE_UNAVAILABLE.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    #[error("dependency unavailable")]
+    Unavailable(#[source] BoxError),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -254,8 +349,14 @@ impl ApiError {
         }
     }
 
-    pub fn internal(e: impl std::fmt::Display) -> Self {
-        Self::Internal(e.to_string())
+    /// 500, keeping the cause (an error, or a message) for the log.
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// 503, keeping the cause for the log.
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
     }
 
     pub fn error_code(&self) -> ErrorCode {
@@ -284,8 +385,8 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
-            Self::Internal(detail) => tracing::error!(error = %detail, "internal error"),
-            Self::Unavailable(detail) => tracing::warn!(error = %detail, "dependency unavailable"),
+            Self::Internal(_) => tracing::error!(error = %ErrorChain(&self), "request failed"),
+            Self::Unavailable(_) => tracing::warn!(error = %ErrorChain(&self), "request failed"),
             Self::Client { .. } => {}
         }
         let status = self.error_code().status();
@@ -299,18 +400,6 @@ impl IntoResponse for ApiError {
             info.write_headers(headers);
         }
         response
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        crate::db::map_error(e)
-    }
-}
-
-impl From<crate::cache::CacheError> for ApiError {
-    fn from(e: crate::cache::CacheError) -> Self {
-        Self::Unavailable(e.to_string())
     }
 }
 
@@ -366,5 +455,31 @@ mod tests {
         assert!(!text.contains("relation"));
         assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
         assert_eq!(body["success"], false);
+    }
+
+    #[test]
+    fn the_cause_is_kept_for_the_log() {
+        let io = std::io::Error::other("connection reset");
+        let e = ApiError::unavailable(io);
+        assert_eq!(
+            ErrorChain(&e).to_string(),
+            "dependency unavailable: connection reset"
+        );
+    }
+
+    #[test]
+    fn finish_returns_the_checked_values_or_every_problem() {
+        let mut f = Fields::default();
+        let a = f.check("a", Ok::<_, &str>(1));
+        let b = f.check("b", Ok::<_, &str>("two"));
+        assert_eq!(f.finish((a, b)).unwrap(), (1, "two"));
+
+        let mut f = Fields::default();
+        let a = f.check("a", Err::<i32, _>("bad"));
+        let b = f.check("b", Err::<i32, _>("worse"));
+        let e = f.finish((a, b)).unwrap_err();
+        let body = e.body(Lang::En);
+        assert_eq!(body["error"]["details"]["fields"]["a"][0], "bad");
+        assert_eq!(body["error"]["details"]["fields"]["b"][0], "worse");
     }
 }

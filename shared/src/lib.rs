@@ -1,4 +1,18 @@
 //! The one library every MindPause function links. Heavy integrations sit behind features.
+//!
+//! Layers point down; nothing imports from a layer above it:
+//!
+//! 1. leaves: `config` (settings, rate specs), `error` (+ `envelope`, `locale`),
+//!    `telemetry`, `functions` (the function table);
+//! 2. integrations: `db`, `cache`, `ratelimit`, `auth` (tokens), `pagination`, `events`,
+//!    `mail`, `ai` — each converts its own failures into `ApiError`;
+//! 3. `state` (what handlers reach), then `domain` (rules and SQL several functions share,
+//!    one owning module per table: `accounts`, `journal`);
+//! 4. the edge: `http` (extractors, rate-limit layers), `events::push` (the worker
+//!    framework), `runtime`, `openapi`, `testing`.
+//!
+//! `shared` names no function's routes, tables or constraints: a function declares its own
+//! route limits (`http::RouteLimit`) and constraint codes (`db::Constraints`).
 
 #[cfg(feature = "ai")]
 pub mod ai;

@@ -98,6 +98,16 @@ impl PageParams {
     }
 }
 
+/// Where a page sorted by a time (newest first) ends: the time and the id that breaks ties.
+/// Cursors carry it with one-letter names (`r` in the emotion list's older cursors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keyset {
+    #[serde(rename = "t", alias = "r")]
+    pub at: chrono::DateTime<chrono::Utc>,
+    #[serde(rename = "i")]
+    pub id: uuid::Uuid,
+}
+
 /// `{items, next_cursor}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
@@ -172,6 +182,21 @@ mod tests {
                 .decode::<Pos>("emotions", &cursor)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn keysets_read_the_cursors_issued_before_they_had_names() {
+        let codec = CursorCodec::new("s");
+        let at = "2025-01-15T10:30:00Z".parse().unwrap();
+        let id = uuid::Uuid::now_v7();
+        for old in [
+            serde_json::json!({ "r": at, "i": id }),
+            serde_json::json!({ "t": at, "i": id }),
+        ] {
+            let cursor = codec.encode("emotions", &old);
+            let keyset: Keyset = codec.decode("emotions", &cursor).unwrap();
+            assert_eq!(keyset, Keyset { at, id });
+        }
     }
 
     #[test]

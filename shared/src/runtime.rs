@@ -55,7 +55,7 @@ pub fn api_at(
         .split_for_parts();
     let router = router.layer(middleware::from_fn_with_state(
         state.clone(),
-        crate::ratelimit::general_limit,
+        crate::http::limits::general_limit,
     ));
     (router, doc)
 }
@@ -186,7 +186,7 @@ fn cors(settings: &Settings) -> CorsLayer {
 async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::Unavailable("request timed out".into()).into_response(),
+        Err(_) => ApiError::unavailable("request timed out").into_response(),
     }
 }
 
@@ -203,7 +203,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         failing.push("database");
     }
     if let Err(e) = cache {
-        tracing::warn!(error = %e, "readiness: redis");
+        tracing::warn!(error = %crate::error::ErrorChain(&e), "readiness: redis");
         failing.push("redis");
     }
     if failing.is_empty() {

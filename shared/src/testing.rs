@@ -120,7 +120,7 @@ pub async fn access_token(state: &AppState, role: Role) -> (Uuid, String) {
         .execute(&mut *conn)
         .await
         .unwrap();
-    let tokens = crate::domain::sessions::start(state, &mut conn, user, role)
+    let tokens = crate::domain::accounts::sessions::start(state, &mut conn, user, role)
         .await
         .unwrap();
     (user, tokens.access_token)

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::*;
 use shared::auth::{AccessClaims, Role, TokenKind};
 use shared::cache::Cache;
-use shared::domain::sessions;
+use shared::domain::accounts::sessions;
 use sqlx::PgPool;
 
 mod common;

@@ -1,50 +1,26 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shared::domain::email::{self, EmailRequest, Template};
-use shared::domain::one_time::{self, Purpose};
-use shared::domain::users::{self, Email, Nickname, Password, UserRow};
-use shared::domain::{passwords, sessions};
+use shared::domain::accounts::{
+    self, AccountEmail, Email, NewAccount, Nickname, Password, Purpose, TokensPayload, User,
+    one_time, passwords, sessions,
+};
 use shared::envelope::Envelope;
+use shared::error::{ErrorChain, RateInfo};
 use shared::http::{AuthUser, ClientIp, Json};
 use shared::locale::Lang;
-use shared::ratelimit::{self, RateInfo};
-use shared::{ApiError, ApiResult, AppState, ErrorCode, Fields, Reply, user_columns};
+use shared::ratelimit;
+use shared::{ApiError, ApiResult, AppState, ErrorCode, Fields, Reply};
 
 use crate::{
     AuthPayload, EmailOnly, LoginRequest, RefreshRequest, RegisterRequest, ResetPasswordRequest,
-    TokenOnly, TokensPayload,
+    TokenOnly,
 };
 
 /// Verification emails (welcome or resend) go out at most once a minute per account.
 const RESEND_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
-
-fn link(state: &AppState, path: &str, token: &str) -> String {
-    format!("{}{path}?token={token}", state.settings.frontend_url)
-}
-
-async fn send_email(
-    state: &AppState,
-    user: &UserRow,
-    template: Template,
-    token: Option<(&str, String)>,
-) {
-    let mut params = Map::new();
-    params.insert("nickname".into(), Value::String(user.nickname.clone()));
-    if let Some((token, link)) = token {
-        params.insert("token".into(), Value::String(token.to_owned()));
-        params.insert("link".into(), Value::String(link));
-    }
-    let request = EmailRequest {
-        template,
-        to: user.email.clone(),
-        locale: user.locale.clone(),
-        params,
-    };
-    email::request(state, request).await;
-}
 
 /// Register with email, password and nickname; sends the welcome email with a verification link.
 #[utoipa::path(post, path = "/register", tag = "auth", request_body = RegisterRequest,
@@ -53,6 +29,7 @@ async fn send_email(
         (status = 409, description = "EMAIL_TAKEN or NICKNAME_TAKEN"),
         (status = 422, description = "VALIDATION_ERROR"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn register(
     State(state): State<AppState>,
     Json(body): Json<RegisterRequest>,
@@ -61,24 +38,17 @@ pub async fn register(
     let email = fields.check("email", Email::parse(&body.email));
     let password = fields.check("password", Password::parse(&body.password));
     let nickname = fields.check("nickname", Nickname::parse(&body.nickname));
-    fields.finish()?;
-    let (Some(email), Some(password), Some(nickname)) = (email, password, nickname) else {
-        unreachable!("fields.finish() returned Ok");
-    };
+    let (email, password, nickname) = fields.finish((email, password, nickname))?;
     let hash = passwords::hash(&password).await?;
 
     let mut tx = state.db.begin().await?;
-    let user: UserRow = sqlx::query_as(concat!(
-        "INSERT INTO users (id, email, password_hash, nickname, locale) VALUES ($1, $2, $3, $4, $5) RETURNING ",
-        user_columns!()
-    ))
-    .bind(uuid::Uuid::now_v7())
-    .bind(email.as_str())
-    .bind(&hash)
-    .bind(nickname.as_str())
-    .bind(Lang::current().as_str())
-    .fetch_one(&mut *tx)
-    .await?;
+    let new = NewAccount {
+        email: &email,
+        nickname: &nickname,
+        password_hash: Some(&hash),
+        locale: Lang::current(),
+    };
+    let user = accounts::create(&mut tx, new).await?;
     let token = one_time::issue(&mut tx, user.id, Purpose::EmailVerification).await?;
     let tokens = sessions::start(&state, &mut tx, user.id, user.role).await?;
     tx.commit().await?;
@@ -89,16 +59,9 @@ pub async fn register(
         .set(&resend_key(user.id), "1", RESEND_INTERVAL)
         .await
     {
-        tracing::warn!(error = %e, "could not record the welcome email's resend interval");
+        tracing::warn!(error = %ErrorChain(&e), "could not record the welcome email's resend interval");
     }
-    let verify_link = link(&state, "/verify-email", &token);
-    send_email(
-        &state,
-        &user,
-        Template::Welcome,
-        Some((&token, verify_link)),
-    )
-    .await;
+    accounts::send_email(&state, &user, AccountEmail::Welcome { token: &token }).await;
     tracing::info!(user_id = %user.id, "registered");
     Ok(Reply::created(AuthPayload {
         user: user.to_user(),
@@ -140,6 +103,7 @@ async fn count_login(state: &AppState, ip: ClientIp, email: &str) -> ApiResult<R
         (status = 403, description = "ACCOUNT_SUSPENDED"),
         (status = 429, description = "RATE_LIMITED"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -158,7 +122,7 @@ pub async fn login(
 async fn sign_in(state: &AppState, body: &LoginRequest) -> ApiResult<Reply<AuthPayload>> {
     let mut conn = state.db.acquire().await?;
     let user = match Email::parse(&body.email) {
-        Ok(email) => users::find_by_email(&mut conn, &email).await?,
+        Ok(email) => accounts::find_by_email(&mut conn, &email).await?,
         Err(_) => None,
     };
     drop(conn);
@@ -178,10 +142,7 @@ async fn sign_in(state: &AppState, body: &LoginRequest) -> ApiResult<Reply<AuthP
     }
     let mut tx = state.db.begin().await?;
     let tokens = sessions::start(state, &mut tx, user.id, user.role).await?;
-    sqlx::query("UPDATE users SET last_active_at = now() WHERE id = $1")
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
+    accounts::touch(&mut tx, user.id).await?;
     tx.commit().await?;
     Ok(Reply::ok(AuthPayload {
         user: user.to_user(),
@@ -197,6 +158,7 @@ async fn sign_in(state: &AppState, body: &LoginRequest) -> ApiResult<Reply<AuthP
         (status = 401, description = "UNAUTHORIZED or TOKEN_REUSED"),
         (status = 403, description = "ACCOUNT_SUSPENDED"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
@@ -211,6 +173,7 @@ pub async fn refresh(
         (status = 200, description = "Signed out", body = Envelope<Option<bool>>),
         (status = 401, description = "UNAUTHORIZED: not a refresh token of ours"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -235,13 +198,14 @@ pub async fn logout(
 /// the email belongs to an account.
 #[utoipa::path(post, path = "/forgot-password", tag = "auth", request_body = EmailOnly,
     responses((status = 200, description = "Sent if the account exists", body = Envelope<Option<bool>>)))]
+#[tracing::instrument(skip_all)]
 pub async fn forgot_password(
     State(state): State<AppState>,
     Json(body): Json<EmailOnly>,
 ) -> ApiResult<Reply<()>> {
     let email = Email::parse(&body.email).map_err(|p| ApiError::field("email", p))?;
     let mut tx = state.db.begin().await?;
-    if let Some(user) = users::find_by_email(&mut tx, &email).await?
+    if let Some(user) = accounts::find_by_email(&mut tx, &email).await?
         && state
             .cache
             .set_nx(&format!("forgot:{}", user.id), "1", RESEND_INTERVAL)
@@ -249,14 +213,7 @@ pub async fn forgot_password(
     {
         let token = one_time::issue(&mut tx, user.id, Purpose::PasswordReset).await?;
         tx.commit().await?;
-        let reset_link = link(&state, "/reset-password", &token);
-        send_email(
-            &state,
-            &user,
-            Template::PasswordReset,
-            Some((&token, reset_link)),
-        )
-        .await;
+        accounts::send_email(&state, &user, AccountEmail::PasswordReset { token: &token }).await;
     }
     Ok(Reply::empty())
 }
@@ -268,6 +225,7 @@ pub async fn forgot_password(
         (status = 400, description = "INVALID_TOKEN: unknown, used or expired"),
         (status = 422, description = "VALIDATION_ERROR: weak password"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn reset_password(
     State(state): State<AppState>,
     Json(body): Json<ResetPasswordRequest>,
@@ -276,43 +234,26 @@ pub async fn reset_password(
         Password::parse(&body.new_password).map_err(|p| ApiError::field("new_password", p))?;
     let hash = passwords::hash(&password).await?;
     let mut tx = state.db.begin().await?;
-    let user_id = one_time::consume(&mut tx, &body.token, Purpose::PasswordReset).await?;
-    sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
-        .bind(user_id)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    sessions::invalidate_access_tokens(&mut tx, user_id).await?;
-    let revoked = sessions::revoke_all(&mut tx, user_id, None, "password_reset").await?;
-    let user = users::find(&mut tx, user_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let (user, revocation) = accounts::reset_password(&mut tx, &body.token, &hash).await?;
     tx.commit().await?;
-    sessions::close_gates(&state, &revoked, sessions::Gate::Revoked).await?;
-    send_email(&state, &user, Template::PasswordChanged, None).await;
+    revocation.announce(&state).await?;
+    accounts::send_email(&state, &user, AccountEmail::PasswordChanged).await;
     Ok(Reply::empty())
 }
 
 /// Confirm the email address with the token of the welcome (or resent) email.
 #[utoipa::path(post, path = "/verify-email", tag = "auth", request_body = TokenOnly,
     responses(
-        (status = 200, description = "The user, verified", body = Envelope<shared::domain::users::User>),
+        (status = 200, description = "The user, verified", body = Envelope<User>),
         (status = 400, description = "INVALID_TOKEN: unknown, used or expired"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn verify_email(
     State(state): State<AppState>,
     Json(body): Json<TokenOnly>,
-) -> ApiResult<Reply<shared::domain::users::User>> {
+) -> ApiResult<Reply<User>> {
     let mut tx = state.db.begin().await?;
-    let user_id = one_time::consume(&mut tx, &body.token, Purpose::EmailVerification).await?;
-    let user: UserRow = sqlx::query_as(concat!(
-        "UPDATE users SET email_verified_at = COALESCE(email_verified_at, now()), updated_at = now()
-         WHERE id = $1 RETURNING ",
-        user_columns!()
-    ))
-    .bind(user_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let user = accounts::verify_email(&mut tx, &body.token).await?;
     tx.commit().await?;
     Ok(Reply::ok(user.to_user()))
 }
@@ -327,12 +268,13 @@ fn resend_key(user_id: uuid::Uuid) -> String {
         (status = 200, description = "Sent (or already verified)", body = Envelope<Value>),
         (status = 429, description = "RATE_LIMITED: one a minute"),
     ))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn resend_verification(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> ApiResult<Reply<Value>> {
     let mut tx = state.db.begin().await?;
-    let row = users::find(&mut tx, user.id)
+    let row = accounts::find(&mut tx, user.id)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     if row.email_verified_at.is_some() {
@@ -352,13 +294,6 @@ pub async fn resend_verification(
     }
     let token = one_time::issue(&mut tx, user.id, Purpose::EmailVerification).await?;
     tx.commit().await?;
-    let verify_link = link(&state, "/verify-email", &token);
-    send_email(
-        &state,
-        &row,
-        Template::Verification,
-        Some((&token, verify_link)),
-    )
-    .await;
+    accounts::send_email(&state, &row, AccountEmail::Verification { token: &token }).await;
     Ok(Reply::ok(json!({ "email_verified": false })))
 }

@@ -5,8 +5,7 @@ mod handlers;
 
 use serde::{Deserialize, Serialize};
 use shared::AppState;
-use shared::domain::sessions::Tokens;
-use shared::domain::users::User;
+use shared::domain::accounts::{Tokens, User};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -68,10 +67,5 @@ pub struct TokenOnly {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthPayload {
     pub user: User,
-    pub tokens: Tokens,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokensPayload {
     pub tokens: Tokens,
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use shared::domain::email::Template;
+use shared::events::email::Template;
 use sqlx::PgPool;
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -239,17 +239,23 @@ async fn suspended_accounts_are_refused_everywhere(pool: PgPool) {
         .await;
     let access = data["tokens"]["access_token"].as_str().unwrap().to_owned();
     let refresh = data["tokens"]["refresh_token"].as_str().unwrap().to_owned();
-    sqlx::query("UPDATE users SET status = 'suspended'")
-        .execute(&h.state.db)
+    // The session was used: its gate is cached as open until the suspension replaces it.
+    let me = h
+        .call(
+            "POST",
+            "/api/v1/auth/resend-verification",
+            Some(&access),
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(me.status, 429, "{}", me.body);
+    let user = session_user(&h, &access);
+    let mut tx = h.state.db.begin().await.unwrap();
+    let suspension = shared::domain::accounts::suspend(&mut tx, user, None, "test")
         .await
         .unwrap();
-    // The cached gate of the session expires or is replaced on suspension (admin issue); here,
-    // drop it to read the database.
-    h.state
-        .cache
-        .del(&format!("sess:{}", session_id(&h, &access)))
-        .await
-        .unwrap();
+    tx.commit().await.unwrap();
+    suspension.announce(&h.state).await.unwrap();
 
     let login = h
         .post(
@@ -283,11 +289,11 @@ async fn suspended_accounts_are_refused_everywhere(pool: PgPool) {
     assert_error(&call, 403, "ACCOUNT_SUSPENDED");
 }
 
-fn session_id(h: &Harness, access: &str) -> uuid::Uuid {
+fn session_user(h: &Harness, access: &str) -> uuid::Uuid {
     let claims: shared::auth::AccessClaims = h
         .state
         .tokens
         .verify(shared::auth::TokenKind::Access, access)
         .unwrap();
-    claims.sid
+    claims.sub
 }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use shared::auth::{AccessClaims, TokenKind};
-use shared::domain::email::Template;
+use shared::events::email::Template;
 use sqlx::PgPool;
 
 fn tokens(data: &Value) -> (String, String) {

@@ -1,11 +1,10 @@
 //! Conversations: create, list by recent activity, read with paging backwards, delete.
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json, Query, ResourceId};
-use shared::pagination::{Page, PageParams};
+use shared::pagination::{Keyset, Page, PageParams};
 use shared::{ApiError, ApiResult, AppState, Reply};
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -20,6 +19,7 @@ const MESSAGES_SCOPE: &str = "messages";
 /// Start a conversation.
 #[utoipa::path(post, path = "/conversations", tag = "chat", security(("bearer" = [])), request_body = CreateConversation,
     responses((status = 201, description = "The conversation", body = Envelope<Conversation>), (status = 422, description = "VALIDATION_ERROR")))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -46,22 +46,17 @@ pub async fn create(
     Ok(Reply::created(conversation))
 }
 
-#[derive(Serialize, Deserialize)]
-struct ListPosition {
-    t: DateTime<Utc>,
-    i: Uuid,
-}
-
 /// Your conversations, most recent activity first.
 #[utoipa::path(get, path = "/conversations", tag = "chat", security(("bearer" = [])), params(PageParams),
     responses((status = 200, description = "A page of conversations", body = Envelope<Page<Conversation>>)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Reply<Page<Conversation>>> {
     let limit = page.limit()?;
-    let after: Option<ListPosition> = page.position(&state.cursors, LIST_SCOPE)?;
+    let after: Option<Keyset> = page.position(&state.cursors, LIST_SCOPE)?;
     let rows: Vec<Conversation> = sqlx::query_as(concat!(
         "SELECT ",
         conversation_columns!(),
@@ -70,8 +65,8 @@ pub async fn list(
          ORDER BY last_message_at DESC, id DESC LIMIT $4"
     ))
     .bind(user.id)
-    .bind(after.as_ref().map(|p| p.t))
-    .bind(after.as_ref().map(|p| p.i))
+    .bind(after.map(|p| p.at))
+    .bind(after.map(|p| p.id))
     .bind(i64::from(limit) + 1)
     .fetch_all(&state.db)
     .await?;
@@ -80,9 +75,9 @@ pub async fn list(
         limit,
         &state.cursors,
         LIST_SCOPE,
-        |c| ListPosition {
-            t: c.last_message_at,
-            i: c.id,
+        |c| Keyset {
+            at: c.last_message_at,
+            id: c.id,
         },
     )))
 }
@@ -110,15 +105,10 @@ pub struct MessagesParams {
     limit: Option<u32>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct MessagePosition {
-    t: DateTime<Utc>,
-    i: Uuid,
-}
-
 /// A conversation with its newest messages (oldest to newest); older ones with `before`.
 #[utoipa::path(get, path = "/conversations/{id}", tag = "chat", security(("bearer" = [])), params(("id" = Uuid, Path), MessagesParams),
     responses((status = 200, description = "The conversation and messages", body = Envelope<ConversationDetail>), (status = 404, description = "NOT_FOUND")))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
 pub async fn get(
     State(state): State<AppState>,
     user: AuthUser,
@@ -130,7 +120,7 @@ pub async fn get(
         cursor: params.before,
     };
     let limit = page.limit()?;
-    let before: Option<MessagePosition> = page.position(&state.cursors, MESSAGES_SCOPE)?;
+    let before: Option<Keyset> = page.position(&state.cursors, MESSAGES_SCOPE)?;
     let conversation = owned(&state, &user, id).await?;
     let rows: Vec<Message> = sqlx::query_as(
         "SELECT id, role, content, provider, created_at FROM chat_messages
@@ -138,16 +128,14 @@ pub async fn get(
          ORDER BY created_at DESC, id DESC LIMIT $4",
     )
     .bind(id)
-    .bind(before.as_ref().map(|p| p.t))
-    .bind(before.as_ref().map(|p| p.i))
+    .bind(before.map(|p| p.at))
+    .bind(before.map(|p| p.id))
     .bind(i64::from(limit) + 1)
     .fetch_all(&state.db)
     .await?;
-    let page = Page::from_rows(rows, limit, &state.cursors, MESSAGES_SCOPE, |m| {
-        MessagePosition {
-            t: m.created_at,
-            i: m.id,
-        }
+    let page = Page::from_rows(rows, limit, &state.cursors, MESSAGES_SCOPE, |m| Keyset {
+        at: m.created_at,
+        id: m.id,
     });
     let mut messages = page.items;
     messages.reverse();
@@ -161,6 +149,7 @@ pub async fn get(
 /// Delete a conversation and its messages.
 #[utoipa::path(delete, path = "/conversations/{id}", tag = "chat", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, description = "Deleted", body = Envelope<Option<bool>>), (status = 404, description = "NOT_FOUND")))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
 pub async fn delete(
     State(state): State<AppState>,
     user: AuthUser,

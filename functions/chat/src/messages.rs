@@ -12,8 +12,10 @@ use chrono::{SubsecRound, Utc};
 use futures_util::StreamExt;
 use serde_json::json;
 use shared::ai::Turn;
+use shared::config::{RateSpec, Settings};
 use shared::envelope::Envelope;
-use shared::http::{AuthUser, Json, ResourceId};
+use shared::error::ErrorChain;
+use shared::http::{AuthUser, Json, PerUser, ResourceId, RouteLimit};
 use shared::locale::Lang;
 use shared::{ApiError, ApiResult, AppState, ErrorCode, Reply};
 use tokio::sync::mpsc;
@@ -48,22 +50,35 @@ pub const SYSTEM_PROMPT: &str = "당신은 정신건강 앱 '마음쉼표'의 AI
         (status = 429, description = "RATE_LIMITED (RATE_LIMIT_AI_CHAT)"),
         (status = 503, description = "AI_UNAVAILABLE: your message was saved"),
     ))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, conversation_id = %id))]
 pub async fn send(
     State(state): State<AppState>,
+    limit: PerUser<AiChat>,
     user: AuthUser,
     ResourceId(id): ResourceId,
     headers: HeaderMap,
     Json(body): Json<SendMessage>,
-) -> Response {
-    // RATE_LIMIT_AI_CHAT is counted with the general limit (shared::ratelimit::route_limit).
+) -> (PerUser<AiChat>, Response) {
     let streaming = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/event-stream"));
-    match prepare(&state, &user, id, &body.content).await {
+    let response = match prepare(&state, &user, id, &body.content).await {
         Err(e) => e.into_response(),
         Ok(turn) if streaming => stream(state, turn).into_response(),
         Ok(turn) => answer(&state, turn).await.into_response(),
+    };
+    (limit, response)
+}
+
+/// `RATE_LIMIT_AI_CHAT`: every send attempt the general limit allowed, per user, counted
+/// before the body is read.
+pub struct AiChat;
+
+impl RouteLimit for AiChat {
+    const NAME: &'static str = "ai-chat";
+    fn spec(settings: &Settings) -> RateSpec {
+        settings.rate_limits.ai_chat
     }
 }
 
@@ -177,7 +192,7 @@ async fn assess(state: &AppState, turn: &PendingTurn) -> Safety {
     .await;
     if let Err(e) = recorded {
         // The person's answer matters more than the record.
-        tracing::error!(error = %e, "could not record a safety event");
+        tracing::error!(error = %ErrorChain(&e), "could not record a safety event");
     }
     tracing::warn!(user_id = %turn.user_id, conversation_id = %turn.conversation_id, ?sources, "crisis signals in a message");
     Safety::crisis()
@@ -263,7 +278,7 @@ async fn answer(state: &AppState, turn: PendingTurn) -> ApiResult<Reply<Exchange
     );
     let (content, provider) =
         compose(&turn, &safety, model, state.companion.provider()).map_err(|e| {
-            tracing::warn!(conversation_id = %turn.conversation_id, error = %e, "AI companion unavailable");
+            tracing::warn!(conversation_id = %turn.conversation_id, error = %ErrorChain(&e), "AI companion unavailable");
             ApiError::code(ErrorCode::AiUnavailable)
         })?;
     let assistant_message = save_reply(state, turn.conversation_id, &content, provider).await?;
@@ -338,13 +353,13 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
         }
         let model = match failure {
             None if !text.trim().is_empty() => Ok(text),
-            None => Err(shared::ai::AiError("empty reply".into())),
+            None => Err(shared::ai::AiError::new("empty reply")),
             Some(e) => Err(e),
         };
         let (content, provider) = match compose(&turn, &safety, model, state.companion.provider()) {
             Ok(reply) => reply,
             Err(e) => {
-                tracing::warn!(conversation_id = %turn.conversation_id, error = %e, "AI companion unavailable (stream)");
+                tracing::warn!(conversation_id = %turn.conversation_id, error = %ErrorChain(&e), "AI companion unavailable (stream)");
                 emit(error_event(
                     ApiError::code(ErrorCode::AiUnavailable),
                     turn.lang,

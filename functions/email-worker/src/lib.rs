@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use shared::AppState;
 use shared::config::ConfigError;
-use shared::domain::email::EmailRequest;
+use shared::events::email::EmailRequest;
 use shared::events::push::{self, PushMessage, WorkError, Worker};
 use shared::mail::{MailError, Mailer};
 
@@ -28,13 +28,13 @@ impl Worker for EmailWorker {
         message: &PushMessage,
         request: EmailRequest,
     ) -> Result<(), WorkError> {
-        let email = templates::render(&request).map_err(WorkError::Permanent)?;
+        let email = templates::render(&request).map_err(WorkError::permanent)?;
         self.mailer
             .send(&email, &message.id)
             .await
             .map_err(|e| match e {
-                MailError::Retryable(why) => WorkError::Retry(why),
-                MailError::Permanent(why) => WorkError::Permanent(why),
+                MailError::Retryable(why) => WorkError::retry(why),
+                MailError::Permanent(why) => WorkError::permanent(why),
             })
     }
 }

@@ -2,7 +2,7 @@
 //! escaped before they enter the HTML.
 
 use serde_json::Value;
-use shared::domain::email::{EmailRequest, Template};
+use shared::events::email::{EmailRequest, Template};
 use shared::mail::OutgoingEmail;
 
 struct Text {

@@ -232,8 +232,9 @@ async fn events_arrive_through_the_pubsub_emulator(pool: PgPool) {
 
     // Published the way the account functions do it.
     let publisher = AppState::from_parts(s, pool, Cache::memory(), events).unwrap();
-    let request: shared::domain::email::EmailRequest = serde_json::from_value(welcome()).unwrap();
-    shared::domain::email::request(&publisher, request).await;
+    let request: shared::events::email::EmailRequest = serde_json::from_value(welcome()).unwrap();
+    let topic = &publisher.settings.pubsub.topic_email_send;
+    shared::events::email::publish(&publisher.events, topic, &request).await;
     for _ in 0..100 {
         if !outbox(&dir).is_empty() {
             break;

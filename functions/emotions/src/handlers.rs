@@ -1,10 +1,9 @@
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::domain::journal;
 use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json, Patch, Query, ResourceId};
-use shared::pagination::{Page, PageParams};
+use shared::pagination::{Keyset, Page, PageParams};
 use shared::{ApiError, ApiResult, AppState, Fields, Reply};
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -16,7 +15,7 @@ const SCOPE: &str = "emotions";
 
 fn contribution(log: &Log) -> journal::Contribution<'_> {
     journal::Contribution {
-        emotion: log.emotion.as_str(),
+        emotion: log.emotion,
         intensity: log.intensity,
         tags: &log.tags,
         recorded_at: log.recorded_at,
@@ -26,6 +25,7 @@ fn contribution(log: &Log) -> journal::Contribution<'_> {
 /// Record how you feel.
 #[utoipa::path(post, path = "", tag = "emotions", security(("bearer" = [])), request_body = CreateLog,
     responses((status = 201, description = "The new log", body = Envelope<Log>), (status = 422, description = "VALIDATION_ERROR")))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -67,15 +67,10 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Position {
-    r: DateTime<Utc>,
-    i: Uuid,
-}
-
 /// Your logs, newest first by `recorded_at`.
 #[utoipa::path(get, path = "", tag = "emotions", security(("bearer" = [])), params(ListParams),
     responses((status = 200, description = "A page of logs", body = Envelope<Page<Log>>), (status = 400, description = "BAD_REQUEST: bad cursor"), (status = 422, description = "VALIDATION_ERROR")))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -102,9 +97,8 @@ pub async fn list(
         .emotion
         .as_deref()
         .and_then(|v| f.check("emotion", Emotion::parse(v)));
-    f.finish()?;
-    let limit = limit.expect("checked");
-    let after: Option<Position> = page.position(&state.cursors, SCOPE)?;
+    let limit = f.finish(limit)?;
+    let after: Option<Keyset> = page.position(&state.cursors, SCOPE)?;
     let (from_date, from_instant) = range::binds(from);
     let (to_date, to_instant) = range::binds(to);
 
@@ -127,8 +121,8 @@ pub async fn list(
     .bind(to_instant)
     .bind(to_date)
     .bind(emotion.map(Emotion::as_str))
-    .bind(after.as_ref().map(|p| p.r))
-    .bind(after.as_ref().map(|p| p.i))
+    .bind(after.map(|p| p.at))
+    .bind(after.map(|p| p.id))
     .bind(i64::from(limit) + 1)
     .fetch_all(&state.db)
     .await?;
@@ -137,9 +131,9 @@ pub async fn list(
         limit,
         &state.cursors,
         SCOPE,
-        |l| Position {
-            r: l.recorded_at,
-            i: l.id,
+        |l| Keyset {
+            at: l.recorded_at,
+            id: l.id,
         },
     )))
 }
@@ -160,6 +154,7 @@ async fn find(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Log> {
 /// One of your logs.
 #[utoipa::path(get, path = "/{id}", tag = "emotions", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, description = "The log", body = Envelope<Log>), (status = 404, description = "NOT_FOUND (also someone else's)")))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, log_id = %id))]
 pub async fn get(
     State(state): State<AppState>,
     user: AuthUser,
@@ -171,6 +166,7 @@ pub async fn get(
 /// Change any field of one of your logs.
 #[utoipa::path(patch, path = "/{id}", tag = "emotions", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateLog,
     responses((status = 200, description = "The updated log", body = Envelope<Log>), (status = 404, description = "NOT_FOUND"), (status = 422, description = "VALIDATION_ERROR")))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, log_id = %id))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -197,7 +193,7 @@ pub async fn update(
         .check("recorded_at", body.recorded_at.required())
         .flatten()
         .and_then(|t| f.check("recorded_at", model::recorded_at(t)));
-    f.finish()?;
+    f.finish(())?;
 
     let mut tx = state.db.begin().await?;
     let old: Log = sqlx::query_as(concat!(
@@ -243,6 +239,7 @@ pub async fn update(
 /// Delete one of your logs.
 #[utoipa::path(delete, path = "/{id}", tag = "emotions", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, description = "Deleted", body = Envelope<Option<bool>>), (status = 404, description = "NOT_FOUND")))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, log_id = %id))]
 pub async fn delete(
     State(state): State<AppState>,
     user: AuthUser,

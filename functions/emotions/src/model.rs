@@ -3,66 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::Fields;
-use shared::domain::journal;
+pub use shared::domain::journal::Emotion;
 use shared::http::Patch;
 use sqlx::FromRow;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// The ten emotions, in the order that breaks ties (the declaration order is
-/// `journal::EMOTIONS`'s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-pub enum Emotion {
-    /// 기쁨
-    Happy,
-    /// 평온
-    Calm,
-    /// 감사
-    Grateful,
-    /// 설렘
-    Excited,
-    /// 슬픔
-    Sad,
-    /// 불안
-    Anxious,
-    /// 화남
-    Angry,
-    /// 스트레스
-    Stressed,
-    /// 피곤
-    Tired,
-    /// 외로움
-    Lonely,
-}
-
-impl Emotion {
-    pub const ALL: [Emotion; 10] = [
-        Self::Happy,
-        Self::Calm,
-        Self::Grateful,
-        Self::Excited,
-        Self::Sad,
-        Self::Anxious,
-        Self::Angry,
-        Self::Stressed,
-        Self::Tired,
-        Self::Lonely,
-    ];
-
-    /// The rollup's arrays are indexed in this order (`journal::EMOTIONS`).
-    pub fn as_str(self) -> &'static str {
-        journal::EMOTIONS[self as usize]
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        Self::ALL
-            .into_iter()
-            .find(|e| e.as_str() == raw)
-            .ok_or("must be one of happy, calm, grateful, excited, sad, anxious, angry, stressed, tired, lonely")
-    }
-}
 
 /// `log` of the API.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -188,13 +133,14 @@ impl CreateLog {
             "recorded_at",
             recorded_at(self.recorded_at.unwrap_or_else(Utc::now)),
         );
-        f.finish()?;
+        let (intensity, note, tags, recorded_at) =
+            f.finish((intensity, note, tags, recorded_at))?;
         Ok(NewLog {
             emotion: self.emotion,
-            intensity: intensity.expect("checked"),
-            note: note.expect("checked"),
-            tags: tags.expect("checked"),
-            recorded_at: recorded_at.expect("checked"),
+            intensity,
+            note,
+            tags,
+            recorded_at,
         })
     }
 }
@@ -225,15 +171,5 @@ mod tests {
         );
         assert!(recorded_at(Utc::now() + chrono::Duration::minutes(4)).is_ok());
         assert!(recorded_at(Utc::now() + chrono::Duration::minutes(6)).is_err());
-        assert_eq!(Emotion::parse("calm"), Ok(Emotion::Calm));
-        assert!(Emotion::parse("Calm").is_err());
-    }
-
-    #[test]
-    fn the_enum_follows_the_rollup_order() {
-        for (i, e) in Emotion::ALL.into_iter().enumerate() {
-            assert_eq!(e as usize, i);
-            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
-        }
     }
 }

@@ -86,6 +86,7 @@ struct Span {
 /// Statistics of your logs in your time zone.
 #[utoipa::path(get, path = "/stats", tag = "emotions", security(("bearer" = [])), params(StatsParams),
     responses((status = 200, description = "Statistics", body = Envelope<Stats>), (status = 422, description = "VALIDATION_ERROR")))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn stats(
     State(state): State<AppState>,
     user: AuthUser,
@@ -101,11 +102,11 @@ pub async fn stats(
         .as_deref()
         .and_then(|v| f.check("to", Bound::parse(v)));
     if let Some(tz) = params.tz.as_deref()
-        && !shared::domain::users::is_time_zone(&state.db, tz).await?
+        && !shared::domain::accounts::is_time_zone(&state.db, tz).await?
     {
         f.add("tz", "must be an IANA time zone such as Asia/Seoul");
     }
-    f.finish()?;
+    f.finish(())?;
 
     let span = resolve(&state, user.id, params.tz.as_deref(), from, to).await?;
     let days = (span.to_date - span.from_date).num_days() + 1;

@@ -2,9 +2,8 @@
 
 mod handlers;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::AppState;
-use shared::domain::sessions::Tokens;
 use shared::http::Patch;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -53,9 +52,4 @@ pub struct DeleteMe {
     /// Required for accounts with a password.
     #[serde(default)]
     pub password: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokensPayload {
-    pub tokens: Tokens,
 }

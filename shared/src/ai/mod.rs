@@ -20,8 +20,28 @@ pub enum Turn {
 
 /// Why the companion could not answer; always "try again later" for the user.
 #[derive(Debug, thiserror::Error)]
-#[error("AI provider: {0}")]
-pub struct AiError(pub String);
+#[error("AI provider: {what}")]
+pub struct AiError {
+    what: String,
+    #[source]
+    source: Option<crate::error::BoxError>,
+}
+
+impl AiError {
+    pub fn new(what: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    pub fn caused_by(what: &str, source: impl Into<crate::error::BoxError>) -> Self {
+        Self {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+}
 
 pub type TextStream = Pin<Box<dyn Stream<Item = Result<String, AiError>> + Send>>;
 

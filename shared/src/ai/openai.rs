@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 
 use super::{AiError, TextStream, Turn};
 use crate::config::{ConfigError, OpenAiSettings, Secret};
+use crate::error::ErrorChain;
 
 const MODERATION_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -60,17 +61,14 @@ impl tower::retry::Policy<HttpRequestFactory, reqwest::Response, OpenAIError> fo
 }
 
 fn unavailable(e: OpenAIError) -> AiError {
-    // Never the body: it may carry the person's words.
-    let what = match &e {
-        OpenAIError::ApiError(r) => format!("status {}", r.status_code),
-        OpenAIError::Reqwest(r) if r.is_timeout() => "timeout".into(),
-        OpenAIError::Reqwest(r) if r.is_connect() => "unreachable".into(),
-        OpenAIError::Reqwest(_) => "transport error".into(),
-        OpenAIError::JSONDeserialize(..) => "unexpected response".into(),
-        OpenAIError::StreamError(_) => "stream broken".into(),
-        _ => "request failed".into(),
-    };
-    AiError(what)
+    // Never the body: it may carry the person's words. Transport errors keep their cause.
+    match e {
+        OpenAIError::ApiError(r) => AiError::new(format!("status {}", r.status_code)),
+        OpenAIError::Reqwest(r) => AiError::caused_by("transport error", r),
+        OpenAIError::JSONDeserialize(..) => AiError::new("unexpected response"),
+        OpenAIError::StreamError(_) => AiError::new("stream broken"),
+        _ => AiError::new("request failed"),
+    }
 }
 
 impl OpenAi {
@@ -125,7 +123,7 @@ impl OpenAi {
         let request = self.request(system, history)?;
         let response = tokio::time::timeout(self.deadline, self.client.chat().create(request))
             .await
-            .map_err(|_| AiError("timeout".into()))?
+            .map_err(|_| AiError::new("timeout"))?
             .map_err(unavailable)?;
         response
             .choices
@@ -133,7 +131,7 @@ impl OpenAi {
             .next()
             .and_then(|c| c.message.content)
             .filter(|c| !c.trim().is_empty())
-            .ok_or_else(|| AiError("empty reply".into()))
+            .ok_or_else(|| AiError::new("empty reply"))
     }
 
     pub async fn stream(&self, system: &str, history: &[Turn]) -> Result<TextStream, AiError> {
@@ -141,17 +139,17 @@ impl OpenAi {
         let upstream =
             tokio::time::timeout(self.deadline, self.client.chat().create_stream(request))
                 .await
-                .map_err(|_| AiError("timeout".into()))?
+                .map_err(|_| AiError::new("timeout"))?
                 .map_err(unavailable)?;
         let idle = self.deadline;
         let pieces = futures_util::stream::unfold(Some(upstream), move |upstream| async move {
             let mut upstream = upstream?;
             loop {
                 match tokio::time::timeout(idle, upstream.next()).await {
-                    Err(_) => return Some((Err(AiError("timeout".into())), None)),
+                    Err(_) => return Some((Err(AiError::new("timeout")), None)),
                     Ok(None) => return None,
                     Ok(Some(Err(OpenAIError::JSONDeserialize(..)))) => {
-                        return Some((Err(AiError("unexpected response".into())), None));
+                        return Some((Err(AiError::new("unexpected response")), None));
                     }
                     Ok(Some(Err(e))) => return Some((Err(unavailable(e)), None)),
                     Ok(Some(Ok(chunk))) => {
@@ -187,7 +185,7 @@ impl OpenAi {
                 c.self_harm || c.self_harm_intent || c.self_harm_instructions
             })),
             Ok(Err(e)) => {
-                tracing::warn!(error = %unavailable(e), "moderation unavailable; the lexicon still applies");
+                tracing::warn!(error = %ErrorChain(&unavailable(e)), "moderation unavailable; the lexicon still applies");
                 None
             }
             Err(_) => {

@@ -33,6 +33,7 @@ impl MemoryStore {
         true
     }
 
+    #[cfg(feature = "testing")]
     pub(super) fn del(&self, key: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.remove(key);

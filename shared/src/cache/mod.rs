@@ -18,12 +18,13 @@ pub use memory::MemoryStore;
 use near::{Lookup, Near};
 
 #[derive(Debug, thiserror::Error)]
-#[error("cache: {0}")]
-pub struct CacheError(String);
+#[error("redis")]
+pub struct CacheError(#[from] fred::error::Error);
 
-impl From<fred::error::Error> for CacheError {
-    fn from(e: fred::error::Error) -> Self {
-        Self(e.to_string())
+/// Redis unreachable or failing: 503, the cause kept for the log.
+impl From<CacheError> for crate::error::ApiError {
+    fn from(e: CacheError) -> Self {
+        Self::unavailable(e)
     }
 }
 
@@ -122,6 +123,8 @@ impl Cache {
         }
     }
 
+    /// Tests only: forget a key, as if its time had passed.
+    #[cfg(feature = "testing")]
     pub async fn del(&self, key: &str) -> CacheResult<()> {
         match self {
             Self::Redis(r) => Ok(r.client.del::<(), _>(key).await?),

@@ -3,22 +3,82 @@
 //! when the time zone changes. Both run inside the caller's transaction.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// The emotions in the API's order: `emotion_days.counts[i + 1]` counts `EMOTIONS[i]`.
-/// Append-only, since the rollup's arrays are indexed by it.
-pub const EMOTIONS: [&str; 10] = [
-    "happy", "calm", "grateful", "excited", "sad", "anxious", "angry", "stressed", "tired",
-    "lonely",
-];
+/// The ten emotions, in the API's order, which also breaks ties. The rollup's arrays are
+/// indexed by it (`emotion_days.counts[e as usize + 1]` counts `e`): append only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Emotion {
+    /// 기쁨
+    Happy,
+    /// 평온
+    Calm,
+    /// 감사
+    Grateful,
+    /// 설렘
+    Excited,
+    /// 슬픔
+    Sad,
+    /// 불안
+    Anxious,
+    /// 화남
+    Angry,
+    /// 스트레스
+    Stressed,
+    /// 피곤
+    Tired,
+    /// 외로움
+    Lonely,
+}
+
+impl Emotion {
+    pub const ALL: [Emotion; 10] = [
+        Self::Happy,
+        Self::Calm,
+        Self::Grateful,
+        Self::Excited,
+        Self::Sad,
+        Self::Anxious,
+        Self::Angry,
+        Self::Stressed,
+        Self::Tired,
+        Self::Lonely,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Happy => "happy",
+            Self::Calm => "calm",
+            Self::Grateful => "grateful",
+            Self::Excited => "excited",
+            Self::Sad => "sad",
+            Self::Anxious => "anxious",
+            Self::Angry => "angry",
+            Self::Stressed => "stressed",
+            Self::Tired => "tired",
+            Self::Lonely => "lonely",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.as_str() == raw)
+            .ok_or("must be one of happy, calm, grateful, excited, sad, anxious, angry, stressed, tired, lonely")
+    }
+}
 
 /// What a log contributes to the rollup.
 #[derive(Debug, Clone)]
 pub struct Contribution<'a> {
-    pub emotion: &'a str,
+    pub emotion: Emotion,
     pub intensity: i16,
     pub tags: &'a [String],
     pub recorded_at: DateTime<Utc>,
@@ -33,12 +93,9 @@ pub async fn apply(
     log: &Contribution<'_>,
     sign: i32,
 ) -> Result<(), ApiError> {
-    let slot = EMOTIONS
-        .iter()
-        .position(|e| *e == log.emotion)
-        .ok_or_else(|| ApiError::internal(format!("unknown emotion {}", log.emotion)))?;
+    let slot = log.emotion as usize;
     let intensity = i32::from(log.intensity);
-    let (mut counts, mut sums) = ([0; EMOTIONS.len()], [0; EMOTIONS.len()]);
+    let (mut counts, mut sums) = ([0; Emotion::ALL.len()], [0; Emotion::ALL.len()]);
     counts[slot] = sign;
     sums[slot] = sign * intensity;
     sqlx::query(
@@ -98,7 +155,7 @@ pub async fn rebuild(db: &mut PgConnection, user_id: Uuid) -> Result<(), ApiErro
          GROUP BY d.day",
     )
     .bind(user_id)
-    .bind(&EMOTIONS[..])
+    .bind(Emotion::ALL.map(Emotion::as_str).as_slice())
     .execute(&mut *db)
     .await?;
     sqlx::query(
@@ -130,4 +187,19 @@ pub async fn invalidate_stats(cache: &crate::cache::Cache, user_id: Uuid) -> Res
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emotions_keep_the_rollup_order_and_their_names() {
+        for (i, e) in Emotion::ALL.into_iter().enumerate() {
+            assert_eq!(e as usize, i);
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+            assert_eq!(Emotion::parse(e.as_str()), Ok(e));
+        }
+        assert!(Emotion::parse("Calm").is_err());
+    }
 }

@@ -1,8 +1,8 @@
-//! Rules and SQL that several functions share: accounts, sessions, one-time tokens, emails.
+//! Rules and SQL that several functions share. Each module owns its tables: every statement
+//! that writes them is in it, and everyone else calls its typed API.
+//!
+//! - [`accounts`]: `users`, `sessions`, `one_time_tokens`
+//! - [`journal`]: `emotion_days`, `emotion_daily_tags` (the mood journal's daily rollup)
 
-pub mod email;
+pub mod accounts;
 pub mod journal;
-pub mod one_time;
-pub mod passwords;
-pub mod sessions;
-pub mod users;

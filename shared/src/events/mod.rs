@@ -1,6 +1,7 @@
 //! Events: JSON payloads (`"version": 1`) published to Pub/Sub topics, or — in development —
 //! delivered in-process to the same worker handlers, wrapped in the same push envelope.
 
+pub mod email;
 mod in_process;
 #[cfg(feature = "worker")]
 pub mod oidc;

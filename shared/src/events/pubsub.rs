@@ -55,10 +55,7 @@ impl PubSubPublisher {
                 .with_endpoint(format!("http://{host}"))
                 .with_credentials(anonymous);
         }
-        let publisher = builder
-            .build()
-            .await
-            .map_err(|e| ApiError::Unavailable(format!("pubsub client: {e}")))?;
+        let publisher = builder.build().await.map_err(ApiError::unavailable)?;
         publishers.insert(topic.to_owned(), publisher.clone());
         Ok(publisher)
     }
@@ -68,10 +65,8 @@ impl PubSubPublisher {
         let sent = publisher.publish(Message::new().set_data(data));
         match tokio::time::timeout(PUBLISH_TIMEOUT, sent).await {
             Ok(Ok(id)) => Ok(id),
-            Ok(Err(e)) => Err(ApiError::Unavailable(format!(
-                "pubsub publish to {topic}: {e}"
-            ))),
-            Err(_) => Err(ApiError::Unavailable(format!(
+            Ok(Err(e)) => Err(ApiError::unavailable(e)),
+            Err(_) => Err(ApiError::unavailable(format!(
                 "pubsub publish to {topic}: timed out"
             ))),
         }

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::{PAYLOAD_VERSION, push_path};
-use crate::error::ApiError;
+use crate::error::{ApiError, BoxError, ErrorChain};
 use crate::state::AppState;
 
 /// One delivered message, decoded.
@@ -32,18 +32,30 @@ pub struct PushMessage {
     pub delivery_attempt: Option<u32>,
 }
 
-/// Why a handler did not finish.
-#[derive(Debug)]
+/// Why a handler did not finish; the cause is kept for the log.
+#[derive(Debug, thiserror::Error)]
 pub enum WorkError {
     /// Worth trying again later (a provider's 5xx or 429, a dead database): 503, redelivered.
-    Retry(String),
+    #[error("will be retried")]
+    Retry(#[source] BoxError),
     /// Can never succeed (a payload naming a deleted user): logged, acked, recorded.
-    Permanent(String),
+    #[error("can never succeed")]
+    Permanent(#[source] BoxError),
+}
+
+impl WorkError {
+    pub fn retry(cause: impl Into<BoxError>) -> Self {
+        Self::Retry(cause.into())
+    }
+
+    pub fn permanent(cause: impl Into<BoxError>) -> Self {
+        Self::Permanent(cause.into())
+    }
 }
 
 impl From<sqlx::Error> for WorkError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Retry(format!("database: {e}"))
+        Self::retry(e)
     }
 }
 
@@ -164,16 +176,18 @@ async fn receive<W: Worker>(
         return ack("discarded");
     };
     let span = tracing::info_span!("push", worker = W::NAME, message_id = %message.id);
-    match process(&worker, &state, &message).instrument(span).await {
-        Ok(status) => {
-            tracing::info!(worker = W::NAME, message_id = %message.id, status, "push handled");
-            ack(status)
-        }
-        Err(e) => {
-            tracing::warn!(worker = W::NAME, message_id = %message.id, error = %e, "push failed; will be retried");
-            ApiError::Unavailable(e).into_response()
+    async {
+        match process(&worker, &state, &message).await {
+            Ok(status) => {
+                tracing::info!(status, "push handled");
+                ack(status)
+            }
+            // Logged once, with its cause, as the 503 asking Pub/Sub to redeliver.
+            Err(e) => ApiError::unavailable(e).into_response(),
         }
     }
+    .instrument(span)
+    .await
 }
 
 /// Runs the handler once per message id. `Ok(status)` acks; `Err` asks for a retry.
@@ -181,16 +195,16 @@ async fn process<W: Worker>(
     worker: &W,
     state: &AppState,
     message: &PushMessage,
-) -> Result<&'static str, String> {
+) -> Result<&'static str, WorkError> {
     let payload = match decode_payload::<W::Payload>(&message.data) {
         Ok(p) => p,
         Err(why) => {
-            tracing::error!(worker = W::NAME, message_id = %message.id, %why, "malformed payload; acked");
+            tracing::error!(%why, "malformed payload; acked");
             record(state, W::NAME, &message.id, "discarded").await?;
             return Ok("discarded");
         }
     };
-    let mut tx = state.db.begin().await.map_err(|e| e.to_string())?;
+    let mut tx = state.db.begin().await?;
     // The primary key makes a concurrent redelivery wait here until this one commits.
     let fresh = sqlx::query(
         "INSERT INTO processed_messages (worker, message_id, outcome) VALUES ($1, $2, 'done')
@@ -199,8 +213,7 @@ async fn process<W: Worker>(
     .bind(W::NAME)
     .bind(&message.id)
     .execute(&mut *tx)
-    .await
-    .map_err(|e| e.to_string())?
+    .await?
     .rows_affected()
         == 1;
     if !fresh {
@@ -208,13 +221,13 @@ async fn process<W: Worker>(
     }
     match worker.handle(state, &mut tx, message, payload).await {
         Ok(()) => {
-            tx.commit().await.map_err(|e| e.to_string())?;
+            tx.commit().await?;
             Ok("processed")
         }
-        Err(WorkError::Retry(why)) => Err(why),
-        Err(WorkError::Permanent(why)) => {
+        Err(e @ WorkError::Retry(_)) => Err(e),
+        Err(e @ WorkError::Permanent(_)) => {
             drop(tx);
-            tracing::error!(worker = W::NAME, message_id = %message.id, %why, "permanent failure; acked");
+            tracing::error!(error = %ErrorChain(&e), "permanent failure; acked");
             record(state, W::NAME, &message.id, "discarded").await?;
             Ok("discarded")
         }
@@ -226,7 +239,7 @@ async fn record(
     worker: &str,
     message_id: &str,
     outcome: &str,
-) -> Result<(), String> {
+) -> Result<(), WorkError> {
     sqlx::query(
         "INSERT INTO processed_messages (worker, message_id, outcome) VALUES ($1, $2, $3)
          ON CONFLICT DO NOTHING",
@@ -235,9 +248,8 @@ async fn record(
     .bind(message_id)
     .bind(outcome)
     .execute(&state.db)
-    .await
-    .map(|_| ())
-    .map_err(|e| e.to_string())
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

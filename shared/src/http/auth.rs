@@ -6,9 +6,9 @@ use axum::http::request::Parts;
 use uuid::Uuid;
 
 use crate::auth::{AccessClaims, Role, bearer_token};
-use crate::domain::sessions;
+use crate::domain::accounts::sessions;
 use crate::error::ApiError;
-use crate::ratelimit::VerifiedBearer;
+use crate::http::limits::VerifiedBearer;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

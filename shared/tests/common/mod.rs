@@ -6,9 +6,10 @@ use std::time::Duration;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use shared::db::Constraints;
 use shared::http::{AdminUser, AuthUser, Json, Query};
 use shared::pagination::{Page, PageParams};
-use shared::{ApiError, ApiResult, AppState, Reply};
+use shared::{ApiError, ApiResult, AppState, ErrorCode, Reply};
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
@@ -37,13 +38,13 @@ impl shared::events::push::Worker for Recorder {
     ) -> Result<(), shared::events::push::WorkError> {
         match p.text.as_str() {
             "retry" => {
-                return Err(shared::events::push::WorkError::Retry(
-                    "provider answered 503".into(),
+                return Err(shared::events::push::WorkError::retry(
+                    "provider answered 503",
                 ));
             }
             "never" => {
-                return Err(shared::events::push::WorkError::Permanent(
-                    "the user is gone".into(),
+                return Err(shared::events::push::WorkError::permanent(
+                    "the user is gone",
                 ));
             }
             _ => {}
@@ -107,7 +108,8 @@ struct UniqueBody {
     email: String,
 }
 
-/// Inserts a user with this email: the real `users_email_key` maps to EMAIL_TAKEN.
+/// Inserts a user with this email: the real `users_email_key`, mapped to EMAIL_TAKEN here
+/// as its owner maps it.
 async fn unique(
     axum::extract::State(state): axum::extract::State<AppState>,
     Json(body): Json<UniqueBody>,
@@ -118,7 +120,8 @@ async fn unique(
         .bind(body.email)
         .bind(&id.simple().to_string()[..20])
         .execute(&state.db)
-        .await?;
+        .await
+        .on_constraints(&[("users_email_key", ErrorCode::EmailTaken)])?;
     Ok(Reply::created(()))
 }
 

@@ -10,7 +10,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::cache::Cache;
-use shared::domain::email::EmailRequest;
+use shared::events::email::EmailRequest;
 use shared::events::push::{decode_payload, parse_envelope};
 use shared::events::{Events, InProcessBus};
 pub use shared::testing::*;

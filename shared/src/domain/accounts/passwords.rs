@@ -5,7 +5,7 @@
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use rand::RngCore;
 
-use crate::domain::users::Password;
+use super::Password;
 use crate::error::ApiError;
 
 /// Each hash takes ~35 ms of a core and 19 MiB of memory: bound how many run at once, so a

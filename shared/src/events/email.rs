@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use super::Events;
+use crate::error::ErrorChain;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -27,16 +27,11 @@ pub struct EmailRequest {
     pub params: Map<String, Value>,
 }
 
-/// Publishes the request; a failure is logged, never shown to the user (they can ask again),
-/// and never includes the address or the token.
-pub async fn request(state: &AppState, email: EmailRequest) {
-    let template = email.template;
-    let topic = &state.settings.pubsub.topic_email_send;
-    if let Err(e) = state.events.publish(topic, &email).await {
-        let detail = match e {
-            ApiError::Internal(d) | ApiError::Unavailable(d) => d,
-            ApiError::Client { .. } => "client error".into(),
-        };
-        tracing::error!(?template, error = %detail, "could not publish an email request");
+/// Publishes the request on `topic`; a failure is logged, never shown to the user (they can
+/// ask again), and never includes the address or the token.
+pub async fn publish(events: &Events, topic: &str, email: &EmailRequest) {
+    if let Err(e) = events.publish(topic, email).await {
+        let template = email.template;
+        tracing::error!(?template, error = %ErrorChain(&e), "could not publish an email request");
     }
 }

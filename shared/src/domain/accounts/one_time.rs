@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -79,5 +79,5 @@ pub async fn consume(
     .bind(purpose.as_str())
     .fetch_optional(db)
     .await?
-    .ok_or_else(|| ApiError::code(crate::ErrorCode::InvalidToken))
+    .ok_or_else(|| ApiError::code(ErrorCode::InvalidToken))
 }

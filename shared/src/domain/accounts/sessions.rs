@@ -39,6 +39,12 @@ pub struct Tokens {
     pub expires_in: i64,
 }
 
+/// `{tokens}`: what refresh and a password change answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokensPayload {
+    pub tokens: Tokens,
+}
+
 fn issue(
     state: &AppState,
     user_id: Uuid,
@@ -149,7 +155,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Ap
     }
     let within_grace = session
         .rotated_at
-        .is_some_and(|at| Utc::now() - at <= chrono::Duration::from_std(GRACE).expect("small"));
+        .is_some_and(|at| (Utc::now() - at).num_milliseconds() <= GRACE.as_millis() as i64);
     let current_jti = if claims.jti == session.refresh_jti {
         let next = Uuid::now_v7();
         sqlx::query(
@@ -178,10 +184,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Ap
         tracing::warn!(session_id = %claims.sid, "refresh token reuse: session revoked");
         return Err(ApiError::code(ErrorCode::TokenReused));
     };
-    sqlx::query("UPDATE users SET last_active_at = now() WHERE id = $1")
-        .bind(claims.sub)
-        .execute(&mut *tx)
-        .await?;
+    super::touch(&mut tx, claims.sub).await?;
     let iat = issued_at(&mut tx, claims.sub).await?;
     tx.commit().await?;
     issue(
@@ -234,9 +237,9 @@ pub async fn revoke(
     close_gates(state, &[session_id], Gate::Revoked).await
 }
 
-/// Revokes every live session of `user_id` but `except`, inside the caller's transaction.
-/// After committing, pass the returned ids to [`close_gates`].
-pub async fn revoke_all(
+/// Revokes every live session of `user_id` but `except`, inside the caller's transaction;
+/// their gates close when the returned [`super::Revocation`] is announced.
+pub(super) async fn revoke_all(
     db: &mut PgConnection,
     user_id: Uuid,
     except: Option<Uuid>,
@@ -254,25 +257,9 @@ pub async fn revoke_all(
     .await?)
 }
 
-/// Refuses the user's access tokens issued until now (inside the caller's transaction);
-/// returns the new `tokens_valid_after`. After committing, open the caller's own session gate
-/// with it ([`open_gate`]).
-pub async fn invalidate_access_tokens(
-    db: &mut PgConnection,
-    user_id: Uuid,
-) -> Result<i64, ApiError> {
-    let valid_after = Utc::now().timestamp() + 1;
-    sqlx::query("UPDATE users SET tokens_valid_after = $2, updated_at = now() WHERE id = $1")
-        .bind(user_id)
-        .bind(valid_after)
-        .execute(db)
-        .await?;
-    Ok(valid_after)
-}
-
 /// The gate of a session, as cached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gate {
+pub(super) enum Gate {
     Revoked,
     Suspended,
     Open { valid_after: i64 },
@@ -311,7 +298,11 @@ fn closed_ttl(state: &AppState) -> Duration {
 }
 
 /// Overwrites the gates of `sessions` (after the database says so).
-pub async fn close_gates(state: &AppState, sessions: &[Uuid], gate: Gate) -> Result<(), ApiError> {
+pub(super) async fn close_gates(
+    state: &AppState,
+    sessions: &[Uuid],
+    gate: Gate,
+) -> Result<(), ApiError> {
     for id in sessions {
         state
             .cache
@@ -322,7 +313,7 @@ pub async fn close_gates(state: &AppState, sessions: &[Uuid], gate: Gate) -> Res
 }
 
 /// Overwrites one session's gate with the user's new `tokens_valid_after`.
-pub async fn open_gate(
+pub(super) async fn open_gate(
     state: &AppState,
     session_id: Uuid,
     valid_after: i64,
