@@ -14,39 +14,47 @@ locals {
 
   image_base = "${var.region}-docker.pkg.dev/${var.project}/${google_artifact_registry_repository.images.repository_id}"
 
-  # Environment every function gets (non-secret). Names are the ones shared::config reads.
+  # Each function is handed only what it needs (shared::config::required_in_production, by
+  # kind and feature; a test checks both ways). Names are the ones shared::config reads.
+  # Environment every function gets (non-secret).
   common_env = {
-    APP_ENV              = "production"
-    APP_NAME             = "${var.prefix}-api"
-    LOG_FORMAT           = "json"
-    LOG_LEVEL            = "info"
-    GOOGLE_CLOUD_PROJECT = var.project
-    PUBSUB_PROJECT_ID    = var.project
-    CORS_ORIGINS         = var.frontend_url
-    FRONTEND_URL         = var.frontend_url
-    # Google's external Application LB appends "<client>,<forwarding rule address>" to
-    # X-Forwarded-For: the client is the second entry from the right (docs/decisions.md).
-    TRUSTED_PROXY_HOPS = "2"
+    APP_ENV    = "production"
+    LOG_FORMAT = "json"
+    LOG_LEVEL  = "info"
     # Every instance of every function shares Cloud SQL's max_connections (400) and its few
     # cores; more connections than a few per core only add switching (docs/BENCHMARKS.md).
     # 4 per instance: 20 instances of the 4 services and the workers stay under 400.
-    DATABASE_POOL_SIZE              = "4"
-    DATABASE_MAX_OVERFLOW           = "0"
-    PUBSUB_TOPIC_EMAIL_SEND         = "email-send"
-    PUBSUB_TOPIC_IMAGE_RESIZE       = "image-resize"
-    PUBSUB_TOPIC_NOTIFICATION_PURGE = "notification-purge"
+    DATABASE_POOL_SIZE    = "4"
+    DATABASE_MAX_OVERFLOW = "0"
+  }
+
+  # Environment by kind of function.
+  kind_env = {
+    service = {
+      CORS_ORIGINS = var.frontend_url
+      FRONTEND_URL = var.frontend_url
+      # Google's external Application LB appends "<client>,<forwarding rule address>" to
+      # X-Forwarded-For: the client is the second entry from the right (docs/decisions.md).
+      TRUSTED_PROXY_HOPS = "2"
+    }
+    worker = {
+      PUSH_AUTH_VERIFY           = "true"
+      PUSH_SERVICE_ACCOUNT_EMAIL = google_service_account.push.email
+      PUBSUB_TOPIC_EMAIL_SEND    = "email-send"
+    }
+    job = {}
   }
 
   # Environment by feature of `shared`.
   feature_env = {
+    pubsub = {
+      GOOGLE_CLOUD_PROJECT    = var.project
+      PUBSUB_PROJECT_ID       = var.project
+      PUBSUB_TOPIC_EMAIL_SEND = "email-send"
+    }
     mail = {
       MAIL_PROVIDER       = "sendgrid"
       SENDGRID_FROM_EMAIL = "noreply@${var.domain}"
-    }
-    storage = {
-      STORAGE_PROVIDER = "gcs"
-      GCS_BUCKET_NAME  = google_storage_bucket.files.name
-      GCS_PROJECT_ID   = var.project
     }
     ai = {
       OPENAI_MODEL      = "gpt-4o-mini"
@@ -54,28 +62,35 @@ locals {
     }
   }
 
-  # Secrets every function gets, and those by feature. Each function's service account can
-  # read exactly these (least privilege).
-  common_secrets = ["DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "JWT_REFRESH_SECRET_KEY", "SENTRY_DSN"]
+  # Secrets every function gets, by kind and by feature. Each function's service account
+  # can read exactly these (least privilege): only services sign and verify tokens or use
+  # Redis.
+  common_secrets = ["DATABASE_URL"]
+  kind_secrets = {
+    service = ["REDIS_URL", "JWT_SECRET_KEY", "JWT_REFRESH_SECRET_KEY"]
+    worker  = []
+    job     = []
+  }
   feature_secrets = {
-    mail = ["SENDGRID_API_KEY"]
-    ai   = ["OPENAI_API_KEY"]
+    mail   = ["SENDGRID_API_KEY"]
+    ai     = ["OPENAI_API_KEY"]
+    sentry = ["SENTRY_DSN"]
   }
 
   function_env = {
     for name, f in local.functions : name => merge(
       local.common_env,
+      lookup(local.kind_env, f.kind, {}),
       merge([for feature in f.features : lookup(local.feature_env, feature, {})]...),
       f.kind == "worker" ? {
-        PUSH_AUTH_VERIFY           = "true"
-        PUSH_AUDIENCE              = "https://${var.prefix}-${name}-push"
-        PUSH_SERVICE_ACCOUNT_EMAIL = google_service_account.push.email
+        PUSH_AUDIENCE = "https://${var.prefix}-${name}-push"
       } : {},
     )
   }
   function_secrets = {
     for name, f in local.functions : name => toset(concat(
       local.common_secrets,
+      lookup(local.kind_secrets, f.kind, []),
       flatten([for feature in f.features : lookup(local.feature_secrets, feature, [])]),
     ))
   }

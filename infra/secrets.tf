@@ -17,7 +17,7 @@ locals {
     OPENAI_API_KEY         = var.openai_api_key
     SENTRY_DSN             = var.sentry_dsn
   }
-  secret_names = toset(concat(local.common_secrets, flatten(values(local.feature_secrets))))
+  secret_names = toset(concat(local.common_secrets, flatten(values(local.kind_secrets)), flatten(values(local.feature_secrets))))
 }
 
 resource "google_secret_manager_secret" "secret" {

@@ -17,8 +17,7 @@ command -v python3 >/dev/null || apt_install python3
 [ -n "${REDIS_URL:-}" ] || start_redis
 export PORT="${PORT:-8000}"
 export EMAIL_OUTBOX_DIR="${EMAIL_OUTBOX_DIR:-.data/outbox}"
-export LOCAL_STORAGE_DIR="${LOCAL_STORAGE_DIR:-.data/files}"
-mkdir -p "$EMAIL_OUTBOX_DIR" "$LOCAL_STORAGE_DIR"
+mkdir -p "$EMAIL_OUTBOX_DIR"
 
 log "building the local server"
 cargo build -p local

@@ -9,6 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use crate::functions::Kind;
+
 pub const DEV_JWT_SECRET: &str = "dev-access-secret-change-me-0123456789abcdef";
 pub const DEV_JWT_REFRESH_SECRET: &str = "dev-refresh-secret-change-me-0123456789abcdef";
 
@@ -329,20 +331,23 @@ fn check_url(name: &str, value: &str) -> Result<(), ConfigError> {
 impl Settings {
     /// Reads `.env` (development convenience; real environment variables win), then the
     /// environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env(kind: Kind) -> Result<Self, ConfigError> {
         let _ = dotenvy::dotenv();
-        Self::from_vars(std::env::vars())
+        Self::from_vars(kind, std::env::vars())
     }
 
     /// Like [`Settings::from_env`], but prints the one-line error and exits on failure.
-    pub fn from_env_or_exit() -> Self {
-        Self::from_env().unwrap_or_else(|e| {
+    pub fn from_env_or_exit(kind: Kind) -> Self {
+        Self::from_env(kind).unwrap_or_else(|e| {
             eprintln!("{e}");
             std::process::exit(78) // EX_CONFIG
         })
     }
 
-    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
+    /// The settings of a function of `kind`: only services sign and verify tokens, so only
+    /// they need the JWT keys in production (elsewhere the keys are random: nothing they
+    /// could sign is accepted anywhere).
+    pub fn from_vars<I, K, V>(kind: Kind, vars: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = (K, V)>,
         K: Into<String>,
@@ -366,13 +371,15 @@ impl Settings {
             ));
         }
 
+        let needs_keys = production && kind == Kind::Service;
         let jwt = JwtSettings {
-            secret: secret_key(&v, "JWT_SECRET_KEY", DEV_JWT_SECRET, production)?,
+            secret: secret_key(&v, "JWT_SECRET_KEY", DEV_JWT_SECRET, production, needs_keys)?,
             refresh_secret: secret_key(
                 &v,
                 "JWT_REFRESH_SECRET_KEY",
                 DEV_JWT_REFRESH_SECRET,
                 production,
+                needs_keys,
             )?,
             algorithm: v.parse("JWT_ALGORITHM", JwtAlgorithm::HS256)?,
             issuer: v.string("JWT_ISSUER", "mindpause-api"),
@@ -524,28 +531,27 @@ impl Settings {
     }
 }
 
-/// What a deployed function must be given in production (everything else has a production-safe
-/// default): by kind and by the features of `shared` it links. `infra/` must set each of
-/// these; a test checks it does.
-pub fn required_in_production(worker: bool, features: &[String]) -> Vec<&'static str> {
-    let mut vars = vec![
-        "APP_ENV",
-        "DATABASE_URL",
-        "REDIS_URL",
-        "JWT_SECRET_KEY",
-        "JWT_REFRESH_SECRET_KEY",
-        "CORS_ORIGINS",
-        "FRONTEND_URL",
-        "TRUSTED_PROXY_HOPS",
-        "LOG_FORMAT",
-    ];
-    if worker {
-        vars.extend([
+/// What a deployed function of `kind` must be given in production (everything else has a
+/// production-safe default), by the features of `shared` it links. `infra/` sets each of
+/// these and hands no function a secret it does not need; a test checks both.
+pub fn required_in_production(kind: Kind, features: &[String]) -> Vec<&'static str> {
+    let mut vars = vec!["APP_ENV", "DATABASE_URL", "LOG_FORMAT"];
+    vars.extend(match kind {
+        Kind::Service => &[
+            "REDIS_URL",
+            "JWT_SECRET_KEY",
+            "JWT_REFRESH_SECRET_KEY",
+            "CORS_ORIGINS",
+            "FRONTEND_URL",
+            "TRUSTED_PROXY_HOPS",
+        ][..],
+        Kind::Worker => &[
             "PUSH_AUTH_VERIFY",
             "PUSH_AUDIENCE",
             "PUSH_SERVICE_ACCOUNT_EMAIL",
-        ]);
-    }
+        ][..],
+        Kind::Job => &[][..],
+    });
     for feature in features {
         vars.extend(match feature.as_str() {
             "pubsub" => &["PUBSUB_PROJECT_ID"][..],
@@ -563,9 +569,11 @@ fn secret_key(
     name: &str,
     dev_default: &str,
     production: bool,
+    required: bool,
 ) -> Result<Secret, ConfigError> {
     match v.opt_string(name) {
-        None if production => Err(ConfigError::new(name, "is required in production")),
+        None if required => Err(ConfigError::new(name, "is required in production")),
+        None if production => Ok(Secret::new(random_key())),
         None => Ok(Secret::new(dev_default)),
         Some(value) if production && (value == dev_default || value.contains("change-this")) => {
             Err(ConfigError::new(
@@ -579,6 +587,14 @@ fn secret_key(
         )),
         Some(value) => Ok(Secret::new(value)),
     }
+}
+
+/// 256 random bits, hex-encoded: a key that nothing outside this process knows.
+fn random_key() -> String {
+    use rand::RngCore;
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn one_of(v: &Vars, name: &str, allowed: &[&str]) -> Result<Option<String>, ConfigError> {
@@ -603,7 +619,7 @@ mod tests {
     fn with(extra: &[(&'static str, &'static str)]) -> Result<Settings, ConfigError> {
         let mut vars = base();
         vars.extend_from_slice(extra);
-        Settings::from_vars(vars)
+        Settings::from_vars(Kind::Service, vars)
     }
 
     #[test]
@@ -619,7 +635,7 @@ mod tests {
 
     #[test]
     fn a_missing_database_url_is_named() {
-        let err = Settings::from_vars(Vec::<(String, String)>::new()).unwrap_err();
+        let err = Settings::from_vars(Kind::Service, Vec::<(String, String)>::new()).unwrap_err();
         assert_eq!(err.var, "DATABASE_URL");
         assert_eq!(
             err.to_string(),
@@ -671,6 +687,22 @@ mod tests {
 
         vars.push(("PUSH_AUTH_VERIFY", "false"));
         assert_eq!(with(&vars).unwrap_err().var, "PUSH_AUTH_VERIFY");
+    }
+
+    #[test]
+    fn only_services_need_the_token_keys_in_production() {
+        let prod = [
+            ("DATABASE_URL", "postgres://u@localhost/db"),
+            ("APP_ENV", "production"),
+        ];
+        for kind in [Kind::Worker, Kind::Job] {
+            let a = Settings::from_vars(kind, prod).unwrap();
+            let b = Settings::from_vars(kind, prod).unwrap();
+            assert_ne!(a.jwt.secret, b.jwt.secret, "{kind:?}: random keys");
+            assert_ne!(a.jwt.secret.expose(), DEV_JWT_SECRET);
+        }
+        let err = Settings::from_vars(Kind::Service, prod).unwrap_err();
+        assert_eq!(err.var, "JWT_SECRET_KEY");
     }
 
     #[test]

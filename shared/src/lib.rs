@@ -8,7 +8,7 @@
 //!    `mail`, `ai` — each converts its own failures into `ApiError`;
 //! 3. `state` (what handlers reach), then `domain` (rules and SQL several functions share,
 //!    one owning module per table: `accounts`, `journal`);
-//! 4. the edge: `http` (extractors, rate-limit layers), `events::push` (the worker
+//! 4. the edge: `http` (extractors, rate-limit layers), `worker` (the push-endpoint
 //!    framework), `runtime`, `openapi`, `testing`.
 //!
 //! `shared` names no function's routes, tables or constraints: a function declares its own
@@ -37,6 +37,7 @@ pub mod state;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod worker;
 
 /// mimalloc: with glibc's allocator a sixth of a request's CPU time went to allocating, and
 /// freed argon2 buffers (19 MiB each) stayed with their threads, so a login burst grew the

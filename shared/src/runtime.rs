@@ -287,7 +287,7 @@ pub async fn run_worker(
 }
 
 fn start(name: &str, kind: Kind) -> AppState {
-    let settings = Settings::from_env_or_exit();
+    let settings = Settings::from_env_or_exit(kind);
     crate::telemetry::init(&settings);
     assert_eq!(
         functions::get(name).kind,

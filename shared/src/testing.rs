@@ -40,7 +40,7 @@ pub fn settings(extra: &[(&str, &str)]) -> Settings {
         ),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::from_vars(vars).expect("test settings")
+    Settings::from_vars(crate::functions::Kind::Service, vars).expect("test settings")
 }
 
 pub fn state(pool: PgPool, cache: Cache, settings: Settings) -> AppState {

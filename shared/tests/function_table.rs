@@ -110,8 +110,11 @@ fn deployed_functions_report_errors_and_run_on_lambda() {
 
 #[test]
 fn worker_topics_are_the_configured_ones() {
-    let s = shared::config::Settings::from_vars([("DATABASE_URL", "postgres://x@localhost/x")])
-        .unwrap();
+    let s = shared::config::Settings::from_vars(
+        Kind::Service,
+        [("DATABASE_URL", "postgres://x@localhost/x")],
+    )
+    .unwrap();
     let topics = [s.pubsub.topic_email_send];
     for f in functions::all().iter().filter(|f| f.kind == Kind::Worker) {
         assert!(

@@ -216,8 +216,11 @@ fn infra_reads_the_function_table_and_covers_every_kind() {
             f.name
         );
     }
-    let s = shared::config::Settings::from_vars([("DATABASE_URL", "postgres://x@localhost/x")])
-        .unwrap();
+    let s = shared::config::Settings::from_vars(
+        Kind::Service,
+        [("DATABASE_URL", "postgres://x@localhost/x")],
+    )
+    .unwrap();
     let topic = s.pubsub.topic_email_send;
     assert!(
         topics.contains(&format!("\"{topic}\"")),
@@ -242,7 +245,7 @@ impl Manifest {
             .map(|(k, v)| (k.clone(), v.clone().unwrap_or_else(|| placeholder(k))))
             .collect();
         vars.extend(self.secrets.iter().map(|k| (k.clone(), placeholder(k))));
-        shared::config::Settings::from_vars(vars).unwrap_or_else(|e| {
+        shared::config::Settings::from_vars(self.function.kind, vars).unwrap_or_else(|e| {
             panic!(
                 "{}: production configuration refused: {e}",
                 self.function.name
@@ -259,6 +262,10 @@ fn manifests(bodies: &[Body]) -> Vec<Manifest> {
         Expression::Object(o) => o.iter().map(|(k, v)| (key_name(k), object(v))).collect(),
         other => panic!("{other}"),
     };
+    let kind_env: BTreeMap<String, BTreeMap<String, Option<String>>> = match &locals["kind_env"] {
+        Expression::Object(o) => o.iter().map(|(k, v)| (key_name(k), object(v))).collect(),
+        other => panic!("{other}"),
+    };
     let mut function_env = BTreeMap::new();
     env_keys(&locals["function_env"], &mut function_env);
     let worker_env: BTreeMap<_, _> = function_env
@@ -266,14 +273,23 @@ fn manifests(bodies: &[Body]) -> Vec<Manifest> {
         .filter(|(k, _)| k.starts_with("PUSH_"))
         .collect();
     let common_secrets = strings(&locals["common_secrets"]);
-    let feature_secrets: BTreeMap<String, Vec<String>> = match &locals["feature_secrets"] {
-        Expression::Object(o) => o.iter().map(|(k, v)| (key_name(k), strings(v))).collect(),
-        other => panic!("{other}"),
+    let lists = |name: &str| -> BTreeMap<String, Vec<String>> {
+        match &locals[name] {
+            Expression::Object(o) => o.iter().map(|(k, v)| (key_name(k), strings(v))).collect(),
+            other => panic!("{other}"),
+        }
     };
+    let (kind_secrets, feature_secrets) = (lists("kind_secrets"), lists("feature_secrets"));
     functions::all()
         .iter()
         .map(|f| {
+            let kind = match f.kind {
+                Kind::Service => "service",
+                Kind::Worker => "worker",
+                Kind::Job => "job",
+            };
             let mut env = common_env.clone();
+            env.extend(kind_env.get(kind).cloned().unwrap_or_default());
             for feature in &f.features {
                 env.extend(feature_env.get(feature).cloned().unwrap_or_default());
             }
@@ -282,6 +298,7 @@ fn manifests(bodies: &[Body]) -> Vec<Manifest> {
             }
             let secrets = common_secrets
                 .iter()
+                .chain(kind_secrets.get(kind).into_iter().flatten())
                 .chain(
                     f.features
                         .iter()
@@ -299,7 +316,7 @@ fn manifests(bodies: &[Body]) -> Vec<Manifest> {
 }
 
 #[test]
-fn every_function_gets_what_it_needs_in_production() {
+fn every_function_gets_what_it_needs_in_production_and_no_other_secret() {
     for m in manifests(&infra()) {
         let f = &m.function;
         let given: BTreeSet<&str> = m
@@ -308,11 +325,19 @@ fn every_function_gets_what_it_needs_in_production() {
             .map(String::as_str)
             .chain(m.secrets.iter().map(String::as_str))
             .collect();
-        for required in shared::config::required_in_production(f.kind == Kind::Worker, &f.features)
-        {
+        let required = shared::config::required_in_production(f.kind, &f.features);
+        for required in &required {
             assert!(
                 given.contains(required),
                 "{}: infra does not set {required}",
+                f.name
+            );
+        }
+        // Least privilege: no secret the function does not need.
+        for secret in &m.secrets {
+            assert!(
+                required.contains(&secret.as_str()),
+                "{}: infra hands it {secret}, which it does not need",
                 f.name
             );
         }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 use shared::cache::Cache;
-use shared::events::push;
 use shared::events::{Events, PubSubPublisher};
+use shared::worker;
 use sqlx::PgPool;
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -32,7 +32,7 @@ async fn events_reach_a_worker_through_a_push_subscription(pool: PgPool) {
     let worker_state = state(pool.clone(), Cache::memory(), s.clone());
     let worker = shared::runtime::app(
         worker_state,
-        push::route(&topic, Recorder),
+        worker::route(&topic, Recorder),
         shared::openapi::base("recorder"),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -16,11 +16,14 @@ async fn errors_are_reported_when_a_dsn_is_set() {
         .await;
     let address = sentry.address();
     let dsn = format!("http://public@{}:{}/42", address.ip(), address.port());
-    let settings = shared::config::Settings::from_vars([
-        ("DATABASE_URL", "postgres://x@localhost/x"),
-        ("SENTRY_DSN", dsn.as_str()),
-        ("LOG_FORMAT", "json"),
-    ])
+    let settings = shared::config::Settings::from_vars(
+        shared::functions::Kind::Service,
+        [
+            ("DATABASE_URL", "postgres://x@localhost/x"),
+            ("SENTRY_DSN", dsn.as_str()),
+            ("LOG_FORMAT", "json"),
+        ],
+    )
     .unwrap();
     shared::telemetry::init(&settings);
 

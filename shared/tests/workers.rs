@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::cache::Cache;
-use shared::events::push;
+use shared::worker;
 use sqlx::PgPool;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -28,7 +28,7 @@ async fn setup(pool: &PgPool) {
 fn worker_app(state: AppState) -> Router {
     shared::runtime::app(
         state,
-        push::route("notes", Recorder),
+        worker::route("notes", Recorder),
         shared::openapi::base("recorder"),
     )
 }

@@ -9,8 +9,8 @@ use axum::Router;
 use shared::AppState;
 use shared::config::ConfigError;
 use shared::events::email::EmailRequest;
-use shared::events::push::{self, PushMessage, WorkError, Worker};
 use shared::mail::{MailError, Mailer};
+use shared::worker::{self, PushMessage, WorkError, Worker};
 
 #[derive(Clone)]
 pub struct EmailWorker {
@@ -44,5 +44,8 @@ pub fn routes(state: &AppState) -> Result<Router<AppState>, ConfigError> {
     let worker = EmailWorker {
         mailer: Arc::new(mailer),
     };
-    Ok(push::route(&state.settings.pubsub.topic_email_send, worker))
+    Ok(worker::route(
+        &state.settings.pubsub.topic_email_send,
+        worker,
+    ))
 }

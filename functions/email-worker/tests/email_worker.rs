@@ -163,19 +163,22 @@ async fn the_outbox_keeps_one_file_per_email(pool: PgPool) {
 
 #[test]
 fn production_refuses_the_outbox() {
-    let s = shared::config::Settings::from_vars([
-        ("DATABASE_URL", "postgres://x@localhost/x"),
-        ("APP_ENV", "production"),
-        (
-            "JWT_SECRET_KEY",
-            "a-real-secret-of-at-least-thirty-two-chars",
-        ),
-        (
-            "JWT_REFRESH_SECRET_KEY",
-            "another-real-secret-of-32-chars-or-more",
-        ),
-        ("PUSH_AUDIENCE", "https://email-worker.run.app"),
-    ])
+    let s = shared::config::Settings::from_vars(
+        shared::functions::Kind::Worker,
+        [
+            ("DATABASE_URL", "postgres://x@localhost/x"),
+            ("APP_ENV", "production"),
+            (
+                "JWT_SECRET_KEY",
+                "a-real-secret-of-at-least-thirty-two-chars",
+            ),
+            (
+                "JWT_REFRESH_SECRET_KEY",
+                "another-real-secret-of-32-chars-or-more",
+            ),
+            ("PUSH_AUDIENCE", "https://email-worker.run.app"),
+        ],
+    )
     .unwrap();
     let e = shared::mail::Mailer::from_settings(&s.mail, true)
         .err()

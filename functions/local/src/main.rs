@@ -13,7 +13,7 @@ mod mounts;
 
 #[tokio::main]
 async fn main() {
-    let mut settings = Settings::from_env_or_exit();
+    let mut settings = Settings::from_env_or_exit(Kind::Service);
     if std::env::var_os("PORT").is_none() {
         settings.port = 8000;
     }

@@ -3,7 +3,7 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let settings = shared::config::Settings::from_env_or_exit();
+    let settings = shared::config::Settings::from_env_or_exit(shared::functions::Kind::Job);
     shared::telemetry::init(&settings);
     let pool = shared::db::pool(&settings.database).unwrap_or_else(|e| {
         eprintln!("{e}");

@@ -7,7 +7,6 @@ mod in_process;
 pub mod oidc;
 #[cfg(feature = "pubsub")]
 mod pubsub;
-pub mod push;
 
 use std::sync::Arc;
 

@@ -25,7 +25,7 @@ pub struct Note {
     text: String,
 }
 
-impl shared::events::push::Worker for Recorder {
+impl shared::worker::Worker for Recorder {
     type Payload = Note;
     const NAME: &'static str = "recorder";
 
@@ -33,19 +33,15 @@ impl shared::events::push::Worker for Recorder {
         &self,
         _: &AppState,
         tx: &mut sqlx::PgConnection,
-        m: &shared::events::push::PushMessage,
+        m: &shared::worker::PushMessage,
         p: Note,
-    ) -> Result<(), shared::events::push::WorkError> {
+    ) -> Result<(), shared::worker::WorkError> {
         match p.text.as_str() {
             "retry" => {
-                return Err(shared::events::push::WorkError::retry(
-                    "provider answered 503",
-                ));
+                return Err(shared::worker::WorkError::retry("provider answered 503"));
             }
             "never" => {
-                return Err(shared::events::push::WorkError::permanent(
-                    "the user is gone",
-                ));
+                return Err(shared::worker::WorkError::permanent("the user is gone"));
             }
             _ => {}
         }

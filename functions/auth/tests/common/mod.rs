@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use shared::AppState;
 use shared::cache::Cache;
 use shared::events::email::EmailRequest;
-use shared::events::push::{decode_payload, parse_envelope};
 use shared::events::{Events, InProcessBus};
 pub use shared::testing::*;
+use shared::worker::{decode_payload, parse_envelope};
 use sqlx::PgPool;
 
 pub struct Harness {

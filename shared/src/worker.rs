@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use super::{PAYLOAD_VERSION, push_path};
 use crate::error::{ApiError, BoxError, ErrorChain};
+use crate::events::{PAYLOAD_VERSION, push_path};
 use crate::state::AppState;
 
 /// One delivered message, decoded.
