@@ -1,7 +1,10 @@
 //! Helpers for tests against the real PostgreSQL and Redis that `scripts/test.sh` starts:
-//! settings, state, requests through a router without a network, and envelope checks.
+//! [`Harness`] (a function as its binary serves it), settings, state, requests through a
+//! router without a network, and envelope checks.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -17,6 +20,7 @@ use crate::AppState;
 use crate::auth::Role;
 use crate::cache::Cache;
 use crate::config::Settings;
+use crate::events::email::EmailRequest;
 use crate::events::{Events, InProcessBus};
 
 /// The Redis that `scripts/test.sh` started. Tests that need it fail loudly without it.
@@ -185,4 +189,121 @@ pub fn service_app(
 ) -> Router {
     let (routes, doc) = crate::runtime::api(state, name, routes);
     crate::runtime::app(state.clone(), routes, doc)
+}
+
+/// A service function as its binary serves it (its routes under its prefix from the
+/// function table, the whole edge), on the test database, with the email requests it
+/// publishes captured.
+pub struct Harness {
+    pub app: Router,
+    pub state: AppState,
+    prefix: String,
+    mails: Arc<Mutex<Vec<EmailRequest>>>,
+}
+
+impl Harness {
+    /// Function `name` with development settings plus `extra`, on an in-process cache.
+    pub fn new(
+        pool: PgPool,
+        name: &str,
+        routes: utoipa_axum::router::OpenApiRouter<AppState>,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        Self::with_cache(pool, name, routes, extra, Cache::memory())
+    }
+
+    /// [`Harness::new`] on `cache` (e.g. [`redis_cache`]).
+    pub fn with_cache(
+        pool: PgPool,
+        name: &str,
+        routes: utoipa_axum::router::OpenApiRouter<AppState>,
+        extra: &[(&str, &str)],
+        cache: Cache,
+    ) -> Self {
+        let bus = Arc::new(InProcessBus::new());
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let captured = mails.clone();
+        let settings = settings(extra);
+        let capture = Router::new().route(
+            &crate::events::push_path(&settings.pubsub.topic_email_send),
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let captured = captured.clone();
+                async move {
+                    let message = crate::worker::parse_envelope(&body).expect("a push envelope");
+                    let request: EmailRequest =
+                        crate::worker::decode_payload(&message.data).expect("an email request");
+                    captured.lock().unwrap().push(request);
+                    "ok"
+                }
+            }),
+        );
+        bus.attach_workers(capture);
+        let state =
+            AppState::from_parts(settings, pool, cache, Events::InProcess(bus)).expect("state");
+        let prefix = crate::functions::get(name)
+            .route
+            .clone()
+            .expect("a service has a route prefix");
+        Self {
+            app: service_app(&state, name, routes),
+            state,
+            prefix,
+            mails,
+        }
+    }
+
+    /// The full path of `path` (relative to the function's prefix).
+    pub fn path(&self, path: &str) -> String {
+        format!("{}{path}", self.prefix)
+    }
+
+    /// `method path` (relative to the function's prefix) with an optional bearer token and
+    /// a JSON body (`Value::Null` for none).
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.call_from([127, 0, 0, 1], method, path, token, body)
+            .await
+    }
+
+    /// [`Harness::call`] from the client address `peer`.
+    pub async fn call_from(
+        &self,
+        peer: [u8; 4],
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Answer {
+        let body = (!body.is_null()).then(|| body.to_string());
+        let request = json_request(method, &self.path(path), token, body.as_deref());
+        send_from(&self.app, request, peer).await
+    }
+
+    /// An anonymous `POST` of `body`.
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.call("POST", path, None, body).await
+    }
+
+    /// A new user with a live session: their id and access token.
+    pub async fn person(&self) -> (Uuid, String) {
+        access_token(&self.state, Role::User).await
+    }
+
+    /// The email requests published so far, waiting briefly for in-process delivery of at
+    /// least `at_least`.
+    pub async fn mails(&self, at_least: usize) -> Vec<EmailRequest> {
+        for _ in 0..100 {
+            let mails = self.mails.lock().unwrap().clone();
+            if mails.len() >= at_least {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.mails.lock().unwrap().clone()
+    }
+
+    /// Every email request after a moment's wait, for asserting that none was sent.
+    pub async fn settled_mails(&self) -> Vec<EmailRequest> {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.mails.lock().unwrap().clone()
+    }
 }

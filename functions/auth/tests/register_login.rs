@@ -10,10 +10,8 @@ use sqlx::PgPool;
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn register_signs_in_and_sends_the_welcome_email(pool: PgPool) {
-    let h = Harness::new(pool, &[("FRONTEND_URL", "https://app.mindpause.kr")]);
-    let data = h
-        .register("  Sky@Example.COM ", "하늘", "correct horse battery")
-        .await;
+    let h = harness(pool, &[("FRONTEND_URL", "https://app.mindpause.kr")]);
+    let data = register(&h, "  Sky@Example.COM ", "하늘", "correct horse battery").await;
     let user = &data["user"];
     assert_eq!(user["email"], "sky@example.com");
     assert_eq!(user["nickname"], "하늘");
@@ -46,7 +44,7 @@ async fn register_signs_in_and_sends_the_welcome_email(pool: PgPool) {
     let a = h
         .call(
             "POST",
-            "/api/v1/auth/resend-verification",
+            "/resend-verification",
             tokens["access_token"].as_str(),
             serde_json::Value::Null,
         )
@@ -56,10 +54,10 @@ async fn register_signs_in_and_sends_the_welcome_email(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn english_clients_get_english_mail(pool: PgPool) {
-    let h = Harness::new(pool, &[]);
+    let h = harness(pool, &[]);
     let request = json_request(
         "POST",
-        "/api/v1/auth/register",
+        &h.path("/register"),
         None,
         Some(&json!({ "email": "en@example.com", "password": "correct horse battery", "nickname": "Sky" }).to_string()),
     );
@@ -74,9 +72,8 @@ async fn english_clients_get_english_mail(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn emails_and_nicknames_are_unique(pool: PgPool) {
-    let h = Harness::new(pool, &[]);
-    h.register("a@example.com", "Haneul", "correct horse battery")
-        .await;
+    let h = harness(pool, &[]);
+    register(&h, "a@example.com", "Haneul", "correct horse battery").await;
     let again = h.post("/register", json!({ "email": " A@EXAMPLE.com", "password": "correct horse battery", "nickname": "other" })).await;
     assert_error(&again, 409, "EMAIL_TAKEN");
     let same_nick = h.post("/register", json!({ "email": "b@example.com", "password": "correct horse battery", "nickname": "HANEUL" })).await;
@@ -91,7 +88,7 @@ async fn emails_and_nicknames_are_unique(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn bad_registrations_name_every_field(pool: PgPool) {
-    let h = Harness::new(pool, &[]);
+    let h = harness(pool, &[]);
     for weak in ["short", "aaaaaaaaaaaa", "        ", &"x".repeat(129)] {
         let a = h
             .post(
@@ -136,9 +133,8 @@ async fn bad_registrations_name_every_field(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn wrong_and_unknown_credentials_answer_identically(pool: PgPool) {
-    let h = Harness::new(pool, &[]);
-    h.register("a@example.com", "하늘", "correct horse battery")
-        .await;
+    let h = harness(pool, &[]);
+    register(&h, "a@example.com", "하늘", "correct horse battery").await;
     let ok = h
         .post(
             "/login",
@@ -172,11 +168,10 @@ async fn wrong_and_unknown_credentials_answer_identically(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn the_sixth_login_attempt_is_limited(pool: PgPool) {
-    let h = Harness::with_cache(pool, redis_cache(), &[]);
+    let h = Harness::with_cache(pool, "auth", auth::routes(), &[], redis_cache());
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let email = format!("{}@example.com", &tag[..12]);
-    h.register(&email, &tag[..10], "correct horse battery")
-        .await;
+    register(&h, &email, &tag[..10], "correct horse battery").await;
     // Per email: from five different addresses, every attempt counts (successes too).
     for i in 0..5u8 {
         let password = if i == 2 {
@@ -185,20 +180,24 @@ async fn the_sixth_login_attempt_is_limited(pool: PgPool) {
             "wrong horse battery"
         };
         let a = h
-            .post_from(
-                "/login",
-                json!({ "email": email, "password": password }),
+            .call_from(
                 [10, 9, i, 1],
+                "POST",
+                "/login",
+                None,
+                json!({ "email": email, "password": password }),
             )
             .await;
         assert_ne!(a.status, 429, "attempt {}", i + 1);
         assert_eq!(a.headers["ratelimit-limit"], "5");
     }
     let sixth = h
-        .post_from(
-            "/login",
-            json!({ "email": email, "password": "correct horse battery" }),
+        .call_from(
             [10, 9, 9, 1],
+            "POST",
+            "/login",
+            None,
+            json!({ "email": email, "password": "correct horse battery" }),
         )
         .await;
     assert_error(&sixth, 429, "RATE_LIMITED");
@@ -213,19 +212,23 @@ async fn the_sixth_login_attempt_is_limited(pool: PgPool) {
     let peer = [10, 8, tag.as_bytes()[0], tag.as_bytes()[1]];
     for i in 0..5 {
         let a = h
-            .post_from(
-                "/login",
-                json!({ "email": format!("{i}-{tag}@example.com"), "password": "whatever pass" }),
+            .call_from(
                 peer,
+                "POST",
+                "/login",
+                None,
+                json!({ "email": format!("{i}-{tag}@example.com"), "password": "whatever pass" }),
             )
             .await;
         assert_error(&a, 401, "INVALID_CREDENTIALS");
     }
     let sixth = h
-        .post_from(
-            "/login",
-            json!({ "email": format!("x-{tag}@example.com"), "password": "whatever pass" }),
+        .call_from(
             peer,
+            "POST",
+            "/login",
+            None,
+            json!({ "email": format!("x-{tag}@example.com"), "password": "whatever pass" }),
         )
         .await;
     assert_error(&sixth, 429, "RATE_LIMITED");
@@ -233,17 +236,15 @@ async fn the_sixth_login_attempt_is_limited(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn suspended_accounts_are_refused_everywhere(pool: PgPool) {
-    let h = Harness::new(pool, &[]);
-    let data = h
-        .register("a@example.com", "하늘", "correct horse battery")
-        .await;
+    let h = harness(pool, &[]);
+    let data = register(&h, "a@example.com", "하늘", "correct horse battery").await;
     let access = data["tokens"]["access_token"].as_str().unwrap().to_owned();
     let refresh = data["tokens"]["refresh_token"].as_str().unwrap().to_owned();
     // The session was used: its gate is cached as open until the suspension replaces it.
     let me = h
         .call(
             "POST",
-            "/api/v1/auth/resend-verification",
+            "/resend-verification",
             Some(&access),
             serde_json::Value::Null,
         )
@@ -281,7 +282,7 @@ async fn suspended_accounts_are_refused_everywhere(pool: PgPool) {
     let call = h
         .call(
             "POST",
-            "/api/v1/auth/resend-verification",
+            "/resend-verification",
             Some(&access),
             serde_json::Value::Null,
         )

@@ -29,22 +29,15 @@ async fn assert_authenticated(h: &Harness, access: &str) {
 
 /// An authenticated call: 200 while the token is good.
 async fn probe(h: &Harness, access: &str) -> Answer {
-    h.call(
-        "POST",
-        "/api/v1/auth/resend-verification",
-        Some(access),
-        Value::Null,
-    )
-    .await
+    h.call("POST", "/resend-verification", Some(access), Value::Null)
+        .await
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn refresh_rotates_and_reuse_revokes_the_session(pool: PgPool) {
-    let h = Harness::new(pool, &[]);
-    let (access0, refresh0) = tokens(
-        &h.register("a@example.com", "하늘", "correct horse battery")
-            .await,
-    );
+    let h = harness(pool, &[]);
+    let (access0, refresh0) =
+        tokens(&register(&h, "a@example.com", "하늘", "correct horse battery").await);
 
     let first = h
         .post("/refresh", json!({ "refresh_token": refresh0 }))
@@ -83,11 +76,9 @@ async fn refresh_rotates_and_reuse_revokes_the_session(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn two_racing_refreshes_from_one_client_both_succeed(pool: PgPool) {
-    let h = Harness::new(pool, &[]);
-    let (_, refresh) = tokens(
-        &h.register("a@example.com", "하늘", "correct horse battery")
-            .await,
-    );
+    let h = harness(pool, &[]);
+    let (_, refresh) =
+        tokens(&register(&h, "a@example.com", "하늘", "correct horse battery").await);
     let body = json!({ "refresh_token": refresh });
     let (x, y) = tokio::join!(
         h.post("/refresh", body.clone()),
@@ -110,11 +101,9 @@ async fn two_racing_refreshes_from_one_client_both_succeed(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn tokens_are_only_accepted_as_their_kind(pool: PgPool) {
-    let h = Harness::new(pool, &[]);
-    let (access, refresh) = tokens(
-        &h.register("a@example.com", "하늘", "correct horse battery")
-            .await,
-    );
+    let h = harness(pool, &[]);
+    let (access, refresh) =
+        tokens(&register(&h, "a@example.com", "하늘", "correct horse battery").await);
     assert_error(&probe(&h, &refresh).await, 401, "UNAUTHORIZED");
     assert_error(
         &h.post("/refresh", json!({ "refresh_token": access })).await,
@@ -136,11 +125,9 @@ async fn tokens_are_only_accepted_as_their_kind(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn logout_refuses_the_sessions_tokens_at_once(pool: PgPool) {
-    let h = Harness::new(pool, &[]);
-    let (access, refresh) = tokens(
-        &h.register("a@example.com", "하늘", "correct horse battery")
-            .await,
-    );
+    let h = harness(pool, &[]);
+    let (access, refresh) =
+        tokens(&register(&h, "a@example.com", "하늘", "correct horse battery").await);
     let other = h
         .post(
             "/login",
@@ -151,12 +138,7 @@ async fn logout_refuses_the_sessions_tokens_at_once(pool: PgPool) {
     assert_authenticated(&h, &access).await;
 
     let out = h
-        .call(
-            "POST",
-            "/api/v1/auth/logout",
-            None,
-            json!({ "refresh_token": refresh }),
-        )
+        .call("POST", "/logout", None, json!({ "refresh_token": refresh }))
         .await;
     assert_eq!(out.status, 200);
     assert_eq!(out.body["data"], Value::Null);
@@ -169,14 +151,9 @@ async fn logout_refuses_the_sessions_tokens_at_once(pool: PgPool) {
     );
     // Logging out twice is fine; the other session lives on.
     assert_eq!(
-        h.call(
-            "POST",
-            "/api/v1/auth/logout",
-            None,
-            json!({ "refresh_token": refresh })
-        )
-        .await
-        .status,
+        h.call("POST", "/logout", None, json!({ "refresh_token": refresh }))
+            .await
+            .status,
         200
     );
     assert_ne!(probe(&h, &other_access).await.status, 401);
@@ -191,7 +168,7 @@ async fn logout_refuses_the_sessions_tokens_at_once(pool: PgPool) {
     let out = h
         .call(
             "POST",
-            "/api/v1/auth/logout",
+            "/logout",
             Some(&third_access),
             json!({ "refresh_token": other_refresh }),
         )
@@ -200,13 +177,8 @@ async fn logout_refuses_the_sessions_tokens_at_once(pool: PgPool) {
     assert_error(&probe(&h, &other_access).await, 401, "UNAUTHORIZED");
     assert_error(&probe(&h, &third_access).await, 401, "UNAUTHORIZED");
     assert_error(
-        &h.call(
-            "POST",
-            "/api/v1/auth/logout",
-            None,
-            json!({ "refresh_token": "nope" }),
-        )
-        .await,
+        &h.call("POST", "/logout", None, json!({ "refresh_token": "nope" }))
+            .await,
         401,
         "UNAUTHORIZED",
     );
@@ -214,11 +186,9 @@ async fn logout_refuses_the_sessions_tokens_at_once(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn password_reset_is_single_use_expiring_and_signs_everyone_out(pool: PgPool) {
-    let h = Harness::new(pool, &[("FRONTEND_URL", "https://app.mindpause.kr")]);
-    let (access, refresh) = tokens(
-        &h.register("a@example.com", "하늘", "correct horse battery")
-            .await,
-    );
+    let h = harness(pool, &[("FRONTEND_URL", "https://app.mindpause.kr")]);
+    let (access, refresh) =
+        tokens(&register(&h, "a@example.com", "하늘", "correct horse battery").await);
 
     let known = h
         .post("/forgot-password", json!({ "email": "A@example.com" }))
@@ -330,9 +300,8 @@ async fn password_reset_is_single_use_expiring_and_signs_everyone_out(pool: PgPo
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn forgot_password_mails_at_most_once_a_minute(pool: PgPool) {
-    let h = Harness::new(pool, &[]);
-    h.register("a@example.com", "하늘", "correct horse battery")
-        .await;
+    let h = harness(pool, &[]);
+    register(&h, "a@example.com", "하늘", "correct horse battery").await;
     for _ in 0..3 {
         assert_eq!(
             h.post("/forgot-password", json!({ "email": "a@example.com" }))
@@ -360,11 +329,8 @@ async fn user_id(h: &Harness, email: &str) -> uuid::Uuid {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn email_verification_is_single_use_and_expires(pool: PgPool) {
-    let h = Harness::new(pool, &[]);
-    let (access, _) = tokens(
-        &h.register("a@example.com", "하늘", "correct horse battery")
-            .await,
-    );
+    let h = harness(pool, &[]);
+    let (access, _) = tokens(&register(&h, "a@example.com", "하늘", "correct horse battery").await);
     let token = param(&h.mails(1).await[0], "token");
 
     // Resending right after the welcome email is too soon.
@@ -387,10 +353,7 @@ async fn email_verification_is_single_use_and_expires(pool: PgPool) {
     assert_eq!(h.settled_mails().await.len(), 1);
 
     // A second account: the resent link works once the minute has passed, and expires.
-    let (access, _) = tokens(
-        &h.register("b@example.com", "바다", "correct horse battery")
-            .await,
-    );
+    let (access, _) = tokens(&register(&h, "b@example.com", "바다", "correct horse battery").await);
     h.state
         .cache
         .del(&format!(

@@ -1,85 +1,54 @@
 //! `/users/me`: profile, password change and account deletion.
 
 use serde_json::{Value, json};
-use shared::AppState;
 use shared::auth::Role;
-use shared::cache::Cache;
 use shared::domain::accounts::{Password, passwords, sessions};
 use shared::testing::*;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-struct Harness {
-    app: axum::Router,
-    state: AppState,
+fn harness(pool: PgPool) -> Harness {
+    Harness::new(pool, "users", users::routes(), &[])
 }
 
-impl Harness {
-    fn new(pool: PgPool) -> Self {
-        let state = state(pool, Cache::memory(), settings(&[]));
-        Self {
-            app: service_app(&state, "users", users::routes()),
-            state,
-        }
-    }
-
-    async fn call(&self, method: &str, token: &str, path: &str, body: Value) -> Answer {
-        let body = (!body.is_null()).then(|| body.to_string());
-        send(
-            &self.app,
-            json_request(
-                method,
-                &format!("/api/v1/users{path}"),
-                Some(token),
-                body.as_deref(),
-            ),
-        )
+/// A user with a password and a session; returns (id, access token).
+async fn person(h: &Harness, email: &str, nickname: &str, password: &str) -> (Uuid, String) {
+    let id = Uuid::now_v7();
+    let hash = passwords::hash(&Password::parse(password).unwrap())
         .await
-    }
-
-    /// A user with a password and a session; returns (id, access token).
-    async fn person(&self, email: &str, nickname: &str, password: &str) -> (Uuid, String) {
-        let id = Uuid::now_v7();
-        let hash = passwords::hash(&Password::parse(password).unwrap())
-            .await
-            .unwrap();
-        sqlx::query(
-            "INSERT INTO users (id, email, nickname, password_hash) VALUES ($1, $2, $3, $4)",
-        )
+        .unwrap();
+    sqlx::query("INSERT INTO users (id, email, nickname, password_hash) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(email)
         .bind(nickname)
         .bind(hash)
-        .execute(&self.state.db)
+        .execute(&h.state.db)
         .await
         .unwrap();
-        (id, self.sign_in(id).await)
-    }
+    (id, sign_in(h, id).await)
+}
 
-    async fn sign_in(&self, id: Uuid) -> String {
-        let mut conn = self.state.db.acquire().await.unwrap();
-        sessions::start(&self.state, &mut conn, id, Role::User)
-            .await
-            .unwrap()
-            .access_token
-    }
+/// Another session of the same user: its access token.
+async fn sign_in(h: &Harness, id: Uuid) -> String {
+    let mut conn = h.state.db.acquire().await.unwrap();
+    sessions::start(&h.state, &mut conn, id, Role::User)
+        .await
+        .unwrap()
+        .access_token
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn me_and_profile_edits(pool: PgPool) {
-    let h = Harness::new(pool);
-    let (id, token) = h
-        .person("a@example.com", "하늘", "correct horse battery")
-        .await;
-    h.person("b@example.com", "바다", "correct horse battery")
-        .await;
+    let h = harness(pool);
+    let (id, token) = person(&h, "a@example.com", "하늘", "correct horse battery").await;
+    person(&h, "b@example.com", "바다", "correct horse battery").await;
 
-    let me = h.call("GET", &token, "/me", Value::Null).await;
+    let me = h.call("GET", "/me", Some(&token), Value::Null).await;
     assert_eq!(me.status, 200);
     assert_eq!(me.body["data"]["id"], id.to_string());
     assert_eq!(me.body["data"]["providers"], json!(["password"]));
 
-    let edited = h.call("PATCH", &token, "/me", json!({ "nickname": "맑은 하늘", "bio": "  안녕하세요  ", "timezone": "America/New_York", "locale": "en" })).await;
+    let edited = h.call("PATCH", "/me", Some(&token), json!({ "nickname": "맑은 하늘", "bio": "  안녕하세요  ", "timezone": "America/New_York", "locale": "en" })).await;
     assert_eq!(edited.status, 200, "{}", edited.body);
     let user = &edited.body["data"];
     assert_eq!(
@@ -92,13 +61,18 @@ async fn me_and_profile_edits(pool: PgPool) {
     );
 
     // Absent fields stay; null clears the bio.
-    let cleared = h.call("PATCH", &token, "/me", json!({ "bio": null })).await;
+    let cleared = h
+        .call("PATCH", "/me", Some(&token), json!({ "bio": null }))
+        .await;
     assert_eq!(cleared.body["data"]["bio"], Value::Null);
     assert_eq!(cleared.body["data"]["nickname"], "맑은 하늘");
-    assert_eq!(h.call("PATCH", &token, "/me", json!({})).await.status, 200);
+    assert_eq!(
+        h.call("PATCH", "/me", Some(&token), json!({})).await.status,
+        200
+    );
 
     assert_error(
-        &h.call("PATCH", &token, "/me", json!({ "nickname": "바다" }))
+        &h.call("PATCH", "/me", Some(&token), json!({ "nickname": "바다" }))
             .await,
         409,
         "NICKNAME_TAKEN",
@@ -114,7 +88,7 @@ async fn me_and_profile_edits(pool: PgPool) {
         (json!({ "role": "admin" }), "role"),
     ] {
         let e = assert_error(
-            &h.call("PATCH", &token, "/me", body.clone()).await,
+            &h.call("PATCH", "/me", Some(&token), body.clone()).await,
             422,
             "VALIDATION_ERROR",
         );
@@ -129,17 +103,15 @@ async fn me_and_profile_edits(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn changing_the_password_signs_out_the_rest(pool: PgPool) {
-    let h = Harness::new(pool);
-    let (id, token) = h
-        .person("a@example.com", "하늘", "correct horse battery")
-        .await;
-    let other_device = h.sign_in(id).await;
+    let h = harness(pool);
+    let (id, token) = person(&h, "a@example.com", "하늘", "correct horse battery").await;
+    let other_device = sign_in(&h, id).await;
 
     let wrong = h
         .call(
             "PATCH",
-            &token,
             "/me/password",
+            Some(&token),
             json!({ "current_password": "nope nope nope", "new_password": "a brand new secret" }),
         )
         .await;
@@ -150,8 +122,8 @@ async fn changing_the_password_signs_out_the_rest(pool: PgPool) {
     let weak = h
         .call(
             "PATCH",
-            &token,
             "/me/password",
+            Some(&token),
             json!({ "current_password": "correct horse battery", "new_password": "short" }),
         )
         .await;
@@ -159,10 +131,10 @@ async fn changing_the_password_signs_out_the_rest(pool: PgPool) {
         assert_error(&weak, 422, "VALIDATION_ERROR")["details"]["fields"]["new_password"]
             .is_array()
     );
-    let same = h.call("PATCH", &token, "/me/password", json!({ "current_password": "correct horse battery", "new_password": "correct horse battery" })).await;
+    let same = h.call("PATCH", "/me/password", Some(&token), json!({ "current_password": "correct horse battery", "new_password": "correct horse battery" })).await;
     assert_error(&same, 422, "VALIDATION_ERROR");
 
-    let changed = h.call("PATCH", &token, "/me/password", json!({ "current_password": "correct horse battery", "new_password": "a brand new secret" })).await;
+    let changed = h.call("PATCH", "/me/password", Some(&token), json!({ "current_password": "correct horse battery", "new_password": "a brand new secret" })).await;
     assert_eq!(changed.status, 200, "{}", changed.body);
     let fresh = changed.body["data"]["tokens"]["access_token"]
         .as_str()
@@ -170,16 +142,19 @@ async fn changing_the_password_signs_out_the_rest(pool: PgPool) {
         .to_owned();
     // Refused at once: the other device, and this session's token from before the change.
     assert_error(
-        &h.call("GET", &other_device, "/me", Value::Null).await,
+        &h.call("GET", "/me", Some(&other_device), Value::Null).await,
         401,
         "UNAUTHORIZED",
     );
     assert_error(
-        &h.call("GET", &token, "/me", Value::Null).await,
+        &h.call("GET", "/me", Some(&token), Value::Null).await,
         401,
         "UNAUTHORIZED",
     );
-    assert_eq!(h.call("GET", &fresh, "/me", Value::Null).await.status, 200);
+    assert_eq!(
+        h.call("GET", "/me", Some(&fresh), Value::Null).await.status,
+        200
+    );
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users")
         .fetch_one(&h.state.db)
         .await
@@ -193,16 +168,12 @@ async fn changing_the_password_signs_out_the_rest(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn deleting_the_account_removes_the_person(pool: PgPool) {
-    let h = Harness::new(pool);
-    let (id, token) = h
-        .person("a@example.com", "하늘", "correct horse battery")
-        .await;
-    let other_device = h.sign_in(id).await;
-    let (_, bystander) = h
-        .person("b@example.com", "바다", "correct horse battery")
-        .await;
+    let h = harness(pool);
+    let (id, token) = person(&h, "a@example.com", "하늘", "correct horse battery").await;
+    let other_device = sign_in(&h, id).await;
+    let (_, bystander) = person(&h, "b@example.com", "바다", "correct horse battery").await;
 
-    let none = h.call("DELETE", &token, "/me", Value::Null).await;
+    let none = h.call("DELETE", "/me", Some(&token), Value::Null).await;
     assert_eq!(
         assert_error(&none, 422, "VALIDATION_ERROR")["details"]["fields"]["password"][0],
         "required"
@@ -210,8 +181,8 @@ async fn deleting_the_account_removes_the_person(pool: PgPool) {
     let wrong = h
         .call(
             "DELETE",
-            &token,
             "/me",
+            Some(&token),
             json!({ "password": "wrong horse battery" }),
         )
         .await;
@@ -219,8 +190,8 @@ async fn deleting_the_account_removes_the_person(pool: PgPool) {
     let deleted = h
         .call(
             "DELETE",
-            &token,
             "/me",
+            Some(&token),
             json!({ "password": "correct horse battery" }),
         )
         .await;
@@ -229,7 +200,7 @@ async fn deleting_the_account_removes_the_person(pool: PgPool) {
 
     for t in [&token, &other_device] {
         assert_error(
-            &h.call("GET", t, "/me", Value::Null).await,
+            &h.call("GET", "/me", Some(t), Value::Null).await,
             401,
             "UNAUTHORIZED",
         );
@@ -241,17 +212,18 @@ async fn deleting_the_account_removes_the_person(pool: PgPool) {
         .unwrap();
     assert_eq!(rows, 0);
     // The email is free again; the others are untouched.
-    h.person("a@example.com", "새하늘", "correct horse battery")
-        .await;
+    person(&h, "a@example.com", "새하늘", "correct horse battery").await;
     assert_eq!(
-        h.call("GET", &bystander, "/me", Value::Null).await.status,
+        h.call("GET", "/me", Some(&bystander), Value::Null)
+            .await
+            .status,
         200
     );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn accounts_without_a_password_delete_without_one(pool: PgPool) {
-    let h = Harness::new(pool);
+    let h = harness(pool);
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO users (id, email, nickname) VALUES ($1, 'oauth@example.com', '구글사람')",
@@ -260,23 +232,23 @@ async fn accounts_without_a_password_delete_without_one(pool: PgPool) {
     .execute(&h.state.db)
     .await
     .unwrap();
-    let token = h.sign_in(id).await;
+    let token = sign_in(&h, id).await;
     assert_eq!(
-        h.call("GET", &token, "/me", Value::Null).await.body["data"]["providers"],
+        h.call("GET", "/me", Some(&token), Value::Null).await.body["data"]["providers"],
         json!([])
     );
     assert_eq!(
-        h.call("DELETE", &token, "/me", Value::Null).await.status,
+        h.call("DELETE", "/me", Some(&token), Value::Null)
+            .await
+            .status,
         200
     );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_new_time_zone_moves_the_journal_days(pool: PgPool) {
-    let h = Harness::new(pool);
-    let (id, token) = h
-        .person("a@example.com", "하늘", "correct horse battery")
-        .await;
+    let h = harness(pool);
+    let (id, token) = person(&h, "a@example.com", "하늘", "correct horse battery").await;
     // 00:30 on March 2 in Seoul is still March 1 in UTC.
     sqlx::query("INSERT INTO emotion_logs (id, user_id, emotion, intensity, tags, recorded_at) VALUES ($1, $2, 'calm', 3, '{산책}', '2025-03-01T15:30:00Z')")
         .bind(Uuid::now_v7())
@@ -306,7 +278,7 @@ async fn a_new_time_zone_moves_the_journal_days(pool: PgPool) {
         ("2025-03-02".to_owned(), "2025-03-02".to_owned())
     );
     let moved = h
-        .call("PATCH", &token, "/me", json!({ "timezone": "UTC" }))
+        .call("PATCH", "/me", Some(&token), json!({ "timezone": "UTC" }))
         .await;
     assert_eq!(moved.status, 200, "{}", moved.body);
     assert_eq!(
