@@ -8,6 +8,9 @@ resource "google_cloud_run_v2_service" "function" {
   # APIs are reachable only through the load balancer; workers only from Pub/Sub (internal).
   ingress             = each.value.kind == "service" ? "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER" : "INGRESS_TRAFFIC_INTERNAL_ONLY"
   deletion_protection = false
+  # Cloud Run's IAM check accepts a push's OIDC token only for the run.app URL or one of
+  # these: a worker accepts the audience its subscription signs for (and verifies it itself).
+  custom_audiences = each.value.kind == "worker" ? [local.function_env[each.key].PUSH_AUDIENCE] : []
 
   template {
     service_account                  = google_service_account.function[each.key].email

@@ -53,8 +53,12 @@ pub fn api_at(
     let (router, doc) = OpenApiRouter::with_openapi(crate::openapi::base(name))
         .nest(prefix, routes)
         .split_for_parts();
+    let limit = crate::http::limits::GeneralLimit {
+        state: state.clone(),
+        bearer_routes: crate::http::limits::BearerRoutes::from_doc(&doc),
+    };
     let router = router.layer(middleware::from_fn_with_state(
-        state.clone(),
+        limit,
         crate::http::limits::general_limit,
     ));
     (router, doc)

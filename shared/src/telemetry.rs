@@ -18,6 +18,10 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{LogFormat, Settings};
 
+/// The target of events that stay in our own logs and never reach a third party (Sentry):
+/// anything about a person's safety. `tracing::warn!(target: PRIVATE, ...)`.
+pub const PRIVATE: &str = "private";
+
 /// Installs the global subscriber once; later calls (tests) are no-ops. With `SENTRY_DSN`
 /// set (and the `sentry` feature), errors go to Sentry too, with recent logs as breadcrumbs.
 pub fn init(settings: &Settings) {
@@ -57,7 +61,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
-    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::filter::{FilterExt, LevelFilter, filter_fn};
 
     let dsn = settings.sentry_dsn.as_ref()?;
     if dsn.expose().parse::<sentry::types::Dsn>().is_err() {
@@ -69,14 +73,28 @@ where
         .dsn(dsn.expose())
         .release(env!("CARGO_PKG_VERSION"))
         .environment(format!("{:?}", settings.env).to_lowercase())
-        .send_default_pii(false);
+        .send_default_pii(false)
+        // A breadcrumb keeps its message and level, never its fields (ids of people).
+        .before_breadcrumb(|mut crumb| {
+            crumb.data.clear();
+            Some(crumb)
+        });
     // The guard flushes on drop; the process keeps it for its whole life.
     std::mem::forget(sentry::init(options));
+    let shareable = || filter_fn(|meta| meta.target() != PRIVATE);
     Some(
         ErrorLayer::new()
-            .with_filter(LevelFilter::ERROR)
-            .and_then(BreadcrumbLayer::new().with_filter(LevelFilter::INFO)),
+            .with_filter(LevelFilter::ERROR.and(shareable()))
+            .and_then(BreadcrumbLayer::new().with_filter(LevelFilter::INFO.and(shareable()))),
     )
+}
+
+/// Sends what Sentry has queued (tests, and before a process exits).
+#[cfg(feature = "sentry")]
+pub fn flush_error_reports() {
+    if let Some(client) = sentry::Hub::current().client() {
+        client.flush(Some(std::time::Duration::from_secs(5)));
+    }
 }
 
 #[cfg(not(feature = "sentry"))]

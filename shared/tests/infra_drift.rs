@@ -186,6 +186,26 @@ fn infra_reads_the_function_table_and_covers_every_kind() {
         "local.functions"
     );
 
+    // Cloud Run refuses a push whose OIDC audience is neither its run.app URL nor one of its
+    // custom audiences: each worker accepts exactly what its subscription signs for.
+    let run = resource(&all, "google_cloud_run_v2_service", "function");
+    let audiences = text(
+        run.body()
+            .attributes()
+            .find(|a| a.key() == "custom_audiences")
+            .map(|a| a.expr())
+            .expect("the run services declare custom_audiences"),
+    );
+    let subscription =
+        hcl::to_string(resource(&all, "google_pubsub_subscription", "worker")).unwrap();
+    for expected in [&audiences, &subscription] {
+        assert!(
+            expected.contains("local.function_env[each.key].PUSH_AUDIENCE"),
+            "push audience: {expected}"
+        );
+    }
+    assert!(audiences.contains("\"worker\""), "{audiences}");
+
     let url_map_body = hcl::to_string(resource(&all, "google_compute_url_map", "api")).unwrap();
     assert!(
         url_map_body.contains("for_each = local.services"),

@@ -238,3 +238,64 @@ async fn leased_positions_end_with_their_window(pool: PgPool) {
     // A new window: the positions left from the old one are not used.
     assert_eq!(remaining().await, "999");
 }
+
+/// Issue 12 (M1): a bearer buys no fresh budget. One address counts at most ten users'
+/// worth on authenticated routes; a revoked session's bearer, and any bearer on an anonymous
+/// route, count the address.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn bearers_count_only_live_users_on_their_routes_under_an_address_ceiling(pool: PgPool) {
+    let (state, app) = limited(pool, redis_cache(), "3/minute", &[]);
+    let peer = unique_peer();
+    let mut people = Vec::new();
+    for _ in 0..11 {
+        people.push(access_token(&state, Role::User).await.1);
+    }
+    let mut statuses = Vec::new();
+    for token in &people {
+        for _ in 0..3 {
+            let me = send_from(&app, get_with_token("/api/v1/test/me", token), peer).await;
+            statuses.push(me.status.as_u16());
+        }
+    }
+    assert_eq!(statuses[..30], [200; 30], "ten users' worth pass");
+    assert_eq!(statuses[30..], [429; 3], "the address's ceiling");
+
+    // A bearer on an anonymous route is an address like any other.
+    let peer = unique_peer();
+    let echo = |token: &str| {
+        let mut request = post_json("/api/v1/test/echo", r#"{"email":"a@b.c","nickname":"x"}"#);
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        request
+    };
+    let mut statuses = Vec::new();
+    for token in &people[..4] {
+        statuses.push(send_from(&app, echo(token), peer).await.status.as_u16());
+    }
+    assert_eq!(statuses, [201, 201, 201, 429]);
+
+    // A revoked session's bearer counts its address too: three requests, then 429 for it and
+    // for anonymous requests from there, whatever the token.
+    let peer = unique_peer();
+    let (user, revoked) = access_token(&state, Role::User).await;
+    let claims: shared::auth::AccessClaims = state
+        .tokens
+        .verify(shared::auth::TokenKind::Access, &revoked)
+        .unwrap();
+    shared::domain::accounts::sessions::revoke(&state, user, claims.sid, "logout")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let me = send_from(&app, get_with_token("/api/v1/test/me", &revoked), peer).await;
+        assert_eq!(me.status, 401);
+    }
+    let fourth = send_from(&app, get_with_token("/api/v1/test/me", &revoked), peer).await;
+    assert_eq!(fourth.status, 429);
+    assert_eq!(
+        send_from(&app, get("/api/v1/test/maybe"), peer)
+            .await
+            .status,
+        429
+    );
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use shared::events::email::Template;
 use sqlx::PgPool;
 
@@ -240,15 +240,9 @@ async fn suspended_accounts_are_refused_everywhere(pool: PgPool) {
     let data = register(&h, "a@example.com", "하늘", "correct horse battery").await;
     let access = data["tokens"]["access_token"].as_str().unwrap().to_owned();
     let refresh = data["tokens"]["refresh_token"].as_str().unwrap().to_owned();
+    let resend = || h.call("POST", "/resend-verification", Some(&access), Value::Null);
     // The session was used: its gate is cached as open until the suspension replaces it.
-    let me = h
-        .call(
-            "POST",
-            "/resend-verification",
-            Some(&access),
-            serde_json::Value::Null,
-        )
-        .await;
+    let me = resend().await;
     assert_eq!(me.status, 429, "{}", me.body);
     let user = session_user(&h, &access);
     let mut tx = h.state.db.begin().await.unwrap();
@@ -279,15 +273,7 @@ async fn suspended_accounts_are_refused_everywhere(pool: PgPool) {
         403,
         "ACCOUNT_SUSPENDED",
     );
-    let call = h
-        .call(
-            "POST",
-            "/resend-verification",
-            Some(&access),
-            serde_json::Value::Null,
-        )
-        .await;
-    assert_error(&call, 403, "ACCOUNT_SUSPENDED");
+    assert_error(&resend().await, 403, "ACCOUNT_SUSPENDED");
 }
 
 fn session_user(h: &Harness, access: &str) -> uuid::Uuid {
@@ -297,4 +283,26 @@ fn session_user(h: &Harness, access: &str) -> uuid::Uuid {
         .verify(shared::auth::TokenKind::Access, access)
         .unwrap();
     claims.sub
+}
+
+/// Issue 12 (M1): anonymous routes count the client address, whatever bearer comes along.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn bearers_buy_no_budget_on_anonymous_routes(pool: PgPool) {
+    let h = harness(pool, &[("RATE_LIMIT_GENERAL", "3/minute")]);
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let (_, token) = h.person().await;
+        let body = json!({ "email": "someone@example.com" });
+        let a = h
+            .call_from(
+                [10, 7, 7, 7],
+                "POST",
+                "/forgot-password",
+                Some(&token),
+                body,
+            )
+            .await;
+        statuses.push(a.status.as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
 }

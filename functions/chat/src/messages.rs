@@ -17,6 +17,7 @@ use shared::envelope::Envelope;
 use shared::error::ErrorChain;
 use shared::http::{AuthUser, Json, PerUser, ResourceId, RouteLimit};
 use shared::locale::Lang;
+use shared::telemetry::PRIVATE;
 use shared::{ApiError, ApiResult, AppState, ErrorCode, Reply};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -180,21 +181,24 @@ async fn assess(state: &AppState, turn: &PendingTurn) -> Safety {
     if crisis_by_moderation {
         sources.push("moderation");
     }
+    let event_id = Uuid::now_v7();
     let recorded = sqlx::query(
         "INSERT INTO safety_events (id, user_id, conversation_id, message_id, sources) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(Uuid::now_v7())
+    .bind(event_id)
     .bind(turn.user_id)
     .bind(turn.conversation_id)
     .bind(turn.user_message.id)
     .bind(&sources)
     .execute(&state.db)
     .await;
+    // Health data: our own logs only (never Sentry), outside the request's span (which names
+    // the person), with the opaque id of the recorded event.
     if let Err(e) = recorded {
         // The person's answer matters more than the record.
-        tracing::error!(error = %ErrorChain(&e), "could not record a safety event");
+        tracing::error!(target: PRIVATE, parent: None, error = %ErrorChain(&e), "could not record a safety event");
     }
-    tracing::warn!(user_id = %turn.user_id, conversation_id = %turn.conversation_id, ?sources, "crisis signals in a message");
+    tracing::warn!(target: PRIVATE, parent: None, %event_id, ?sources, "crisis signals in a message");
     Safety::crisis()
 }
 

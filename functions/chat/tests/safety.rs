@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use shared::auth::Role;
 use sqlx::PgPool;
-use wiremock::ResponseTemplate;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn crisis_puts_the_person_first_whatever_the_model_says(pool: PgPool) {
@@ -108,4 +109,53 @@ async fn the_offline_companion_answers_without_a_key(pool: PgPool) {
         events.last().unwrap().1["data"]["assistant_message"]["provider"],
         "offline"
     );
+}
+
+/// Issue 12 (M4): health data never leaves for a third party. A crisis, then an unrelated
+/// error reported to Sentry (a wiremock stand-in): the report holds neither the crisis nor
+/// anyone's ids.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_crisis_never_reaches_sentry(pool: PgPool) {
+    let sentry = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/42/envelope/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&sentry)
+        .await;
+    let address = sentry.address();
+    let dsn = format!("http://public@{}:{}/42", address.ip(), address.port());
+    let h = harness(pool, &[("SENTRY_DSN", dsn.as_str())]);
+    shared::telemetry::init(&h.state.settings);
+
+    let (user, token) = h.person().await;
+    let id = conversation(&h, &token).await;
+    let a = say(&h, &token, &id, "요즘 그냥 사라지고 싶어").await;
+    assert_eq!(
+        a.body["data"]["safety"]["crisis_detected"], true,
+        "{}",
+        a.body
+    );
+    tracing::warn!(user_id = %user, "a breadcrumb that names someone");
+    tracing::error!("an unrelated failure afterwards");
+    tokio::task::spawn_blocking(shared::telemetry::flush_error_reports)
+        .await
+        .unwrap();
+
+    let received = sentry.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1, "one error event");
+    let report = String::from_utf8_lossy(&received[0].body);
+    assert!(
+        report.contains("an unrelated failure afterwards"),
+        "{report}"
+    );
+    assert!(
+        report.contains("a breadcrumb that names someone"),
+        "{report}"
+    );
+    for secret in ["crisis", &user.to_string(), &id] {
+        assert!(
+            !report.contains(secret),
+            "{secret} reached Sentry: {report}"
+        );
+    }
 }

@@ -118,3 +118,50 @@ async fn register_verify_and_use_the_account() {
     assert_eq!(exchange["data"]["assistant_message"]["provider"], "offline");
     assert!(server.stop().await.success());
 }
+
+/// Issue 12 (M2): a refresh token issued before a password change is refused; the session
+/// lives on with the refresh token the change answered with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_refuses_the_refresh_tokens_issued_before() {
+    let server = LocalServer::start(&[]).await;
+    let (_, body) = post(&server, "/api/v1/auth/register", None, json!({ "email": "sea@example.com", "password": "correct horse battery", "nickname": "바다" })).await;
+    let tokens = &body["data"]["tokens"];
+    let (access, refresh) = (
+        tokens["access_token"].as_str().unwrap(),
+        tokens["refresh_token"].as_str().unwrap(),
+    );
+
+    let changed = client()
+        .patch(server.url("/api/v1/users/me/password"))
+        .bearer_auth(access)
+        .json(&json!({ "current_password": "correct horse battery", "new_password": "a brand new secret" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let changed: Value = changed.json().await.unwrap();
+    let new_refresh = changed["data"]["tokens"]["refresh_token"].as_str().unwrap();
+    assert_ne!(new_refresh, refresh);
+
+    let (status, body) = post(
+        &server,
+        "/api/v1/auth/refresh",
+        None,
+        json!({ "refresh_token": refresh }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("UNAUTHORIZED")),
+        "{body}"
+    );
+    let (status, body) = post(
+        &server,
+        "/api/v1/auth/refresh",
+        None,
+        json!({ "refresh_token": new_refresh }),
+    )
+    .await;
+    assert_eq!(status, 200, "the session lives on: {body}");
+    assert!(server.stop().await.success());
+}

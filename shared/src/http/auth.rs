@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::auth::{AccessClaims, Role, bearer_token};
 use crate::domain::accounts::sessions;
 use crate::error::ApiError;
-use crate::http::limits::VerifiedBearer;
+use crate::http::limits::LiveSession;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,17 +21,18 @@ pub struct AuthUser {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    /// Signature and claims first (cheap, no I/O; on API routes the rate limiter has already
-    /// verified this same header), then the session's gate.
+    /// The session the general limit found live; otherwise signature and claims (cheap, no
+    /// I/O), then the session's gate, each refusing with its reason.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let claims: AccessClaims = match parts.extensions.get::<VerifiedBearer>() {
-            Some(VerifiedBearer(claims)) => claims.clone(),
+        let claims: AccessClaims = match parts.extensions.get::<LiveSession>() {
+            Some(LiveSession(claims)) => claims.clone(),
             None => {
                 let token = bearer_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-                state.tokens.verify_access(token)?
+                let claims = state.tokens.verify_access(token)?;
+                sessions::check_access(state, &claims).await?;
+                claims
             }
         };
-        sessions::check_access(state, &claims).await?;
         Ok(Self {
             id: claims.sub,
             session_id: claims.sid,

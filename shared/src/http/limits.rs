@@ -1,59 +1,145 @@
 //! Rate limits at the HTTP edge: `RATE_LIMIT_GENERAL` on every API route, and the stricter
 //! per-user limits a function declares for its own routes ([`RouteLimit`], taken by the
 //! handler as [`PerUser`]).
+//!
+//! Who is counted: on a route whose OpenAPI operation declares the bearer scheme, a live
+//! session's user (its gate open: a revoked session's token buys nothing), under a per-address
+//! ceiling of [`CEILING`] times the limit (people share addresses behind NAT); every other
+//! request, anonymous routes with or without a bearer included, counts its client address.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
+use utoipa::openapi::OpenApi;
 
 use crate::auth::{AccessClaims, bearer_token};
 use crate::config::{RateSpec, Settings};
+use crate::domain::accounts::sessions;
 use crate::error::{ApiError, RateInfo};
 use crate::http::client_ip::ClientIp;
 use crate::ratelimit::count;
 use crate::state::AppState;
 
-/// The bearer's claims, verified once by the general limit; the `AuthUser` extractor uses
-/// them instead of verifying the token again.
-#[derive(Debug, Clone)]
-pub struct VerifiedBearer(pub AccessClaims);
+/// How many users' worth of requests one address may send to authenticated routes.
+pub const CEILING: u64 = 10;
 
-/// `RATE_LIMIT_GENERAL` for every API route: per user when a valid bearer token is sent,
-/// otherwise per client IP. A route's own limit ([`PerUser`]) or a handler's (login) gives
-/// the `RateLimit-*` headers instead, when it set them.
+/// A live session's claims, checked once by the general limit (signature, expiry and the
+/// session's gate); the `AuthUser` extractor uses them instead of checking again.
+#[derive(Debug, Clone)]
+pub struct LiveSession(pub AccessClaims);
+
+/// The routes (method and path template, as `MatchedPath` gives them) whose operation
+/// declares the bearer scheme, read from a function's OpenAPI document.
+#[derive(Debug, Clone, Default)]
+pub struct BearerRoutes(Arc<HashSet<(Method, String)>>);
+
+impl BearerRoutes {
+    pub fn from_doc(doc: &OpenApi) -> Self {
+        let mut routes = HashSet::new();
+        for (path, item) in &doc.paths.paths {
+            let operations = [
+                (Method::GET, &item.get),
+                (Method::POST, &item.post),
+                (Method::PUT, &item.put),
+                (Method::PATCH, &item.patch),
+                (Method::DELETE, &item.delete),
+            ];
+            for (method, operation) in operations {
+                let declares_bearer = operation
+                    .as_ref()
+                    .and_then(|o| o.security.as_ref())
+                    .is_some_and(|s| !s.is_empty());
+                if declares_bearer {
+                    routes.insert((method, path.clone()));
+                }
+            }
+        }
+        Self(Arc::new(routes))
+    }
+
+    fn contains(&self, method: &Method, path: &str) -> bool {
+        self.0.contains(&(method.clone(), path.to_owned()))
+    }
+}
+
+/// What the general limit needs: the state and the function's bearer routes.
+#[derive(Clone)]
+pub struct GeneralLimit {
+    pub state: AppState,
+    pub bearer_routes: BearerRoutes,
+}
+
+/// `RATE_LIMIT_GENERAL` for every API route (see the module's docs for who is counted). A
+/// route's own limit ([`PerUser`]) or a handler's (login) gives the `RateLimit-*` headers
+/// instead, when it set them.
 pub async fn general_limit(
-    State(state): State<AppState>,
+    State(limit): State<GeneralLimit>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let claims = bearer_token(request.headers()).and_then(|t| state.tokens.verify_access(t).ok());
-    let key = match claims {
-        Some(claims) => {
-            let key = format!("general:user:{}", claims.sub);
-            request.extensions_mut().insert(VerifiedBearer(claims));
-            key
-        }
-        None => {
-            let ip = ClientIp::from_request(&request, state.settings.trusted_proxy_hops);
-            format!("general:ip:{ip}")
-        }
+    let state = &limit.state;
+    let spec = state.settings.rate_limits.general;
+    let ip = ClientIp::from_request(&request, state.settings.trusted_proxy_hops);
+    let bearer_route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|path| {
+            limit
+                .bearer_routes
+                .contains(request.method(), path.as_str())
+        });
+    let claims = bearer_route
+        .then(|| bearer_token(request.headers()))
+        .flatten()
+        .and_then(|token| state.tokens.verify_access(token).ok());
+    let live = match claims {
+        Some(claims) => live(state, claims).await,
+        None => None,
     };
-    let info = match count(&state.cache, &key, state.settings.rate_limits.general).await {
+    let counted = match &live {
+        Some(claims) => {
+            let ceiling = RateSpec {
+                limit: spec.limit.saturating_mul(CEILING),
+                window: spec.window,
+            };
+            match count(&state.cache, &format!("general:ceiling:{ip}"), ceiling).await {
+                Ok(shared) if shared.allowed => {
+                    count(&state.cache, &format!("general:user:{}", claims.sub), spec).await
+                }
+                other => other,
+            }
+        }
+        None => count(&state.cache, &format!("general:ip:{ip}"), spec).await,
+    };
+    let info = match counted {
         Ok(info) => info,
         Err(e) => return e.into_response(),
     };
     if !info.allowed {
         return ApiError::rate_limited(info).into_response();
     }
+    if let Some(claims) = live {
+        request.extensions_mut().insert(LiveSession(claims));
+    }
     let mut response = next.run(request).await;
     if !response.headers().contains_key("ratelimit-limit") {
         info.write_headers(response.headers_mut());
     }
     response
+}
+
+/// The claims when their session may be used now. Anything else (a closed gate, an
+/// unreachable Redis) is left to `AuthUser`, which answers with the reason.
+async fn live(state: &AppState, claims: AccessClaims) -> Option<AccessClaims> {
+    sessions::check_access(state, &claims).await.ok()?;
+    Some(claims)
 }
 
 /// A stricter per-user limit that a function declares for some of its routes, e.g.
@@ -71,10 +157,11 @@ pub trait RouteLimit: Send + Sync + 'static {
     fn spec(settings: &Settings) -> RateSpec;
 }
 
-/// Counts a request against `L` for the bearer's user; refuses with 429 RATE_LIMITED when
-/// over. Taken before the body, it counts every attempt the general limit allowed. Return
-/// it beside the response (`(limit, response)`): its numbers are the `RateLimit-*` headers.
-/// Without a valid bearer nothing is counted: the handler's `AuthUser` refuses the request.
+/// Counts a request against `L` for the live session's user; refuses with 429 RATE_LIMITED
+/// when over. Taken before the body, it counts every attempt the general limit allowed.
+/// Return it beside the response (`(limit, response)`): its numbers are the `RateLimit-*`
+/// headers. Without a live session nothing is counted: the handler's `AuthUser` refuses the
+/// request.
 pub struct PerUser<L> {
     info: Option<RateInfo>,
     limit: PhantomData<L>,
@@ -84,15 +171,9 @@ impl<L: RouteLimit> FromRequestParts<AppState> for PerUser<L> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let user = match parts.extensions.get::<VerifiedBearer>() {
-            Some(VerifiedBearer(claims)) => Some(claims.sub),
-            None => bearer_token(&parts.headers)
-                .and_then(|t| state.tokens.verify_access(t).ok())
-                .map(|claims| claims.sub),
-        };
-        let info = match user {
-            Some(user) => {
-                let key = format!("{}:user:{user}", L::NAME);
+        let info = match parts.extensions.get::<LiveSession>() {
+            Some(LiveSession(claims)) => {
+                let key = format!("{}:user:{}", L::NAME, claims.sub);
                 Some(
                     count(&state.cache, &key, L::spec(&state.settings))
                         .await?

@@ -107,8 +107,9 @@ pub async fn verify_email(db: &mut PgConnection, token: &str) -> Result<UserRow,
     .await?)
 }
 
-/// Sets a new password hash: every session but `keep` is revoked and every access token
-/// issued until now refused (`keep`'s gate reopens with the new `tokens_valid_after`).
+/// Sets a new password hash: every session but `keep` is revoked and every token issued until
+/// now refused; `keep` continues with a new refresh token id (its gate reopens with the new
+/// `tokens_valid_after`), so a stolen refresh token of it dies too.
 pub async fn set_password(
     db: &mut PgConnection,
     user_id: Uuid,
@@ -127,7 +128,10 @@ pub async fn set_password(
     .bind(valid_after)
     .execute(&mut *db)
     .await?;
-    let closed = sessions::revoke_all(db, user_id, keep, reason).await?;
+    let closed = sessions::revoke_all(&mut *db, user_id, keep, reason).await?;
+    if let Some(session) = keep {
+        sessions::rotate_refresh(db, session).await?;
+    }
     Ok(Revocation {
         closed,
         gate: Gate::Revoked,

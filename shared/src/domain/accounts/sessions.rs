@@ -123,6 +123,7 @@ struct SessionState {
     expired: bool,
     role: Role,
     suspended: bool,
+    tokens_valid_after: i64,
 }
 
 /// `POST /auth/refresh`: rotates the session's refresh token.
@@ -135,7 +136,8 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Ap
     let session: Option<SessionState> = sqlx::query_as(
         "SELECT s.refresh_jti, s.previous_jti, s.rotated_at, s.revoked_at IS NOT NULL AS revoked,
                 s.expires_at <= now() AS expired, u.role,
-                (u.status = 'suspended' AND (u.suspended_until IS NULL OR u.suspended_until > now())) AS suspended
+                (u.status = 'suspended' AND (u.suspended_until IS NULL OR u.suspended_until > now())) AS suspended,
+                u.tokens_valid_after
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id = $1 AND s.user_id = $2
          FOR UPDATE OF s",
@@ -150,7 +152,9 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Ap
     if session.suspended {
         return Err(ApiError::code(ErrorCode::AccountSuspended));
     }
-    if session.revoked || session.expired {
+    // Issued before a password change: refused, without touching the session (its owner
+    // holds the refresh token the change answered with).
+    if session.revoked || session.expired || claims.iat < session.tokens_valid_after {
         return Err(ApiError::unauthorized());
     }
     let within_grace = session
@@ -197,8 +201,8 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Ap
     )
 }
 
-/// New tokens for an existing session without rotating its refresh token (after a password
-/// change the caller's own session continues).
+/// New tokens for an existing session with its current refresh token id (after a password
+/// change, which rotated it, the caller's own session continues).
 pub async fn reissue(
     state: &AppState,
     db: &mut PgConnection,
@@ -235,6 +239,22 @@ pub async fn revoke(
     .execute(&state.db)
     .await?;
     close_gates(state, &[session_id], Gate::Revoked).await
+}
+
+/// Gives `session_id` a new refresh token id, so that the refresh tokens issued before (and
+/// the one just rotated out) are refused.
+pub(super) async fn rotate_refresh(
+    db: &mut PgConnection,
+    session_id: Uuid,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE sessions SET refresh_jti = $2, previous_jti = NULL, rotated_at = NULL WHERE id = $1",
+    )
+    .bind(session_id)
+    .bind(Uuid::now_v7())
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Revokes every live session of `user_id` but `except`, inside the caller's transaction;
