@@ -491,13 +491,41 @@ impl Settings {
             request_timeout: Duration::from_secs(v.positive("REQUEST_TIMEOUT_SECS", 30)?),
             body_limit_bytes: v.positive("BODY_LIMIT_BYTES", 1024 * 1024)?,
         };
-        settings.refuse_development_defaults()?;
+        settings.refuse_development_defaults(kind)?;
         Ok(settings)
     }
 
-    fn refuse_development_defaults(&self) -> Result<(), ConfigError> {
+    /// Production fails closed: no development default, no plain-HTTP peer, and what keeps
+    /// limits and revocation across instances (Redis) or authenticates pushes is required.
+    fn refuse_development_defaults(&self, kind: Kind) -> Result<(), ConfigError> {
         if self.env != AppEnv::Production {
             return Ok(());
+        }
+        if kind == Kind::Service && self.redis_url.is_none() {
+            return Err(ConfigError::new(
+                "REDIS_URL",
+                "is required in production (limits and revocation hold across instances)",
+            ));
+        }
+        if kind == Kind::Worker {
+            let push = [
+                ("PUSH_AUDIENCE", &self.push.audience),
+                ("PUSH_SERVICE_ACCOUNT_EMAIL", &self.push.service_account),
+            ];
+            if let Some((var, _)) = push.iter().find(|(_, value)| value.is_none()) {
+                return Err(ConfigError::new(*var, "is required in production"));
+            }
+        }
+        let peers = [
+            ("GOOGLE_JWKS_URL", &self.push.jwks_url),
+            ("OPENAI_BASE_URL", &self.openai.base_url),
+            ("SENDGRID_BASE_URL", &self.mail.sendgrid_base_url),
+        ];
+        if let Some((var, _)) = peers.iter().find(|(_, url)| !url.starts_with("https://")) {
+            return Err(ConfigError::new(
+                *var,
+                "must be an https:// URL in production",
+            ));
         }
         if !self.push.verify {
             return Err(ConfigError::new(
@@ -672,6 +700,7 @@ mod tests {
         assert_eq!(with(&vars).unwrap_err().var, "JWT_SECRET_KEY");
 
         let mut vars = prod.to_vec();
+        vars.push(("REDIS_URL", "redis://10.0.0.3:6379"));
         vars.push((
             "JWT_SECRET_KEY",
             "a-real-secret-of-at-least-thirty-two-chars",
@@ -690,10 +719,62 @@ mod tests {
     }
 
     #[test]
+    fn production_fails_closed() {
+        let base = [
+            ("DATABASE_URL", "postgres://u@localhost/db"),
+            ("APP_ENV", "production"),
+            (
+                "JWT_SECRET_KEY",
+                "a-real-secret-of-at-least-thirty-two-chars",
+            ),
+            (
+                "JWT_REFRESH_SECRET_KEY",
+                "another-real-secret-of-32-chars-or-more",
+            ),
+            ("REDIS_URL", "redis://10.0.0.3:6379"),
+            ("PUSH_AUDIENCE", "https://worker-push"),
+            (
+                "PUSH_SERVICE_ACCOUNT_EMAIL",
+                "push@p.iam.gserviceaccount.com",
+            ),
+        ];
+        let without = |kind, var: &str| {
+            let vars = base.iter().filter(|(k, _)| *k != var).copied();
+            Settings::from_vars(kind, vars).map(|_| ())
+        };
+        assert!(without(Kind::Service, "none").is_ok());
+        assert!(without(Kind::Worker, "none").is_ok());
+        assert_eq!(
+            without(Kind::Service, "REDIS_URL").unwrap_err().var,
+            "REDIS_URL"
+        );
+        assert!(
+            without(Kind::Worker, "REDIS_URL").is_ok(),
+            "workers use no Redis"
+        );
+        for var in ["PUSH_AUDIENCE", "PUSH_SERVICE_ACCOUNT_EMAIL"] {
+            assert_eq!(without(Kind::Worker, var).unwrap_err().var, var);
+        }
+        for var in ["GOOGLE_JWKS_URL", "OPENAI_BASE_URL", "SENDGRID_BASE_URL"] {
+            let vars = base
+                .iter()
+                .copied()
+                .chain([(var, "http://plain.example.com")]);
+            let err = Settings::from_vars(Kind::Service, vars).unwrap_err();
+            assert_eq!(err.var, var);
+        }
+    }
+
+    #[test]
     fn only_services_need_the_token_keys_in_production() {
         let prod = [
             ("DATABASE_URL", "postgres://u@localhost/db"),
             ("APP_ENV", "production"),
+            ("PUSH_AUDIENCE", "https://worker-push"),
+            (
+                "PUSH_SERVICE_ACCOUNT_EMAIL",
+                "push@p.iam.gserviceaccount.com",
+            ),
         ];
         for kind in [Kind::Worker, Kind::Job] {
             let a = Settings::from_vars(kind, prod).unwrap();

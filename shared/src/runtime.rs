@@ -85,6 +85,10 @@ pub fn app(state: AppState, routes: Router<AppState>, doc: OpenApi) -> Router {
         // route once more, and every request clones each box.
         .layer(
             tower::ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(
+                    settings.is_production(),
+                    hygiene,
+                ))
                 .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
                 .layer(
@@ -104,6 +108,42 @@ pub fn app(state: AppState, routes: Router<AppState>, doc: OpenApi) -> Router {
                 .layer(DefaultBodyLimit::max(settings.body_limit_bytes)),
         )
         .with_state(state)
+}
+
+/// A client's `X-Request-Id` is kept only when short and plain (it reaches our logs); every
+/// answer is `no-store` (tokens and personal data must not sit in a cache), `nosniff`, and
+/// HSTS in production.
+async fn hygiene(State(production): State<bool>, mut request: Request, next: Next) -> Response {
+    let plain = |id: &HeaderValue| {
+        let id = id.as_bytes();
+        (1..=64).contains(&id.len())
+            && id
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    if request
+        .headers()
+        .get(&REQUEST_ID)
+        .is_some_and(|id| !plain(id))
+    {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if production {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
 }
 
 #[derive(Clone, Copy)]

@@ -296,6 +296,58 @@ async fn request_ids_are_kept_or_made(pool: PgPool) {
     assert_eq!(send(&app, given).await.headers["x-request-id"], "abc-123");
     let made = send(&app, get("/health")).await;
     assert_eq!(made.headers["x-request-id"].len(), 36);
+    // Issue 12: what a client sends reaches the logs only when short and plain.
+    for hostile in ["a b\"}{", &"x".repeat(65), "id\u{7f}", "한글"] {
+        let Ok(value) = axum::http::HeaderValue::from_bytes(hostile.as_bytes()) else {
+            continue;
+        };
+        let mut request = get("/health");
+        request.headers_mut().insert("x-request-id", value);
+        let id = send(&app, request).await.headers["x-request-id"].clone();
+        assert_eq!(id.len(), 36, "{hostile:?} was replaced");
+        assert_ne!(id.as_bytes(), hostile.as_bytes());
+    }
+}
+
+/// Issue 12: nothing personal is cached on the way, content types are not sniffed, and
+/// production insists on HTTPS.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn every_answer_carries_the_security_headers(pool: PgPool) {
+    let development = memory_app(pool);
+    for request in [get("/health"), get("/api/v1/test/db"), get("/nowhere")] {
+        let a = send(&development, request).await;
+        assert_eq!(a.headers["cache-control"], "no-store");
+        assert_eq!(a.headers["x-content-type-options"], "nosniff");
+        assert!(
+            !a.headers.contains_key("strict-transport-security"),
+            "not in development"
+        );
+    }
+    let production = settings(&[
+        ("APP_ENV", "production"),
+        (
+            "JWT_SECRET_KEY",
+            "a-real-secret-of-at-least-thirty-two-chars",
+        ),
+        (
+            "JWT_REFRESH_SECRET_KEY",
+            "another-real-secret-of-32-chars-or-more",
+        ),
+        ("REDIS_URL", "redis://127.0.0.1:1"),
+        ("PUSH_AUDIENCE", "https://test-push"),
+        (
+            "PUSH_SERVICE_ACCOUNT_EMAIL",
+            "push@test.iam.gserviceaccount.com",
+        ),
+        ("OPENAI_API_KEY", "sk-test"),
+    ]);
+    let pool = sqlx::PgPool::connect_lazy(&database_url()).unwrap();
+    let production = app(state(pool, Cache::memory(), production));
+    let a = send(&production, get("/health")).await;
+    assert_eq!(
+        a.headers["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]

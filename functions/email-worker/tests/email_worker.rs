@@ -168,15 +168,11 @@ fn production_refuses_the_outbox() {
         [
             ("DATABASE_URL", "postgres://x@localhost/x"),
             ("APP_ENV", "production"),
-            (
-                "JWT_SECRET_KEY",
-                "a-real-secret-of-at-least-thirty-two-chars",
-            ),
-            (
-                "JWT_REFRESH_SECRET_KEY",
-                "another-real-secret-of-32-chars-or-more",
-            ),
             ("PUSH_AUDIENCE", "https://email-worker.run.app"),
+            (
+                "PUSH_SERVICE_ACCOUNT_EMAIL",
+                "push@mindpause.iam.gserviceaccount.com",
+            ),
         ],
     )
     .unwrap();

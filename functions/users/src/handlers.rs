@@ -6,7 +6,9 @@ use shared::domain::journal;
 use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json, Patch};
 use shared::locale::Lang;
+use shared::ratelimit;
 use shared::{ApiError, ApiResult, AppState, Fields, Reply};
+use uuid::Uuid;
 
 use crate::{ChangePassword, DeleteMe, UpdateMe};
 
@@ -94,6 +96,7 @@ impl UpdateMe {
     responses(
         (status = 200, description = "Changed; fresh tokens for this session", body = Envelope<TokensPayload>),
         (status = 422, description = "VALIDATION_ERROR: wrong current_password or weak new_password"),
+        (status = 429, description = "RATE_LIMITED: RATE_LIMIT_LOGIN attempts per account"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn change_password(
@@ -102,6 +105,7 @@ pub async fn change_password(
     Json(body): Json<ChangePassword>,
 ) -> ApiResult<Reply<TokensPayload>> {
     let row = accounts::current(&state.db, user.id).await?;
+    count_password_attempt(&state, user.id).await?;
     let mut fields = Fields::default();
     let new_password = fields.check("new_password", Password::parse(&body.new_password));
     if !passwords::verify(&body.current_password, row.password_hash.as_deref()).await? {
@@ -128,11 +132,22 @@ pub async fn change_password(
     Ok(Reply::ok(TokensPayload { tokens }))
 }
 
+/// Guessing the password with a stolen access token is limited like guessing it at login:
+/// `RATE_LIMIT_LOGIN` per account, every attempt counted.
+async fn count_password_attempt(state: &AppState, user_id: Uuid) -> ApiResult<()> {
+    let key = format!("password:user:{user_id}");
+    ratelimit::count(&state.cache, &key, state.settings.rate_limits.login)
+        .await?
+        .check()?;
+    Ok(())
+}
+
 /// Delete the account and the person's data; community posts stay as "탈퇴한 사용자".
 #[utoipa::path(delete, path = "/me", tag = "users", security(("bearer" = [])), request_body = DeleteMe,
     responses(
         (status = 200, description = "Deleted", body = Envelope<Option<bool>>),
         (status = 422, description = "VALIDATION_ERROR: wrong password"),
+        (status = 429, description = "RATE_LIMITED: RATE_LIMIT_LOGIN attempts per account"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn delete_me(
@@ -146,6 +161,7 @@ pub async fn delete_me(
         let Some(given) = given else {
             return Err(ApiError::field("password", "required"));
         };
+        count_password_attempt(&state, user.id).await?;
         if !passwords::verify(given, Some(hash)).await? {
             return Err(ApiError::field("password", "is incorrect"));
         }

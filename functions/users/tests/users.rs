@@ -286,3 +286,43 @@ async fn a_new_time_zone_moves_the_journal_days(pool: PgPool) {
         ("2025-03-01".to_owned(), "2025-03-01".to_owned())
     );
 }
+
+/// Issue 12: a stolen access token does not buy unlimited password guesses.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn password_guesses_with_a_token_are_limited_like_logins(pool: PgPool) {
+    let h = Harness::new(
+        pool,
+        "users",
+        users::routes(),
+        &[("RATE_LIMIT_LOGIN", "3/minute")],
+    );
+    let (_, token) = person(&h, "a@example.com", "하늘", "correct horse battery").await;
+    let guess = |password: &str| {
+        h.call(
+            "DELETE",
+            "/me",
+            Some(&token),
+            json!({ "password": password }),
+        )
+    };
+    let change = || {
+        h.call(
+            "PATCH",
+            "/me/password",
+            Some(&token),
+            json!({ "current_password": "guess", "new_password": "a brand new secret" }),
+        )
+    };
+    assert_error(&guess("guess one").await, 422, "VALIDATION_ERROR");
+    assert_error(&change().await, 422, "VALIDATION_ERROR");
+    assert_error(&guess("guess three").await, 422, "VALIDATION_ERROR");
+    // The fourth attempt is refused, even with the right password.
+    let limited = assert_error(&guess("correct horse battery").await, 429, "RATE_LIMITED");
+    assert!(limited.is_object());
+    assert_error(&change().await, 429, "RATE_LIMITED");
+    assert_eq!(
+        h.call("GET", "/me", Some(&token), Value::Null).await.status,
+        200,
+        "the account is still there"
+    );
+}

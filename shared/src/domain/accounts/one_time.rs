@@ -63,6 +63,24 @@ pub async fn issue(
     Ok(token)
 }
 
+/// 400 INVALID_TOKEN unless `token` is usable now. Only a look: [`consume`] decides, so
+/// that costly work (hashing a new password) is not done for a token that cannot succeed.
+pub async fn check(db: &mut PgConnection, token: &str, purpose: Purpose) -> Result<(), ApiError> {
+    let usable: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM one_time_tokens
+                        WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now())",
+    )
+    .bind(digest(token))
+    .bind(purpose.as_str())
+    .fetch_one(db)
+    .await?;
+    if usable {
+        Ok(())
+    } else {
+        Err(ApiError::code(ErrorCode::InvalidToken))
+    }
+}
+
 /// Uses `token` up: the user it was issued to, or 400 INVALID_TOKEN when it is unknown, used,
 /// expired or of another purpose.
 pub async fn consume(
