@@ -14,6 +14,8 @@ resource "google_sql_database_instance" "main" {
     ip_configuration {
       ipv4_enabled    = false
       private_network = google_compute_network.main.id
+      # TLS even on the private network; DATABASE_URL asks for it (sslmode=require).
+      ssl_mode = "ENCRYPTED_ONLY"
     }
 
     backup_configuration {

@@ -186,6 +186,14 @@ fn infra_reads_the_function_table_and_covers_every_kind() {
         "local.functions"
     );
 
+    // Issue 12: the database speaks only TLS, and the functions ask for it.
+    let sql = hcl::to_string(resource(&all, "google_sql_database_instance", "main")).unwrap();
+    assert!(sql.contains("ssl_mode = \"ENCRYPTED_ONLY\""), "{sql}");
+    assert!(
+        text(&locals["secret_values"]).contains("sslmode=require"),
+        "DATABASE_URL requires TLS"
+    );
+
     // Cloud Run refuses a push whose OIDC audience is neither its run.app URL nor one of its
     // custom audiences: each worker accepts exactly what its subscription signs for.
     let run = resource(&all, "google_cloud_run_v2_service", "function");

@@ -26,11 +26,13 @@ impl fmt::Display for ClientIp {
 impl ClientIp {
     /// With `hops` trusted proxies, each appending the address it received the request from,
     /// the client is the `hops`-th entry from the right of `X-Forwarded-For`. With 0 hops, or
-    /// a header shorter than that, it is the TCP peer.
+    /// a header shorter than that, it is the peer: the TCP peer, or under AWS Lambda the
+    /// address API Gateway saw (`sourceIp` of the request context).
     pub fn resolve(headers: &HeaderMap, extensions: &Extensions, hops: usize) -> Self {
         let peer = extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+            .map(|ConnectInfo(addr)| addr.ip())
+            .or_else(|| lambda_source_ip(extensions));
         if hops == 0 {
             return Self(peer);
         }
@@ -51,6 +53,22 @@ impl ClientIp {
     pub fn from_request(request: &Request, hops: usize) -> Self {
         Self::resolve(request.headers(), request.extensions(), hops)
     }
+}
+
+#[cfg(feature = "lambda")]
+fn lambda_source_ip(extensions: &Extensions) -> Option<IpAddr> {
+    use lambda_http::request::RequestContext;
+    let source = match extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref(),
+        RequestContext::ApiGatewayV1(context) => context.identity.source_ip.as_deref(),
+        _ => None,
+    };
+    source?.parse().ok()
+}
+
+#[cfg(not(feature = "lambda"))]
+fn lambda_source_ip(_: &Extensions) -> Option<IpAddr> {
+    None
 }
 
 impl FromRequestParts<AppState> for ClientIp {
@@ -89,5 +107,22 @@ mod tests {
         assert_eq!(resolve(&["1.1.1.1"], 2), "10.0.0.1");
         assert_eq!(resolve(&["6.6.6.6, not-an-ip"], 1), "10.0.0.1");
         assert_eq!(resolve(&["2001:db8::1"], 1), "2001:db8::1");
+    }
+
+    #[cfg(feature = "lambda")]
+    #[test]
+    fn under_lambda_the_peer_is_api_gateways_source_ip() {
+        use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+        use lambda_http::request::RequestContext;
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = Some("203.0.113.7".into());
+        let mut ext = Extensions::new();
+        ext.insert(RequestContext::ApiGatewayV2(context));
+        let ip = ClientIp::resolve(&HeaderMap::new(), &ext, 0);
+        assert_eq!(ip.to_string(), "203.0.113.7");
+        assert_eq!(
+            ClientIp::resolve(&HeaderMap::new(), &Extensions::new(), 0).to_string(),
+            "unknown"
+        );
     }
 }
