@@ -21,6 +21,8 @@ locals {
     APP_ENV    = "production"
     LOG_FORMAT = "json"
     LOG_LEVEL  = "info"
+    # Logs name their trace as projects/<project>/traces/<id> (Cloud Logging links them).
+    GOOGLE_CLOUD_PROJECT = var.project
     # Every instance of every function shares Cloud SQL's max_connections (400) and its few
     # cores; more connections than a few per core only add switching (docs/BENCHMARKS.md).
     # 4 per instance: 20 instances of the 4 services and the workers stay under 400.
@@ -48,7 +50,6 @@ locals {
   # Environment by feature of `shared`.
   feature_env = {
     pubsub = {
-      GOOGLE_CLOUD_PROJECT    = var.project
       PUBSUB_PROJECT_ID       = var.project
       PUBSUB_TOPIC_EMAIL_SEND = "email-send"
     }

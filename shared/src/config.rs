@@ -128,6 +128,14 @@ impl RateSpec {
             window: Duration::from_secs(minutes * 60),
         }
     }
+
+    /// `n` times the limit over the same window (a ceiling over many users or addresses).
+    pub const fn times(self, n: u64) -> Self {
+        Self {
+            limit: self.limit.saturating_mul(n),
+            window: self.window,
+        }
+    }
 }
 
 impl FromStr for RateSpec {
@@ -192,7 +200,16 @@ pub struct JwtSettings {
 pub struct RateLimits {
     pub login: RateSpec,
     pub general: RateSpec,
-    pub ai_chat: RateSpec,
+    /// Every other `RATE_LIMIT_<NAME>` variable, parsed at start (a malformed one stops the
+    /// function, named): the limits functions declare for their own routes.
+    declared: HashMap<String, RateSpec>,
+}
+
+impl RateLimits {
+    /// The limit set by the variable `var`, or `default`.
+    pub fn declared(&self, var: &str, default: RateSpec) -> RateSpec {
+        self.declared.get(var).copied().unwrap_or(default)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -438,7 +455,12 @@ impl Settings {
             rate_limits: RateLimits {
                 login: v.parse("RATE_LIMIT_LOGIN", RateSpec::per_minutes(5, 15))?,
                 general: v.parse("RATE_LIMIT_GENERAL", RateSpec::per_minutes(100, 15))?,
-                ai_chat: v.parse("RATE_LIMIT_AI_CHAT", RateSpec::per_minutes(30, 60))?,
+                declared: v
+                    .0
+                    .keys()
+                    .filter(|k| k.starts_with("RATE_LIMIT_"))
+                    .map(|k| Ok((k.clone(), v.parse(k, RateSpec::per_minutes(1, 1))?)))
+                    .collect::<Result<_, ConfigError>>()?,
             },
             openai: OpenAiSettings {
                 api_key: v
@@ -677,6 +699,7 @@ mod tests {
             ("PORT", "eighty"),
             ("DATABASE_POOL_SIZE", "0"),
             ("RATE_LIMIT_LOGIN", "5 per minute"),
+            ("RATE_LIMIT_ANYTHING", "lots"),
             ("TRUSTED_PROXY_HOPS", "-1"),
             ("JWT_ALGORITHM", "none"),
             ("CORS_ORIGINS", "*"),

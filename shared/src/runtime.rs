@@ -130,9 +130,8 @@ async fn hygiene(State(production): State<bool>, mut request: Request, next: Nex
     }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
+    // Also over SSE's `no-cache`: a streamed reply is a person's words.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -164,7 +164,7 @@ async fn receive<W: Worker>(
     if let Some(verifier) = &state.push_verifier {
         let token = crate::auth::bearer_token(&headers).unwrap_or("");
         if let Err(e) = verifier.verify(token).await {
-            tracing::warn!(worker = W::NAME, error = %e, "push request refused");
+            tracing::warn!(worker = W::NAME, error = %ErrorChain(&e), "push request refused");
             return ApiError::unauthorized().into_response();
         }
     }

@@ -1,8 +1,6 @@
 //! With SENTRY_DSN set, errors logged by the service reach Sentry (a wiremock server standing
 //! in for Sentry's ingest endpoint), without personal data.
 
-use std::time::Duration;
-
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -33,9 +31,7 @@ async fn errors_are_reported_when_a_dsn_is_set() {
         error = "connection reset",
         "could not save a streamed reply"
     );
-    if let Some(client) = sentry::Hub::current().client() {
-        client.flush(Some(Duration::from_secs(5)));
-    }
+    shared::telemetry::flush_error_reports();
 
     let received = sentry.received_requests().await.unwrap();
     assert_eq!(received.len(), 1, "one error event");

@@ -3,14 +3,12 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shared::config::RateSpec;
 use shared::domain::accounts::{
     self, AccountEmail, Email, NewAccount, Nickname, Password, Purpose, TokensPayload, User,
     one_time, passwords, sessions,
 };
 use shared::envelope::Envelope;
 use shared::error::{ErrorChain, RateInfo};
-use shared::http::limits::CEILING;
 use shared::http::{AuthUser, ClientIp, Json};
 use shared::locale::Lang;
 use shared::ratelimit;
@@ -82,10 +80,8 @@ fn email_key(email: &str) -> String {
 /// counts; the headers of the tightest limit go back.
 async fn count_login(state: &AppState, ip: ClientIp, email: &str) -> ApiResult<RateInfo> {
     let spec = state.settings.rate_limits.login;
-    let ceiling = RateSpec {
-        limit: spec.limit.saturating_mul(CEILING),
-        window: spec.window,
-    };
+    // Ten times the limit per email from anywhere.
+    let ceiling = spec.times(10);
     let email = email_key(email);
     let mut counts = Vec::with_capacity(3);
     for (key, spec) in [

@@ -257,6 +257,15 @@ async fn suspended_accounts_are_refused_everywhere(pool: PgPool) {
         .unwrap();
     tx.commit().await.unwrap();
     suspension.announce(&h.state).await.unwrap();
+    // Suspending revokes every session (API.md): lifting it later brings none back.
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sessions WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user)
+    .fetch_one(&h.state.db)
+    .await
+    .unwrap();
+    assert_eq!(live, 0);
 
     let login = h
         .post(

@@ -12,7 +12,7 @@ use chrono::{SubsecRound, Utc};
 use futures_util::StreamExt;
 use serde_json::json;
 use shared::ai::Turn;
-use shared::config::{RateSpec, Settings};
+use shared::config::RateSpec;
 use shared::envelope::Envelope;
 use shared::error::ErrorChain;
 use shared::http::{AuthUser, Json, PerUser, ResourceId, RouteLimit};
@@ -78,9 +78,8 @@ pub struct AiChat;
 
 impl RouteLimit for AiChat {
     const NAME: &'static str = "ai-chat";
-    fn spec(settings: &Settings) -> RateSpec {
-        settings.rate_limits.ai_chat
-    }
+    const VAR: &'static str = "RATE_LIMIT_AI_CHAT";
+    const DEFAULT: RateSpec = RateSpec::per_minutes(30, 60);
 }
 
 /// Everything known once the person's message is saved.

@@ -12,7 +12,7 @@ async fn main() {
     match shared::db::MIGRATOR.run(&pool).await {
         Ok(()) => tracing::info!("migrations applied"),
         Err(e) => {
-            tracing::error!(error = %e, "migration failed");
+            tracing::error!(error = %shared::error::ErrorChain(&e), "migration failed");
             std::process::exit(1);
         }
     }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fred::prelude::{
-    Builder, ClientLike, Config, Expiration, KeysInterface, LuaInterface, PubsubInterface,
-    ReconnectPolicy, SetOptions,
+    Builder, ClientLike, Config, Expiration, KeysInterface, LuaInterface, ReconnectPolicy,
+    SetOptions,
 };
 
 mod leases;
@@ -66,7 +66,7 @@ impl Cache {
         let client = builder.build()?;
         drop(client.connect());
         let near = Arc::new(Near::default());
-        near::listen(builder.build()?, near.clone());
+        near::listen(builder.build()?, client.clone(), near.clone());
         Ok(Self::Redis(Arc::new(Redis {
             client,
             leases: Leases::default(),
@@ -189,12 +189,13 @@ impl Cache {
         }
     }
 
-    /// [`Cache::set`], then tells every instance to drop its copy of `key`.
+    /// [`Cache::set`], then tells every instance to drop its copy of `key` and returns once
+    /// none uses one any more (see [`near::announce`]).
     pub async fn set_announced(&self, key: &str, value: &str, ttl: Duration) -> CacheResult<()> {
         self.set(key, value, ttl).await?;
         if let Self::Redis(r) = self {
             r.near.changed(key);
-            r.client.publish::<(), _, _>(near::CHANNEL, key).await?;
+            near::announce(&r.client, key).await?;
         }
         Ok(())
     }

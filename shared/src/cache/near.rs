@@ -5,12 +5,19 @@
 //! every change delivered before it has been applied. So a lost connection, or a process
 //! that was frozen or starved of CPU (Lambda, Cloud Run between requests), reads Redis
 //! until it has caught up. Any copy expires after [`COPY_TTL`] anyway.
+//!
+//! A writer returns only once no instance uses an old copy ([`announce`]): every listener
+//! acknowledges a change after dropping its copy, and the writer waits for as many
+//! acknowledgements as `PUBLISH` reached listeners, for at most [`ACK_WAIT`]. A listener
+//! that has not acknowledged by then has had no ping come back since the change was
+//! published, more than [`STEADY`] ago: it no longer uses copies. Correctness never depends
+//! on the acknowledgements; they only make the wait short.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fred::prelude::{ClientLike, EventInterface, PubsubInterface};
+use fred::prelude::{ClientLike, EventInterface, KeysInterface, ListInterface, PubsubInterface};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// Where writers announce the keys they changed.
@@ -18,9 +25,55 @@ pub(super) const CHANNEL: &str = "near:changed";
 /// The longest a copy is kept.
 const COPY_TTL: Duration = Duration::from_secs(10);
 /// How often the subscriber connection is pinged.
-const TICK: Duration = Duration::from_millis(500);
+const TICK: Duration = Duration::from_millis(200);
 /// Copies are used while the last ping that came back was sent less than this long ago.
-const STEADY: Duration = Duration::from_millis(1500);
+const STEADY: Duration = Duration::from_millis(500);
+/// The longest a writer waits for the listeners' acknowledgements: longer than [`STEADY`].
+const ACK_WAIT: Duration = Duration::from_millis(600);
+/// How long an acknowledgement list outlives its change.
+const ACK_TTL_MS: i64 = 5_000;
+
+/// Publishes that `key` changed and waits until every listener reached has dropped its copy
+/// (or [`ACK_WAIT`] has passed, after which no listener that missed it uses copies).
+pub(super) async fn announce(
+    client: &fred::clients::Client,
+    key: &str,
+) -> Result<(), fred::error::Error> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let listeners: u64 = client.publish(CHANNEL, format!("{key} {id}")).await?;
+    let acks = ack_key(&id);
+    let deadline = Instant::now() + ACK_WAIT;
+    loop {
+        let heard: u64 = client.llen(&acks).await?;
+        if heard >= listeners {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(
+                listeners,
+                heard,
+                "near cache: a listener did not acknowledge in time"
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+fn ack_key(id: &str) -> String {
+    format!("near:ack:{id}")
+}
+
+/// Tells the writer of change `id` that this instance dropped its copy.
+async fn acknowledge(client: fred::clients::Client, id: String) {
+    let acks = ack_key(&id);
+    let pushed: Result<u64, _> = client.rpush(&acks, 1).await;
+    let expiring: Result<bool, _> = client.pexpire(&acks, ACK_TTL_MS, None).await;
+    if let Err(e) = pushed.and(expiring.map(|_| 0)) {
+        // The writer waits its bound; this instance has dropped its copy all the same.
+        tracing::warn!(error = %e, "near cache: could not acknowledge a change");
+    }
+}
 
 #[derive(Default)]
 pub(super) struct Near {
@@ -113,8 +166,12 @@ impl Near {
 
 /// Connects `subscriber` and keeps `near` in step with [`CHANNEL`] for as long as the
 /// process runs: (re)subscribing after every (re)connection, forgetting everything whenever
-/// the connection fails or messages were missed.
-pub(super) fn listen(subscriber: fred::clients::Client, near: Arc<Near>) {
+/// the connection fails or messages were missed, acknowledging each change through `client`.
+pub(super) fn listen(
+    subscriber: fred::clients::Client,
+    client: fred::clients::Client,
+    near: Arc<Near>,
+) {
     let mut messages = subscriber.message_rx();
     let mut reconnects = subscriber.reconnect_rx();
     let mut errors = subscriber.error_rx();
@@ -125,7 +182,13 @@ pub(super) fn listen(subscriber: fred::clients::Client, near: Arc<Near>) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let apply = |message: Result<fred::types::Message, RecvError>| match message {
             Ok(message) => match message.value.as_str() {
-                Some(key) => near.changed(&key),
+                Some(change) => {
+                    let (key, id) = change.split_once(' ').unwrap_or((&change, ""));
+                    near.changed(key);
+                    if !id.is_empty() {
+                        tokio::spawn(acknowledge(client.clone(), id.to_owned()));
+                    }
+                }
                 None => near.forget_all(),
             },
             // Some changes were missed: none of the copies can be trusted.

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use utoipa::openapi::OpenApi;
 
 use crate::auth::{AccessClaims, bearer_token};
-use crate::config::{RateSpec, Settings};
+use crate::config::RateSpec;
 use crate::domain::accounts::sessions;
 use crate::error::{ApiError, RateInfo};
 use crate::http::client_ip::ClientIp;
@@ -105,10 +105,7 @@ pub async fn general_limit(
     };
     let counted = match &live {
         Some(claims) => {
-            let ceiling = RateSpec {
-                limit: spec.limit.saturating_mul(CEILING),
-                window: spec.window,
-            };
+            let ceiling = spec.times(CEILING);
             match count(&state.cache, &format!("general:ceiling:{ip}"), ceiling).await {
                 Ok(shared) if shared.allowed => {
                     count(&state.cache, &format!("general:user:{}", claims.sub), spec).await
@@ -142,26 +139,29 @@ async fn live(state: &AppState, claims: AccessClaims) -> Option<AccessClaims> {
     Some(claims)
 }
 
-/// A stricter per-user limit that a function declares for some of its routes, e.g.
+/// A stricter per-user limit that a function declares for some of its routes, with the
+/// variable that sets it (parsed at start with every `RATE_LIMIT_*`) and its default, e.g.
 ///
 /// ```ignore
 /// struct AiChat;
 /// impl RouteLimit for AiChat {
 ///     const NAME: &'static str = "ai-chat";
-///     fn spec(settings: &Settings) -> RateSpec { settings.rate_limits.ai_chat }
+///     const VAR: &'static str = "RATE_LIMIT_AI_CHAT";
+///     const DEFAULT: RateSpec = RateSpec::per_minutes(30, 60);
 /// }
 /// ```
 pub trait RouteLimit: Send + Sync + 'static {
     /// The counter's name: `<NAME>:user:<id>`.
     const NAME: &'static str;
-    fn spec(settings: &Settings) -> RateSpec;
+    const VAR: &'static str;
+    const DEFAULT: RateSpec;
 }
 
 /// Counts a request against `L` for the live session's user; refuses with 429 RATE_LIMITED
 /// when over. Taken before the body, it counts every attempt the general limit allowed.
 /// Return it beside the response (`(limit, response)`): its numbers are the `RateLimit-*`
-/// headers. Without a live session nothing is counted: the handler's `AuthUser` refuses the
-/// request.
+/// headers. A bearer that is not a live session's is refused here (401/403, as `AuthUser`
+/// would); without a bearer nothing is counted and the handler's `AuthUser` refuses.
 pub struct PerUser<L> {
     info: Option<RateInfo>,
     limit: PhantomData<L>,
@@ -171,14 +171,25 @@ impl<L: RouteLimit> FromRequestParts<AppState> for PerUser<L> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let info = match parts.extensions.get::<LiveSession>() {
-            Some(LiveSession(claims)) => {
-                let key = format!("{}:user:{}", L::NAME, claims.sub);
-                Some(
-                    count(&state.cache, &key, L::spec(&state.settings))
-                        .await?
-                        .check()?,
-                )
+        let user = match parts.extensions.get::<LiveSession>() {
+            Some(LiveSession(claims)) => Some(claims.sub),
+            // Not found live by the general limit (a route that does not declare its bearer,
+            // a failed gate read): the session is checked here, so no accepted bearer goes
+            // uncounted.
+            None => match bearer_token(&parts.headers) {
+                Some(token) => {
+                    let claims = state.tokens.verify_access(token)?;
+                    sessions::check_access(state, &claims).await?;
+                    Some(claims.sub)
+                }
+                None => None,
+            },
+        };
+        let info = match user {
+            Some(user) => {
+                let key = format!("{}:user:{user}", L::NAME);
+                let spec = state.settings.rate_limits.declared(L::VAR, L::DEFAULT);
+                Some(count(&state.cache, &key, spec).await?.check()?)
             }
             None => None,
         };

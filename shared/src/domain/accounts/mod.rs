@@ -192,8 +192,8 @@ pub async fn update_profile(
     .ok_or_else(ApiError::unauthorized)
 }
 
-/// Suspends an account (until `until`, or until lifted): its sessions stop at once, login
-/// answers 403 ACCOUNT_SUSPENDED.
+/// Suspends an account (until `until`, or until lifted): every session is revoked (API.md),
+/// its tokens answer 403 ACCOUNT_SUSPENDED meanwhile, and so does login.
 pub async fn suspend(
     db: &mut PgConnection,
     user_id: Uuid,
@@ -206,8 +206,9 @@ pub async fn suspend(
                     updated_at = now()
              WHERE id = $1 RETURNING id
          )
-         SELECT s.id FROM sessions s JOIN suspended u ON u.id = s.user_id
-         WHERE s.revoked_at IS NULL",
+         UPDATE sessions s SET revoked_at = now(), revoked_reason = 'suspended'
+         FROM suspended u WHERE s.user_id = u.id AND s.revoked_at IS NULL
+         RETURNING s.id",
     )
     .bind(user_id)
     .bind(until)

@@ -140,7 +140,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Ap
                 u.tokens_valid_after
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id = $1 AND s.user_id = $2
-         FOR UPDATE OF s",
+         FOR UPDATE OF s FOR SHARE OF u",
     )
     .bind(claims.sid)
     .bind(claims.sub)
