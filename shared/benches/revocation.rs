@@ -1,6 +1,8 @@
 //! The per-request cost of checking an access token: signature and claims in full and
 //! remembered, the session gate read from Redis, from its in-process copy (what most
-//! authenticated requests do) and from the in-process fallback. Needs DATABASE_URL (migrated) and REDIS_URL: `./scripts/bench.sh accounts`.
+//! authenticated requests do) and from the in-process fallback; and the wait of a revoking
+//! request until every listening instance (here two) has dropped its copy. Needs
+//! DATABASE_URL (migrated) and REDIS_URL: `./scripts/bench.sh accounts`.
 
 use std::time::{Duration, Instant};
 
@@ -86,4 +88,19 @@ async fn main() {
         };
         report(&format!("session gate check ({how})"), gate);
     }
+
+    // Two instances listening; each announcement waits for both acknowledgements.
+    let (one, _two) = (
+        Cache::connect(Some(&shared::testing::redis_url())).unwrap(),
+        Cache::connect(Some(&shared::testing::redis_url())).unwrap(),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let key = format!("bench:gate:{}", uuid::Uuid::new_v4());
+    let announce = measure(2_000, || async {
+        one.set_announced(&key, "revoked", Duration::from_secs(60))
+            .await
+            .unwrap();
+    })
+    .await;
+    report("revocation: write + wait for every instance", announce);
 }

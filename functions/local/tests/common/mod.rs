@@ -24,7 +24,8 @@ fn free_port() -> u16 {
 }
 
 impl LocalServer {
-    /// Starts `target/.../local` with `extra` environment variables and waits for `/health`.
+    /// Starts `target/.../local` on a fresh database with `extra` environment variables and
+    /// waits for `/health`.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
         let admin_url =
             std::env::var("DATABASE_URL").expect("run the tests with ./scripts/test.sh");
@@ -34,10 +35,22 @@ impl LocalServer {
             .execute(&mut admin)
             .await
             .unwrap();
-        let url = match admin_url.rsplit_once('/') {
-            Some((server, _)) => format!("{server}/{database}"),
-            None => panic!("DATABASE_URL has no database"),
-        };
+        Self::on(database, extra).await
+    }
+
+    /// A second instance beside `other`, on the same database (give both the same
+    /// `REDIS_URL` to make them one deployment).
+    pub async fn beside(other: &LocalServer, extra: &[(&str, &str)]) -> Self {
+        Self::on(other.database.clone(), extra).await
+    }
+
+    /// The URL of this server's database.
+    pub fn database_url(&self) -> String {
+        database_url(&self.database)
+    }
+
+    async fn on(database: String, extra: &[(&str, &str)]) -> Self {
+        let url = database_url(&database);
         let port = free_port();
         let outbox = std::env::temp_dir().join(format!("mindpause-outbox-{database}"));
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_local"));
@@ -98,6 +111,14 @@ impl LocalServer {
 
     pub fn database(&self) -> &str {
         &self.database
+    }
+}
+
+fn database_url(database: &str) -> String {
+    let admin_url = std::env::var("DATABASE_URL").expect("run the tests with ./scripts/test.sh");
+    match admin_url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{database}"),
+        None => panic!("DATABASE_URL has no database"),
     }
 }
 

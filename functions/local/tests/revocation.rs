@@ -1,0 +1,99 @@
+//! Issue 22, tried as a load balancer spreading one person's requests over two instances
+//! would: two server processes on one PostgreSQL and Redis; the token is used on B, the
+//! person logs out on A, and the moment logout answers the same token goes to B again.
+//! (`shared/tests/revocation.rs` runs 1,000 trials of each kind of revocation in one
+//! process; these 200 go through the real binaries and HTTP.)
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use serde_json::json;
+use shared::auth::Role;
+use shared::domain::accounts::sessions;
+use uuid::Uuid;
+
+const TRIALS: usize = 200;
+const PARALLEL: usize = 8;
+
+async fn me(server: &LocalServer, token: &str) -> u16 {
+    client()
+        .get(server.url("/api/v1/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_instance_accepts_a_token_once_logout_answers() {
+    let redis = shared::testing::redis_url();
+    let limits = "100000000/minute";
+    let vars = [
+        ("REDIS_URL", redis.as_str()),
+        ("RATE_LIMIT_GENERAL", limits),
+    ];
+    let a = Arc::new(LocalServer::start(&vars).await);
+    let b = Arc::new(LocalServer::beside(&a, &vars).await);
+    // Sessions are made here, as login would make them (login's argon2 is not under test).
+    let pool = sqlx::PgPool::connect(&a.database_url()).await.unwrap();
+    let state = shared::testing::state(
+        pool,
+        shared::cache::Cache::memory(),
+        shared::testing::settings(&[]),
+    );
+
+    let stale = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..PARALLEL {
+        let (a, b, state, stale, next) = (
+            a.clone(),
+            b.clone(),
+            state.clone(),
+            stale.clone(),
+            next.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::SeqCst) < TRIALS {
+                let user = Uuid::now_v7();
+                let tag = user.simple().to_string();
+                sqlx::query("INSERT INTO users (id, email, nickname) VALUES ($1, $2, $3)")
+                    .bind(user)
+                    .bind(format!("{tag}@example.com"))
+                    .bind(&tag[tag.len() - 20..])
+                    .execute(&state.db)
+                    .await
+                    .unwrap();
+                let mut conn = state.db.acquire().await.unwrap();
+                let tokens = sessions::start(&state, &mut conn, user, Role::User)
+                    .await
+                    .unwrap();
+                drop(conn);
+                assert_eq!(me(&b, &tokens.access_token).await, 200);
+                let logout = client()
+                    .post(a.url("/api/v1/auth/logout"))
+                    .json(&json!({ "refresh_token": tokens.refresh_token }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(logout.status(), 200);
+                if me(&b, &tokens.access_token).await == 200 {
+                    stale.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    assert_eq!(
+        stale.load(Ordering::SeqCst),
+        0,
+        "tokens accepted by B after logout answered on A"
+    );
+}
