@@ -1,8 +1,11 @@
 //! In-process copies of a few hot Redis values (session gates), used only while this
 //! instance demonstrably hears every change: writers publish the key on [`CHANNEL`] after
-//! writing it, and a subscriber connection drops the copy. That connection is pinged every
-//! [`TICK`]; a copy is used only if a ping sent less than [`STEADY`] ago has come back and
-//! every change delivered before it has been applied. So a lost connection, or a process
+//! writing it, and a subscriber connection drops the copy. Every [`TICK`] the instance
+//! publishes a heartbeat on a channel of its own, subscribed together with [`CHANNEL`] on the
+//! same connection; a copy is used only if a heartbeat published less than [`STEADY`] ago has
+//! come back through the subscription, every change delivered before it applied. (A ping
+//! would only prove the connection: after a reconnection it can be alive and subscribed to
+//! nothing.) So a lost connection, or a process
 //! that was frozen or starved of CPU (Lambda, Cloud Run between requests), reads Redis
 //! until it has caught up. Any copy expires after [`COPY_TTL`] anyway.
 //!
@@ -18,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fred::prelude::{ClientLike, EventInterface, KeysInterface, ListInterface, PubsubInterface};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::error::RecvError;
 
 /// Where writers announce the keys they changed.
 pub(super) const CHANNEL: &str = "near:changed";
@@ -166,7 +169,8 @@ impl Near {
 
 /// Connects `subscriber` and keeps `near` in step with [`CHANNEL`] for as long as the
 /// process runs: (re)subscribing after every (re)connection, forgetting everything whenever
-/// the connection fails or messages were missed, acknowledging each change through `client`.
+/// the connection fails or messages were missed, acknowledging each change and publishing the
+/// heartbeats through `client`.
 pub(super) fn listen(
     subscriber: fred::clients::Client,
     client: fred::clients::Client,
@@ -177,7 +181,11 @@ pub(super) fn listen(
     let mut errors = subscriber.error_rx();
     let mut unresponsive = subscriber.unresponsive_rx();
     drop(subscriber.connect());
+    let beats = format!("near:beat:{}", uuid::Uuid::new_v4().simple());
     tokio::spawn(async move {
+        // The heartbeat in flight: its number and when it was published.
+        let mut beat: Option<(u64, Instant)> = None;
+        let mut beat_number = 0u64;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let apply = |message: Result<fred::types::Message, RecvError>| match message {
@@ -201,7 +209,9 @@ pub(super) fn listen(
                 event = reconnects.recv() => match event {
                     Ok(_) => {
                         near.set_live(false);
-                        while let Err(e) = subscriber.subscribe(CHANNEL).await {
+                        beat = None;
+                        // One command: both subscriptions exist, or neither.
+                        while let Err(e) = subscriber.subscribe(vec![CHANNEL, beats.as_str()]).await {
                             tracing::warn!(error = %e, "near cache: subscribing failed");
                             tokio::time::sleep(Duration::from_secs(1)).await;
                         }
@@ -224,21 +234,26 @@ pub(super) fn listen(
                 },
                 message = messages.recv() => match message {
                     Err(RecvError::Closed) => break,
+                    Ok(message) if *message.channel == *beats => {
+                        // Every change published before this heartbeat came before it.
+                        if let Some((number, sent)) = beat
+                            && message.value.as_str().and_then(|v| v.parse().ok()) == Some(number)
+                        {
+                            near.caught_up(sent);
+                            beat = None;
+                        }
+                    }
                     message => apply(message),
                 },
-                // Also the heartbeat: a dead connection is noticed (unresponsive) for want of a
-                // reply. The reply comes after every change published before the ping.
                 _ = tick.tick() => {
-                    let sent = Instant::now();
-                    if subscriber.ping::<()>(None).await.is_ok() {
-                        loop {
-                            match messages.try_recv() {
-                                Ok(message) => apply(Ok(message)),
-                                Err(TryRecvError::Lagged(n)) => apply(Err(RecvError::Lagged(n))),
-                                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-                            }
-                        }
-                        near.caught_up(sent);
+                    // A dead connection is noticed (unresponsive) for want of a reply.
+                    let _ = subscriber.ping::<()>(None).await;
+                    // A heartbeat lost (published while unsubscribed) is replaced.
+                    if beat.is_none_or(|(_, sent)| sent.elapsed() > STEADY) {
+                        beat_number += 1;
+                        let sent = Instant::now();
+                        let published: Result<u64, _> = client.publish(&beats, beat_number).await;
+                        beat = published.ok().map(|_| (beat_number, sent));
                     }
                 },
             }
