@@ -89,8 +89,19 @@ pub async fn send_from(app: &Router, mut request: Request<Body>, peer: [u8; 4]) 
     }
 }
 
+/// Sends `request` from this test process's own loopback address: the tests of every process
+/// share one Redis, and per-address counters must not add up across them.
 pub async fn send(app: &Router, request: Request<Body>) -> Answer {
-    send_from(app, request, [127, 0, 0, 1]).await
+    send_from(app, request, own_address()).await
+}
+
+/// A loopback address (127.x.y.z) of this process's own.
+pub fn own_address() -> [u8; 4] {
+    static ADDRESS: std::sync::OnceLock<[u8; 4]> = std::sync::OnceLock::new();
+    *ADDRESS.get_or_init(|| {
+        let [a, b, c, ..] = Uuid::new_v4().into_bytes();
+        [127, a, b, c | 1]
+    })
 }
 
 pub fn get(path: &str) -> Request<Body> {
@@ -261,7 +272,7 @@ impl Harness {
     /// `method path` (relative to the function's prefix) with an optional bearer token and
     /// a JSON body (`Value::Null` for none).
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Value) -> Answer {
-        self.call_from([127, 0, 0, 1], method, path, token, body)
+        self.call_from(own_address(), method, path, token, body)
             .await
     }
 

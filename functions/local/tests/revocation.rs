@@ -18,9 +18,21 @@ use uuid::Uuid;
 const TRIALS: usize = 200;
 const PARALLEL: usize = 8;
 
+/// The client address these requests claim through the one proxy hop the servers trust: the
+/// per-address counters live in the Redis every test shares.
+fn forwarded_for() -> String {
+    static PEER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PEER.get_or_init(|| {
+        let n = Uuid::new_v4().as_u128();
+        format!("10.23.{}.{}", (n >> 8) as u8, (n as u8) | 1)
+    })
+    .clone()
+}
+
 async fn me(server: &LocalServer, token: &str) -> u16 {
     client()
         .get(server.url("/api/v1/users/me"))
+        .header("x-forwarded-for", forwarded_for())
         .bearer_auth(token)
         .send()
         .await
@@ -36,6 +48,7 @@ async fn no_instance_accepts_a_token_once_logout_answers() {
     let vars = [
         ("REDIS_URL", redis.as_str()),
         ("RATE_LIMIT_GENERAL", limits),
+        ("TRUSTED_PROXY_HOPS", "1"),
     ];
     let a = Arc::new(LocalServer::start(&vars).await);
     let b = Arc::new(LocalServer::beside(&a, &vars).await);
@@ -77,6 +90,7 @@ async fn no_instance_accepts_a_token_once_logout_answers() {
                 assert_eq!(me(&b, &tokens.access_token).await, 200);
                 let logout = client()
                     .post(a.url("/api/v1/auth/logout"))
+                    .header("x-forwarded-for", forwarded_for())
                     .json(&json!({ "refresh_token": tokens.refresh_token }))
                     .send()
                     .await
