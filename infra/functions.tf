@@ -56,6 +56,8 @@ locals {
     mail = {
       MAIL_PROVIDER       = "sendgrid"
       SENDGRID_FROM_EMAIL = "noreply@${var.domain}"
+      # Reset links are made by the email worker.
+      FRONTEND_URL = var.frontend_url
     }
     ai = {
       OPENAI_MODEL      = "gpt-4o-mini"

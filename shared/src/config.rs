@@ -605,7 +605,12 @@ pub fn required_in_production(kind: Kind, features: &[String]) -> Vec<&'static s
     for feature in features {
         vars.extend(match feature.as_str() {
             "pubsub" => &["PUBSUB_PROJECT_ID"][..],
-            "mail" => &["MAIL_PROVIDER", "SENDGRID_API_KEY", "SENDGRID_FROM_EMAIL"][..],
+            "mail" => &[
+                "MAIL_PROVIDER",
+                "SENDGRID_API_KEY",
+                "SENDGRID_FROM_EMAIL",
+                "FRONTEND_URL",
+            ][..],
             "sentry" => &["SENTRY_DSN"][..],
             "ai" => &["OPENAI_API_KEY", "OPENAI_MODEL"][..],
             _ => &[][..],

@@ -347,6 +347,7 @@ async fn finish(state: AppState, routes: Router<AppState>, doc: OpenApi) {
         tracing::error!(error = %e, "server error");
         std::process::exit(1);
     }
+    state.events.drain().await;
 }
 
 fn exit_config(e: crate::config::ConfigError) -> ! {

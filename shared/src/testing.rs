@@ -20,7 +20,7 @@ use crate::AppState;
 use crate::auth::Role;
 use crate::cache::Cache;
 use crate::config::Settings;
-use crate::events::email::EmailRequest;
+use crate::events::email::{EmailEvent, EmailRequest};
 use crate::events::{Events, InProcessBus};
 
 /// The Redis that `scripts/test.sh` started. Tests that need it fail loudly without it.
@@ -52,7 +52,7 @@ pub fn state(pool: PgPool, cache: Cache, settings: Settings) -> AppState {
         settings,
         pool,
         cache,
-        Events::InProcess(InProcessBus::new().into()),
+        Events::in_process(InProcessBus::new().into()),
     )
     .expect("state")
 }
@@ -236,22 +236,29 @@ impl Harness {
         let mails = Arc::new(Mutex::new(Vec::new()));
         let captured = mails.clone();
         let settings = settings(extra);
+        // The email worker's first step (a reset request becomes a link, or nothing), then
+        // the request it would render, captured.
+        let (db, worker_settings) = (pool.clone(), settings.clone());
         let capture = Router::new().route(
             &crate::events::push_path(&settings.pubsub.topic_email_send),
             axum::routing::post(move |body: axum::body::Bytes| {
-                let captured = captured.clone();
+                let (captured, db, settings) =
+                    (captured.clone(), db.clone(), worker_settings.clone());
                 async move {
                     let message = crate::worker::parse_envelope(&body).expect("a push envelope");
-                    let request: EmailRequest =
-                        crate::worker::decode_payload(&message.data).expect("an email request");
-                    captured.lock().unwrap().push(request);
+                    let event: EmailEvent =
+                        crate::worker::decode_payload(&message.data).expect("an email event");
+                    let prepared = crate::domain::accounts::emails::prepare(&db, &settings, event);
+                    if let Some(request) = prepared.await.expect("prepared") {
+                        captured.lock().unwrap().push(request);
+                    }
                     "ok"
                 }
             }),
         );
         bus.attach_workers(capture);
         let state =
-            AppState::from_parts(settings, pool, cache, Events::InProcess(bus)).expect("state");
+            AppState::from_parts(settings, pool, cache, Events::in_process(bus)).expect("state");
         let prefix = crate::functions::get(name)
             .route
             .clone()

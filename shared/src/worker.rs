@@ -1,9 +1,10 @@
 //! The push-endpoint framework of every worker: parse Pub/Sub's push envelope, verify its
-//! OIDC token (production), run the handler and record the message id in the same
-//! transaction, and answer 2xx when done or never possible, 5xx when worth retrying.
+//! OIDC token (production), claim the message id, run the handler with no connection held,
+//! record the outcome, and answer 2xx when done or never possible, 5xx when worth retrying.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -60,9 +61,11 @@ impl From<sqlx::Error> for WorkError {
 }
 
 /// A worker: what it is called (for the idempotency record), what it reads, what it does.
-/// `handle` runs inside the transaction that records the message, so its database effects
-/// and the record commit together; effects outside the database (an email) happen at most
-/// once per successful commit.
+///
+/// `handle` runs once per message id while the delivery holds the message's claim; it
+/// opens its own short transactions if it writes the database, and holds no connection
+/// while it waits for anything else. An effect can repeat only if the instance dies
+/// between the effect and the record (the claim then runs out and a redelivery runs again).
 pub trait Worker: Clone + Send + Sync + 'static {
     type Payload: DeserializeOwned + Send + 'static;
     const NAME: &'static str;
@@ -70,11 +73,15 @@ pub trait Worker: Clone + Send + Sync + 'static {
     fn handle(
         &self,
         state: &AppState,
-        tx: &mut sqlx::PgConnection,
         message: &PushMessage,
         payload: Self::Payload,
     ) -> impl Future<Output = Result<(), WorkError>> + Send;
 }
+
+/// How long a delivery owns its message: longer than a request may run (Cloud Run's 60 s
+/// timeout), so a live delivery is never overtaken, and short enough that a dead one's
+/// message is taken over by one of Pub/Sub's redeliveries.
+pub const LEASE: Duration = Duration::from_secs(120);
 
 /// `POST /push/<topic>` for `worker`.
 pub fn route<W: Worker>(topic: &str, worker: W) -> Router<AppState> {
@@ -204,36 +211,90 @@ async fn process<W: Worker>(
             return Ok("discarded");
         }
     };
-    let mut tx = state.db.begin().await?;
-    // The primary key makes a concurrent redelivery wait here until this one commits.
-    let fresh = sqlx::query(
-        "INSERT INTO processed_messages (worker, message_id, outcome) VALUES ($1, $2, 'done')
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(W::NAME)
-    .bind(&message.id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !fresh {
-        return Ok("duplicate");
+    match claim(state, W::NAME, &message.id).await? {
+        Claim::Taken => {}
+        Claim::Finished => return Ok("duplicate"),
+        // Acking this copy could lose the message if the other delivery then fails.
+        Claim::Busy => {
+            return Err(WorkError::retry(
+                "another delivery of this message is still working",
+            ));
+        }
     }
-    match worker.handle(state, &mut tx, message, payload).await {
-        Ok(()) => {
-            tx.commit().await?;
-            Ok("processed")
+    let (status, outcome) = match worker.handle(state, message, payload).await {
+        Ok(()) => ("processed", "done"),
+        Err(e @ WorkError::Retry(_)) => {
+            release(state, W::NAME, &message.id).await;
+            return Err(e);
         }
-        Err(e @ WorkError::Retry(_)) => Err(e),
         Err(e @ WorkError::Permanent(_)) => {
-            drop(tx);
             tracing::error!(error = %ErrorChain(&e), "permanent failure; acked");
-            record(state, W::NAME, &message.id, "discarded").await?;
-            Ok("discarded")
+            ("discarded", "discarded")
         }
+    };
+    // The effect happened: ack even if the record fails (a retry would repeat the effect);
+    // the claim then runs out unseen and the 7-day purge removes it.
+    if let Err(e) = record(state, W::NAME, &message.id, outcome).await {
+        tracing::error!(error = %ErrorChain(&e), "could not record the outcome; acked");
+    }
+    Ok(status)
+}
+
+enum Claim {
+    /// This delivery owns the message until [`LEASE`] has passed.
+    Taken,
+    /// Done or discarded already.
+    Finished,
+    /// Another delivery is working on it.
+    Busy,
+}
+
+async fn claim(state: &AppState, worker: &str, message_id: &str) -> Result<Claim, WorkError> {
+    // One statement: a new message, or a claim whose worker died, becomes ours; the
+    // primary key makes a concurrent claim of the same message wait for this one.
+    let outcome: Option<String> = sqlx::query_scalar(
+        "WITH mine AS (
+             INSERT INTO processed_messages AS p (worker, message_id, outcome, lease_until)
+             VALUES ($1, $2, 'working', now() + make_interval(secs => $3))
+             ON CONFLICT (worker, message_id) DO UPDATE
+                 SET lease_until = EXCLUDED.lease_until, processed_at = now()
+                 WHERE p.outcome = 'working' AND p.lease_until < now()
+             RETURNING 'taken'::text AS outcome
+         )
+         SELECT outcome FROM mine
+         UNION ALL
+         SELECT outcome FROM processed_messages
+         WHERE worker = $1 AND message_id = $2 AND NOT EXISTS (SELECT 1 FROM mine)",
+    )
+    .bind(worker)
+    .bind(message_id)
+    .bind(LEASE.as_secs_f64())
+    .fetch_optional(&state.db)
+    .await?;
+    Ok(match outcome.as_deref() {
+        Some("taken") => Claim::Taken,
+        Some("working") | None => Claim::Busy,
+        Some(_) => Claim::Finished,
+    })
+}
+
+/// Gives a claimed message back so that the redelivery of a retryable failure runs at once.
+async fn release(state: &AppState, worker: &str, message_id: &str) {
+    let released = sqlx::query(
+        "DELETE FROM processed_messages
+         WHERE worker = $1 AND message_id = $2 AND outcome = 'working'",
+    )
+    .bind(worker)
+    .bind(message_id)
+    .execute(&state.db)
+    .await;
+    if let Err(e) = released {
+        // The claim runs out by itself; the redelivery waits for it.
+        tracing::warn!(error = %ErrorChain(&e), "could not release a claim");
     }
 }
 
+/// Records the final outcome (the claim's row, or a new one for a malformed payload).
 async fn record(
     state: &AppState,
     worker: &str,
@@ -242,7 +303,8 @@ async fn record(
 ) -> Result<(), WorkError> {
     sqlx::query(
         "INSERT INTO processed_messages (worker, message_id, outcome) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (worker, message_id) DO UPDATE
+             SET outcome = EXCLUDED.outcome, lease_until = NULL, processed_at = now()",
     )
     .bind(worker)
     .bind(message_id)

@@ -72,7 +72,7 @@ async fn events_reach_a_worker_through_a_push_subscription(pool: PgPool) {
     );
 
     // Publish through the SDK, as a function does.
-    let events = Events::PubSub(PubSubPublisher::new(&s.pubsub).unwrap().into());
+    let events = Events::pubsub(PubSubPublisher::new(&s.pubsub).unwrap());
     let id = events
         .publish(&topic, &json!({ "text": "via the emulator" }))
         .await

@@ -61,7 +61,7 @@ pub async fn register(
     {
         tracing::warn!(error = %ErrorChain(&e), "could not record the welcome email's resend interval");
     }
-    accounts::send_email(&state, &user, AccountEmail::Welcome { token: &token }).await;
+    accounts::send_email(&state, &user, AccountEmail::Welcome { token: &token });
     tracing::info!(user_id = %user.id, "registered");
     Ok(Reply::created(AuthPayload {
         user: user.to_user(),
@@ -209,17 +209,7 @@ pub async fn forgot_password(
     Json(body): Json<EmailOnly>,
 ) -> ApiResult<Reply<()>> {
     let email = Email::parse(&body.email).map_err(|p| ApiError::field("email", p))?;
-    let mut tx = state.db.begin().await?;
-    if let Some(user) = accounts::find_by_email(&mut tx, &email).await?
-        && state
-            .cache
-            .set_nx(&format!("forgot:{}", user.id), "1", RESEND_INTERVAL)
-            .await?
-    {
-        let token = one_time::issue(&mut tx, user.id, Purpose::PasswordReset).await?;
-        tx.commit().await?;
-        accounts::send_email(&state, &user, AccountEmail::PasswordReset { token: &token }).await;
-    }
+    accounts::request_password_reset(&state, &email).await?;
     Ok(Reply::empty())
 }
 
@@ -249,7 +239,7 @@ pub async fn reset_password(
     let (user, revocation) = accounts::reset_password(&mut tx, &body.token, &hash).await?;
     tx.commit().await?;
     revocation.announce(&state).await?;
-    accounts::send_email(&state, &user, AccountEmail::PasswordChanged).await;
+    accounts::send_email(&state, &user, AccountEmail::PasswordChanged);
     Ok(Reply::empty())
 }
 
@@ -306,6 +296,6 @@ pub async fn resend_verification(
     }
     let token = one_time::issue(&mut tx, user.id, Purpose::EmailVerification).await?;
     tx.commit().await?;
-    accounts::send_email(&state, &row, AccountEmail::Verification { token: &token }).await;
+    accounts::send_email(&state, &row, AccountEmail::Verification { token: &token });
     Ok(Reply::ok(json!({ "email_verified": false })))
 }

@@ -5,7 +5,10 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
+use shared::AppState;
 use shared::auth::{AccessClaims, TokenKind};
+use shared::cache::Cache;
+use shared::domain::accounts::{Email, emails};
 use shared::events::email::Template;
 use sqlx::PgPool;
 
@@ -275,9 +278,10 @@ async fn password_reset_is_single_use_expiring_and_signs_everyone_out(pool: PgPo
     assert_eq!(h.mails(3).await[2].template, Template::PasswordChanged);
 
     // An expired token is refused (one minute later a new one may be asked for).
+    let address = Email::parse("a@example.com").unwrap();
     h.state
         .cache
-        .del(&format!("forgot:{}", user_id(&h, "a@example.com").await))
+        .del(&emails::reset_key(&address))
         .await
         .unwrap();
     h.post("/forgot-password", json!({ "email": "a@example.com" }))
@@ -317,6 +321,65 @@ async fn forgot_password_mails_at_most_once_a_minute(pool: PgPool) {
         422,
         "VALIDATION_ERROR",
     );
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn forgot_password_answers_alike_for_every_address(pool: PgPool) {
+    let h = harness(pool.clone(), &[]);
+    register(&h, "a@example.com", "하늘", "correct horse battery").await;
+    let addresses = ["a@example.com", "nobody@example.com"];
+
+    // A Pub/Sub that takes connections and never answers: a publish would hang for 10 s.
+    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = black_hole.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = black_hole.accept().await {
+            held.push(socket);
+        }
+    });
+    let s = settings(&[
+        ("PUBSUB_PROJECT_ID", "mindpause-test"),
+        ("PUBSUB_EMULATOR_HOST", &host),
+    ]);
+    let events = shared::events::Events::from_settings(&s).unwrap();
+    assert!(events.is_pubsub());
+    let stalled = AppState::from_parts(s, pool.clone(), Cache::memory(), events).unwrap();
+    let app = service_app(&stalled, "auth", auth::routes());
+    for email in addresses {
+        let request = post_json(
+            &h.path("/forgot-password"),
+            &json!({ "email": email }).to_string(),
+        );
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(5), send(&app, request))
+            .await
+            .expect("answered without waiting for Pub/Sub");
+        assert_eq!(answer.status, 200, "{email}: {}", answer.body);
+    }
+    assert_eq!(
+        stalled.events.pending(),
+        2,
+        "one publish for each address, known or not"
+    );
+    let issued: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM one_time_tokens WHERE purpose = 'password_reset'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(issued, 0, "the worker issues the token, not the request");
+
+    // Redis down: the same answer for both.
+    let redis_down = Cache::connect(Some("redis://127.0.0.1:1")).unwrap();
+    let down = Harness::with_cache(pool, "auth", auth::routes(), &[], redis_down);
+    let mut answers = Vec::new();
+    for email in addresses {
+        let a = down
+            .post("/forgot-password", json!({ "email": email }))
+            .await;
+        answers.push((a.status.as_u16(), a.body["error"]["code"].clone()));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].0, 503);
 }
 
 async fn user_id(h: &Harness, email: &str) -> uuid::Uuid {

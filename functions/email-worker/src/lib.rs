@@ -1,5 +1,6 @@
-//! The email worker: consumes `email-send` events, renders the template in the user's
-//! language and sends it through SendGrid (or the development outbox), once per message.
+//! The email worker: consumes `email-send` events, turns a password reset request into a
+//! link when the address has an account, renders the template in the user's language and
+//! sends it through SendGrid (or the development outbox), once per message.
 
 pub mod templates;
 
@@ -8,7 +9,8 @@ use std::sync::Arc;
 use axum::Router;
 use shared::AppState;
 use shared::config::ConfigError;
-use shared::events::email::EmailRequest;
+use shared::domain::accounts::emails;
+use shared::events::email::EmailEvent;
 use shared::mail::{MailError, Mailer};
 use shared::worker::{self, PushMessage, WorkError, Worker};
 
@@ -18,16 +20,22 @@ pub struct EmailWorker {
 }
 
 impl Worker for EmailWorker {
-    type Payload = EmailRequest;
+    type Payload = EmailEvent;
     const NAME: &'static str = "email-worker";
 
     async fn handle(
         &self,
-        _state: &AppState,
-        _tx: &mut sqlx::PgConnection,
+        state: &AppState,
         message: &PushMessage,
-        request: EmailRequest,
+        event: EmailEvent,
     ) -> Result<(), WorkError> {
+        let request = emails::prepare(&state.db, &state.settings, event)
+            .await
+            .map_err(WorkError::retry)?;
+        // An address without an account gets nothing, exactly as if it had one.
+        let Some(request) = request else {
+            return Ok(());
+        };
         let email = templates::render(&request).map_err(WorkError::permanent)?;
         self.mailer
             .send(&email, &message.id)

@@ -7,6 +7,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::cache::Cache;
+use shared::events::email::EmailEvent;
 use shared::testing::*;
 use sqlx::PgPool;
 use wiremock::matchers::{header, method, path};
@@ -30,7 +31,7 @@ fn push(id: &str, payload: Value) -> String {
 
 fn welcome() -> Value {
     json!({
-        "version": 1, "template": "welcome", "to": "sky@example.com", "locale": "ko",
+        "version": 1, "kind": "send", "template": "welcome", "to": "sky@example.com", "locale": "ko",
         "params": { "nickname": "하늘", "token": "tok-123", "link": "https://app/verify-email?token=tok-123" },
     })
 }
@@ -117,14 +118,14 @@ async fn refusals_are_permanent(pool: PgPool) {
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 
     // A request the templates cannot render never reaches SendGrid.
-    let broken = json!({ "version": 1, "template": "password_reset", "to": "a@example.com", "locale": "en", "params": {} });
+    let broken = json!({ "version": 1, "kind": "send", "template": "password_reset", "to": "a@example.com", "locale": "en", "params": {} });
     let a = send(
         &app,
         post_json("/push/email-send", &push("m-broken", broken)),
     )
     .await;
     assert_eq!(a.body["data"]["status"], "discarded");
-    let unknown = json!({ "version": 1, "template": "newsletter", "to": "a@example.com", "locale": "en", "params": {} });
+    let unknown = json!({ "version": 1, "kind": "send", "template": "newsletter", "to": "a@example.com", "locale": "en", "params": {} });
     let a = send(
         &app,
         post_json("/push/email-send", &push("m-unknown", unknown)),
@@ -132,6 +133,113 @@ async fn refusals_are_permanent(pool: PgPool) {
     .await;
     assert_eq!(a.body["data"]["status"], "discarded");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_reset_request_becomes_a_link_only_for_an_account(pool: PgPool) {
+    sqlx::query(
+        "INSERT INTO users (id, email, nickname, locale) VALUES ($1, 'sky@example.com', '하늘', 'en')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("outbox-{}", uuid::Uuid::new_v4()));
+    let s = settings(&[
+        ("EMAIL_OUTBOX_DIR", dir.to_str().unwrap()),
+        ("FRONTEND_URL", "https://app.mindpause.kr"),
+    ]);
+    let app = worker(state(pool.clone(), Cache::memory(), s));
+    let reset =
+        |email: &str| json!({ "version": 1, "kind": "password_reset_requested", "email": email });
+
+    let a = send(
+        &app,
+        post_json("/push/email-send", &push("m-1", reset("Sky@example.com"))),
+    )
+    .await;
+    assert_eq!(a.body["data"]["status"], "processed", "{}", a.body);
+    let files = outbox(&dir);
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0]["template"], "password_reset");
+    assert_eq!(files[0]["to"], "sky@example.com");
+    assert_eq!(
+        files[0]["subject"], "Reset your MindPause password",
+        "in the account's language"
+    );
+    let token = files[0]["params"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        files[0]["params"]["link"],
+        format!("https://app.mindpause.kr/reset-password?token={token}")
+    );
+    let tokens: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM one_time_tokens WHERE purpose = 'password_reset' AND used_at IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tokens, 1, "the emailed token is committed");
+
+    // An address without an account: acked and recorded like any other, nothing sent.
+    let a = send(
+        &app,
+        post_json(
+            "/push/email-send",
+            &push("m-2", reset("nobody@example.com")),
+        ),
+    )
+    .await;
+    assert_eq!(a.body["data"]["status"], "processed");
+    let again = send(
+        &app,
+        post_json(
+            "/push/email-send",
+            &push("m-2", reset("nobody@example.com")),
+        ),
+    )
+    .await;
+    assert_eq!(again.body["data"]["status"], "duplicate");
+    assert_eq!(outbox(&dir).len(), 1);
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn no_connection_is_held_while_sendgrid_answers(pool: PgPool) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(ResponseTemplate::new(202).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let s = settings(&[
+        ("MAIL_PROVIDER", "sendgrid"),
+        ("SENDGRID_API_KEY", "SG.test-key"),
+        ("SENDGRID_BASE_URL", &server.uri()),
+        ("SENDGRID_FROM_EMAIL", "noreply@mindpause.kr"),
+    ]);
+    // One connection for the whole worker: if the send held it, nothing else could run.
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await
+        .unwrap();
+    let app = worker(state(one.clone(), Cache::memory(), s));
+    let sending = tokio::spawn({
+        let app = app.clone();
+        async move { send(&app, post_json("/push/email-send", &push("m-1", welcome()))).await }
+    });
+    while server.received_requests().await.unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SendGrid is still answering; the only connection is free.
+    let free = tokio::time::timeout(Duration::from_secs(2), one.acquire()).await;
+    assert!(
+        free.is_ok(),
+        "the worker holds its connection while sending"
+    );
+    drop(free);
+    assert!(!sending.is_finished());
+    assert_eq!(sending.await.unwrap().body["data"]["status"], "processed");
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -197,7 +305,7 @@ async fn events_arrive_through_the_pubsub_emulator(pool: PgPool) {
         ("PUBSUB_TOPIC_EMAIL_SEND", &topic),
     ]);
     let events = shared::events::Events::from_settings(&s).unwrap();
-    assert!(matches!(events, shared::events::Events::PubSub(_)));
+    assert!(events.is_pubsub());
     let app = worker(state(pool.clone(), Cache::memory(), s.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -231,9 +339,9 @@ async fn events_arrive_through_the_pubsub_emulator(pool: PgPool) {
 
     // Published the way the account functions do it.
     let publisher = AppState::from_parts(s, pool, Cache::memory(), events).unwrap();
-    let request: shared::events::email::EmailRequest = serde_json::from_value(welcome()).unwrap();
+    let event: EmailEvent = serde_json::from_value(welcome()).unwrap();
     let topic = &publisher.settings.pubsub.topic_email_send;
-    shared::events::email::publish(&publisher.events, topic, &request).await;
+    publisher.events.publish_later(topic, &event, "test email");
     for _ in 0..100 {
         if !outbox(&dir).is_empty() {
             break;

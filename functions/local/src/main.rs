@@ -20,7 +20,7 @@ async fn main() {
     shared::telemetry::init(&settings);
 
     let bus = std::sync::Arc::new(InProcessBus::new());
-    let state = AppState::new(settings, Events::InProcess(bus.clone())).unwrap_or_else(|e| {
+    let state = AppState::new(settings, Events::in_process(bus.clone())).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(78)
     });

@@ -128,7 +128,7 @@ pub async fn change_password(
     let tokens = sessions::reissue(&state, &mut tx, user.id, row.role, user.session_id).await?;
     tx.commit().await?;
     revocation.announce(&state).await?;
-    accounts::send_email(&state, &row, AccountEmail::PasswordChanged).await;
+    accounts::send_email(&state, &row, AccountEmail::PasswordChanged);
     Ok(Reply::ok(TokensPayload { tokens }))
 }
 

@@ -1,10 +1,7 @@
-//! The `email-send` event: what the account functions ask the email worker to send.
+//! The `email-send` event: what the account functions ask the email worker to do.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-use super::Events;
-use crate::error::ErrorChain;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -17,6 +14,18 @@ pub enum Template {
     PasswordChanged,
 }
 
+/// One message on `email-send`, tagged by `kind`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EmailEvent {
+    /// An email to an account, ready to render.
+    Send(EmailRequest),
+    /// Someone asked for a password reset link for `email`. The worker finds out whether an
+    /// account has that address (and then issues the token), so that the asking request does
+    /// the same work, and takes the same time, for every address.
+    PasswordResetRequested { email: String },
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EmailRequest {
     pub template: Template,
@@ -25,13 +34,4 @@ pub struct EmailRequest {
     pub locale: String,
     /// What the template uses (`nickname`, `token`, `link`, ...).
     pub params: Map<String, Value>,
-}
-
-/// Publishes the request on `topic`; a failure is logged, never shown to the user (they can
-/// ask again), and never includes the address or the token.
-pub async fn publish(events: &Events, topic: &str, email: &EmailRequest) {
-    if let Err(e) = events.publish(topic, email).await {
-        let template = email.template;
-        tracing::error!(?template, error = %ErrorChain(&e), "could not publish an email request");
-    }
 }

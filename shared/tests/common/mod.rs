@@ -31,8 +31,7 @@ impl shared::worker::Worker for Recorder {
 
     async fn handle(
         &self,
-        _: &AppState,
-        tx: &mut sqlx::PgConnection,
+        state: &AppState,
         m: &shared::worker::PushMessage,
         p: Note,
     ) -> Result<(), shared::worker::WorkError> {
@@ -48,7 +47,7 @@ impl shared::worker::Worker for Recorder {
         sqlx::query("INSERT INTO effects (message_id, text) VALUES ($1, $2)")
             .bind(&m.id)
             .bind(&p.text)
-            .execute(&mut *tx)
+            .execute(&state.db)
             .await?;
         // Long enough for a concurrent redelivery to arrive while this one is in flight.
         tokio::time::sleep(Duration::from_millis(150)).await;

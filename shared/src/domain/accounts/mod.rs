@@ -5,7 +5,7 @@
 //! caller's transaction. A change that must close session gates on every instance returns a
 //! [`Revocation`], announced once the transaction has committed.
 
-mod emails;
+pub mod emails;
 mod input;
 pub mod one_time;
 pub mod passwords;
@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-pub use emails::{AccountEmail, send as send_email};
+pub use emails::{AccountEmail, request_password_reset, send as send_email};
 pub use input::{Email, Nickname, Password};
 pub use one_time::Purpose;
 pub use sessions::{Tokens, TokensPayload};
