@@ -6,9 +6,9 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use shared::AppState;
-use shared::auth::{AccessClaims, TokenKind};
+use shared::auth::{AccessClaims, Role, TokenKind};
 use shared::cache::Cache;
-use shared::domain::accounts::{Email, emails};
+use shared::domain::accounts::{self, Email, emails};
 use shared::events::email::Template;
 use sqlx::PgPool;
 
@@ -380,6 +380,53 @@ async fn forgot_password_answers_alike_for_every_address(pool: PgPool) {
     }
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0].0, 503);
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_role_change_reaches_every_instance_at_once(pool: PgPool) {
+    // Two instances on one Redis, each with its near copy of the gates.
+    let one = Harness::with_cache(pool.clone(), "auth", auth::routes(), &[], redis_cache());
+    let two = Harness::with_cache(pool, "auth", auth::routes(), &[], redis_cache());
+    let (access, refresh) =
+        tokens(&register(&one, "a@example.com", "하늘", "correct horse battery").await);
+    let id = user_id(&one, "a@example.com").await;
+    assert_authenticated(&two, &access).await;
+
+    let set_role = |role| {
+        let state = one.state.clone();
+        async move {
+            let mut tx = state.db.begin().await.unwrap();
+            let revocation = accounts::set_role(&mut tx, id, role).await.unwrap();
+            tx.commit().await.unwrap();
+            revocation.announce(&state).await.unwrap();
+        }
+    };
+    let role_of = |access: &str| {
+        let claims: AccessClaims = one.state.tokens.verify(TokenKind::Access, access).unwrap();
+        claims.role
+    };
+
+    // Promoted: the token saying "user" is refused everywhere; a refresh says "admin".
+    set_role(Role::Admin).await;
+    assert_error(&probe(&two, &access).await, 401, "UNAUTHORIZED");
+    let refreshed = one
+        .post("/refresh", json!({ "refresh_token": refresh }))
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let (admin, refresh) = tokens(&refreshed.body["data"]);
+    assert_eq!(role_of(&admin), Role::Admin);
+    assert_authenticated(&two, &admin).await;
+
+    // Demoted: the admin token stops working at once, not when it expires.
+    set_role(Role::User).await;
+    assert_error(&probe(&two, &admin).await, 401, "UNAUTHORIZED");
+    assert_error(&probe(&one, &admin).await, 401, "UNAUTHORIZED");
+    let refreshed = two
+        .post("/refresh", json!({ "refresh_token": refresh }))
+        .await;
+    let (access, _) = tokens(&refreshed.body["data"]);
+    assert_eq!(role_of(&access), Role::User);
+    assert_authenticated(&one, &access).await;
 }
 
 async fn user_id(h: &Harness, email: &str) -> uuid::Uuid {

@@ -22,6 +22,7 @@ pub use one_time::Purpose;
 pub use sessions::{Tokens, TokensPayload};
 pub use user::{User, UserRow};
 
+use crate::auth::Role;
 use crate::db::Constraints;
 use crate::error::{ApiError, ErrorCode};
 use crate::locale::Lang;
@@ -119,23 +120,52 @@ pub async fn set_password(
 ) -> Result<Revocation, ApiError> {
     // One second ahead, so that tokens of this same second issued before it are refused too.
     let valid_after = Utc::now().timestamp() + 1;
-    sqlx::query(
+    let role: Role = sqlx::query_scalar(
         "UPDATE users SET password_hash = $2, tokens_valid_after = $3, updated_at = now()
-         WHERE id = $1",
+         WHERE id = $1 RETURNING role",
     )
     .bind(user_id)
     .bind(password_hash)
     .bind(valid_after)
-    .execute(&mut *db)
+    .fetch_one(&mut *db)
     .await?;
     let closed = sessions::revoke_all(&mut *db, user_id, keep, reason).await?;
+    let mut revocation = Revocation::closing(closed, Gate::Revoked);
     if let Some(session) = keep {
         sessions::rotate_refresh(db, session).await?;
+        revocation
+            .gates
+            .push((session, Gate::Open { valid_after, role }));
     }
+    Ok(revocation)
+}
+
+/// Makes `user_id` a `role`. Their access tokens carrying the old role are refused at once
+/// on every instance (once the [`Revocation`] is announced); a refresh gets the new role.
+pub async fn set_role(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    role: Role,
+) -> Result<Revocation, ApiError> {
+    let valid_after: i64 = sqlx::query_scalar(
+        "UPDATE users SET role = $2, updated_at = now() WHERE id = $1 RETURNING tokens_valid_after",
+    )
+    .bind(user_id)
+    .bind(role)
+    .fetch_optional(&mut *db)
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    let live: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *db)
+    .await?;
     Ok(Revocation {
-        closed,
-        gate: Gate::Revoked,
-        reopened: keep.map(|session| (session, valid_after)),
+        gates: live
+            .into_iter()
+            .map(|session| (session, Gate::Open { valid_after, role }))
+            .collect(),
     })
 }
 
@@ -215,11 +245,7 @@ pub async fn suspend(
     .bind(reason)
     .fetch_all(db)
     .await?;
-    Ok(Revocation {
-        closed,
-        gate: Gate::Suspended,
-        reopened: None,
-    })
+    Ok(Revocation::closing(closed, Gate::Suspended))
 }
 
 /// Deletes an account. Personal data goes with it (`ON DELETE CASCADE`); community content
@@ -232,11 +258,7 @@ pub async fn delete(db: &mut PgConnection, user_id: Uuid) -> Result<Revocation, 
     .bind(user_id)
     .fetch_all(db)
     .await?;
-    Ok(Revocation {
-        closed,
-        gate: Gate::Revoked,
-        reopened: None,
-    })
+    Ok(Revocation::closing(closed, Gate::Revoked))
 }
 
 /// Records that the user was active now (sign-in, refresh).
@@ -249,24 +271,23 @@ pub async fn touch(db: &mut PgConnection, user_id: Uuid) -> Result<(), ApiError>
 }
 
 /// Sessions whose gates change with a committed account change: announce it after the
-/// commit, so that every instance refuses their tokens (a gate written before the commit
+/// commit, so that every instance sees the new gates (a gate written before the commit
 /// could be overwritten by a reader that still saw the old row).
 #[must_use = "announce the revocation once the transaction has committed"]
 #[derive(Debug)]
 pub struct Revocation {
-    closed: Vec<Uuid>,
-    gate: Gate,
-    /// The caller's own session after a password change, with the new `tokens_valid_after`.
-    reopened: Option<(Uuid, i64)>,
+    gates: Vec<(Uuid, Gate)>,
 }
 
 impl Revocation {
-    pub async fn announce(self, state: &AppState) -> Result<(), ApiError> {
-        sessions::close_gates(state, &self.closed, self.gate).await?;
-        if let Some((session, valid_after)) = self.reopened {
-            sessions::open_gate(state, session, valid_after).await?;
+    fn closing(sessions: Vec<Uuid>, gate: Gate) -> Self {
+        Self {
+            gates: sessions.into_iter().map(|s| (s, gate)).collect(),
         }
-        Ok(())
+    }
+
+    pub async fn announce(self, state: &AppState) -> Result<(), ApiError> {
+        sessions::set_gates(state, &self.gates).await
     }
 }
 

@@ -184,7 +184,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Ap
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        close_gates(state, &[claims.sid], Gate::Revoked).await?;
+        set_gates(state, &[(claims.sid, Gate::Revoked)]).await?;
         tracing::warn!(session_id = %claims.sid, "refresh token reuse: session revoked");
         return Err(ApiError::code(ErrorCode::TokenReused));
     };
@@ -238,7 +238,7 @@ pub async fn revoke(
     .bind(reason)
     .execute(&state.db)
     .await?;
-    close_gates(state, &[session_id], Gate::Revoked).await
+    set_gates(state, &[(session_id, Gate::Revoked)]).await
 }
 
 /// Gives `session_id` a new refresh token id, so that the refresh tokens issued before (and
@@ -277,12 +277,13 @@ pub(super) async fn revoke_all(
     .await?)
 }
 
-/// The gate of a session, as cached.
+/// The gate of a session, as cached: closed, or open to access tokens issued at or after
+/// `valid_after` that carry the account's current `role`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Gate {
     Revoked,
     Suspended,
-    Open { valid_after: i64 },
+    Open { valid_after: i64, role: Role },
 }
 
 impl Gate {
@@ -290,20 +291,33 @@ impl Gate {
         match self {
             Self::Revoked => "revoked".into(),
             Self::Suspended => "suspended".into(),
-            Self::Open { valid_after } => format!("open:{valid_after}"),
+            Self::Open { valid_after, role } => format!("open:{valid_after}:{}", role_name(role)),
         }
     }
 
+    /// `None` for anything else (also a gate in an older format): the database decides.
     fn decode(value: &str) -> Option<Self> {
         match value {
             "revoked" => Some(Self::Revoked),
             "suspended" => Some(Self::Suspended),
-            _ => value
-                .strip_prefix("open:")?
-                .parse()
-                .ok()
-                .map(|valid_after| Self::Open { valid_after }),
+            _ => {
+                let (valid_after, role) = value.strip_prefix("open:")?.split_once(':')?;
+                let role = match role {
+                    "user" => Role::User,
+                    "admin" => Role::Admin,
+                    _ => return None,
+                };
+                let valid_after = valid_after.parse().ok()?;
+                Some(Self::Open { valid_after, role })
+            }
         }
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::User => "user",
+        Role::Admin => "admin",
     }
 }
 
@@ -318,31 +332,13 @@ fn closed_ttl(state: &AppState) -> Duration {
 }
 
 /// Overwrites the gates of `sessions` (after the database says so).
-pub(super) async fn close_gates(
-    state: &AppState,
-    sessions: &[Uuid],
-    gate: Gate,
-) -> Result<(), ApiError> {
-    for id in sessions {
+pub(super) async fn set_gates(state: &AppState, gates: &[(Uuid, Gate)]) -> Result<(), ApiError> {
+    for (id, gate) in gates {
         state
             .cache
             .set_announced(&gate_key(*id), &gate.encode(), closed_ttl(state))
             .await?;
     }
-    Ok(())
-}
-
-/// Overwrites one session's gate with the user's new `tokens_valid_after`.
-pub(super) async fn open_gate(
-    state: &AppState,
-    session_id: Uuid,
-    valid_after: i64,
-) -> Result<(), ApiError> {
-    let gate = Gate::Open { valid_after };
-    state
-        .cache
-        .set_announced(&gate_key(session_id), &gate.encode(), closed_ttl(state))
-        .await?;
     Ok(())
 }
 
@@ -368,16 +364,19 @@ pub async fn check_access(state: &AppState, claims: &AccessClaims) -> Result<(),
     match gate {
         Gate::Revoked => Err(ApiError::unauthorized()),
         Gate::Suspended => Err(ApiError::code(ErrorCode::AccountSuspended)),
-        Gate::Open { valid_after } if claims.iat < valid_after => Err(ApiError::unauthorized()),
+        Gate::Open { valid_after, .. } if claims.iat < valid_after => Err(ApiError::unauthorized()),
+        // Issued before a role change: refused, so that the client refreshes and gets the
+        // new role (a demotion takes effect at once, not when the token expires).
+        Gate::Open { role, .. } if role != claims.role => Err(ApiError::unauthorized()),
         Gate::Open { .. } => Ok(()),
     }
 }
 
 async fn load_gate(state: &AppState, claims: &AccessClaims) -> Result<Gate, ApiError> {
-    let row: Option<(bool, bool, i64)> = sqlx::query_as(
+    let row: Option<(bool, bool, i64, Role)> = sqlx::query_as(
         "SELECT s.revoked_at IS NOT NULL OR s.expires_at <= now(),
                 u.status = 'suspended' AND (u.suspended_until IS NULL OR u.suspended_until > now()),
-                u.tokens_valid_after
+                u.tokens_valid_after, u.role
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id = $1 AND s.user_id = $2",
     )
@@ -387,9 +386,9 @@ async fn load_gate(state: &AppState, claims: &AccessClaims) -> Result<Gate, ApiE
     .await?;
     Ok(match row {
         None => Gate::Revoked,
-        Some((_, true, _)) => Gate::Suspended,
-        Some((true, false, _)) => Gate::Revoked,
-        Some((false, false, valid_after)) => Gate::Open { valid_after },
+        Some((_, true, _, _)) => Gate::Suspended,
+        Some((true, false, _, _)) => Gate::Revoked,
+        Some((false, false, valid_after, role)) => Gate::Open { valid_after, role },
     })
 }
 
@@ -404,11 +403,17 @@ mod tests {
             Gate::Suspended,
             Gate::Open {
                 valid_after: 1_700_000_000,
+                role: Role::User,
+            },
+            Gate::Open {
+                valid_after: 0,
+                role: Role::Admin,
             },
         ] {
             assert_eq!(Gate::decode(&gate.encode()), Some(gate));
         }
-        assert_eq!(Gate::decode("open:x"), None);
-        assert_eq!(Gate::decode(""), None);
+        for unknown in ["open:x:user", "open:1:root", "open:1", "open:", ""] {
+            assert_eq!(Gate::decode(unknown), None, "{unknown}");
+        }
     }
 }
