@@ -57,6 +57,9 @@ resource "google_redis_instance" "main" {
   authorized_network = google_compute_network.main.id
   connect_mode       = "PRIVATE_SERVICE_ACCESS"
   auth_enabled       = true
+  # TLS between functions and Redis (port 6378); the server's certificate is signed by the
+  # instance's own CA, which services receive as REDIS_CA_CERT.
+  transit_encryption_mode = "SERVER_AUTHENTICATION"
   # Every key has a TTL; an evicted session gate falls back to the database, never to "valid".
   redis_configs = {
     maxmemory-policy = "volatile-lru"

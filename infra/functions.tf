@@ -38,6 +38,8 @@ locals {
       # Google's external Application LB appends "<client>,<forwarding rule address>" to
       # X-Forwarded-For: the client is the second entry from the right (docs/decisions.md).
       TRUSTED_PROXY_HOPS = "2"
+      # Memorystore's CA (public data, not a secret); all of them during a CA rotation.
+      REDIS_CA_CERT = join("", google_redis_instance.main.server_ca_certs[*].cert)
     }
     worker = {
       PUSH_AUTH_VERIFY           = "true"

@@ -12,7 +12,7 @@ locals {
     JWT_SECRET_KEY         = random_password.jwt["JWT_SECRET_KEY"].result
     JWT_REFRESH_SECRET_KEY = random_password.jwt["JWT_REFRESH_SECRET_KEY"].result
     DATABASE_URL           = "postgres://${google_sql_user.app.name}:${random_password.database.result}@${google_sql_database_instance.main.private_ip_address}:5432/${google_sql_database.main.name}?sslmode=require"
-    REDIS_URL              = "redis://:${google_redis_instance.main.auth_string}@${google_redis_instance.main.host}:${google_redis_instance.main.port}"
+    REDIS_URL              = "rediss://:${google_redis_instance.main.auth_string}@${google_redis_instance.main.host}:${google_redis_instance.main.port}"
     SENDGRID_API_KEY       = var.sendgrid_api_key
     OPENAI_API_KEY         = var.openai_api_key
     SENTRY_DSN             = var.sentry_dsn

@@ -65,19 +65,41 @@ start_postgres() { # exports DATABASE_URL
   log "PostgreSQL 15 on 127.0.0.1:$port"
 }
 
-start_redis() { # exports REDIS_URL
+# A throwaway certificate authority and a server certificate for 127.0.0.1 in $1, so that
+# Redis also listens with TLS (as Memorystore does with transit encryption).
+make_tls_certificates() {
+  command -v openssl >/dev/null || apt_install openssl
+  local dir=$1
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=MindPause test CA" -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj "/CN=127.0.0.1" -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    >"$dir/server.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+    -CAcreateserial -days 2 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
+}
+
+start_redis() { # exports REDIS_URL, and REDIS_TLS_URL with REDIS_TLS_CA_FILE (its CA)
   command -v redis-server >/dev/null || apt_install redis-server
-  local dir port
+  local dir port tls_port
   services_dir
   dir="$SERVICES_DIR/redis"
   port=$(free_port)
+  tls_port=$(free_port)
   mkdir -p "$dir"
+  make_tls_certificates "$dir"
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --tls-port "$tls_port" --tls-cert-file "$dir/server.pem" --tls-key-file "$dir/server.key" \
+    --tls-ca-cert-file "$dir/ca.pem" --tls-auth-clients no \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" >/dev/null
   wait_for_port 127.0.0.1 "$port" 10 || die "Redis did not start"
+  wait_for_port 127.0.0.1 "$tls_port" 10 || die "Redis did not listen with TLS"
   STARTED_REDIS="$dir"
   export REDIS_URL="redis://127.0.0.1:$port"
-  log "Redis on 127.0.0.1:$port"
+  export REDIS_TLS_URL="rediss://127.0.0.1:$tls_port"
+  export REDIS_TLS_CA_FILE="$dir/ca.pem"
+  log "Redis on 127.0.0.1:$port (TLS on $tls_port)"
 }
 
 PUBSUB_EMULATOR=/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator

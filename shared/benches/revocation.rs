@@ -48,7 +48,7 @@ async fn main() {
     for (label, cache) in [
         (
             "redis",
-            Cache::connect(Some(&shared::testing::redis_url())).unwrap(),
+            Cache::connect(Some(&shared::testing::redis_url()), None).unwrap(),
         ),
         ("in-process", Cache::memory()),
     ] {
@@ -91,8 +91,8 @@ async fn main() {
 
     // Two instances listening; each announcement waits for both acknowledgements.
     let (one, _two) = (
-        Cache::connect(Some(&shared::testing::redis_url())).unwrap(),
-        Cache::connect(Some(&shared::testing::redis_url())).unwrap(),
+        Cache::connect(Some(&shared::testing::redis_url()), None).unwrap(),
+        Cache::connect(Some(&shared::testing::redis_url()), None).unwrap(),
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     let key = format!("bench:gate:{}", uuid::Uuid::new_v4());

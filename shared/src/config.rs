@@ -262,6 +262,9 @@ pub struct Settings {
     pub log_level: String,
     pub database: DatabaseSettings,
     pub redis_url: Option<Secret>,
+    /// PEM certificates of the authorities that sign Redis's server certificate (Memorystore's
+    /// own CA with transit encryption); without it a `rediss://` URL trusts the system's.
+    pub redis_ca_cert: Option<String>,
     pub cache_ttl: Duration,
     pub jwt: JwtSettings,
     pub rate_limits: RateLimits,
@@ -450,6 +453,7 @@ impl Settings {
                 ),
             },
             redis_url: v.opt_string("REDIS_URL").map(Secret::new),
+            redis_ca_cert: v.opt_string("REDIS_CA_CERT"),
             cache_ttl: Duration::from_secs(v.positive("REDIS_CACHE_TTL", 3600)?),
             jwt,
             rate_limits: RateLimits {
@@ -523,11 +527,19 @@ impl Settings {
         if self.env != AppEnv::Production {
             return Ok(());
         }
-        if kind == Kind::Service && self.redis_url.is_none() {
-            return Err(ConfigError::new(
-                "REDIS_URL",
-                "is required in production (limits and revocation hold across instances)",
-            ));
+        if kind == Kind::Service {
+            let Some(url) = &self.redis_url else {
+                return Err(ConfigError::new(
+                    "REDIS_URL",
+                    "is required in production (limits and revocation hold across instances)",
+                ));
+            };
+            if !url.expose().starts_with("rediss://") {
+                return Err(ConfigError::new(
+                    "REDIS_URL",
+                    "must be rediss:// in production (sessions' gates travel encrypted)",
+                ));
+            }
         }
         if kind == Kind::Worker {
             let push = [
@@ -589,6 +601,7 @@ pub fn required_in_production(kind: Kind, features: &[String]) -> Vec<&'static s
     vars.extend(match kind {
         Kind::Service => &[
             "REDIS_URL",
+            "REDIS_CA_CERT",
             "JWT_SECRET_KEY",
             "JWT_REFRESH_SECRET_KEY",
             "CORS_ORIGINS",
@@ -728,7 +741,7 @@ mod tests {
         assert_eq!(with(&vars).unwrap_err().var, "JWT_SECRET_KEY");
 
         let mut vars = prod.to_vec();
-        vars.push(("REDIS_URL", "redis://10.0.0.3:6379"));
+        vars.push(("REDIS_URL", "rediss://10.0.0.3:6378"));
         vars.push((
             "JWT_SECRET_KEY",
             "a-real-secret-of-at-least-thirty-two-chars",
@@ -759,7 +772,7 @@ mod tests {
                 "JWT_REFRESH_SECRET_KEY",
                 "another-real-secret-of-32-chars-or-more",
             ),
-            ("REDIS_URL", "redis://10.0.0.3:6379"),
+            ("REDIS_URL", "rediss://10.0.0.3:6378"),
             ("PUSH_AUDIENCE", "https://worker-push"),
             (
                 "PUSH_SERVICE_ACCOUNT_EMAIL",
@@ -779,6 +792,15 @@ mod tests {
         assert!(
             without(Kind::Worker, "REDIS_URL").is_ok(),
             "workers use no Redis"
+        );
+        let plain = base
+            .iter()
+            .copied()
+            .chain([("REDIS_URL", "redis://10.0.0.3:6379")]);
+        let err = Settings::from_vars(Kind::Service, plain).unwrap_err();
+        assert_eq!(
+            (err.var.as_str(), err.problem.contains("rediss://")),
+            ("REDIS_URL", true)
         );
         for var in ["PUSH_AUDIENCE", "PUSH_SERVICE_ACCOUNT_EMAIL"] {
             assert_eq!(without(Kind::Worker, var).unwrap_err().var, var);

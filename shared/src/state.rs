@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use crate::auth::TokenKeys;
 use crate::cache::Cache;
 use crate::config::Settings;
+use crate::error::ErrorChain;
 use crate::events::Events;
 use crate::pagination::CursorCodec;
 
@@ -41,8 +42,10 @@ impl AppState {
     /// that a cold start answers `/health` at once.
     pub fn new(settings: Settings, events: Events) -> Result<Self, crate::config::ConfigError> {
         let db = crate::db::pool(&settings.database)?;
-        let cache = Cache::connect(settings.redis_url.as_ref().map(|s| s.expose()))
-            .map_err(|e| crate::config::ConfigError::new("REDIS_URL", e.to_string()))?;
+        let url = settings.redis_url.as_ref().map(|s| s.expose());
+        let cache = Cache::connect(url, settings.redis_ca_cert.as_deref()).map_err(|e| {
+            crate::config::ConfigError::new("REDIS_URL", ErrorChain(&e).to_string())
+        })?;
         Self::from_parts(settings, db, cache, events)
     }
 

@@ -58,7 +58,7 @@ pub fn state(pool: PgPool, cache: Cache, settings: Settings) -> AppState {
 }
 
 pub fn redis_cache() -> Cache {
-    Cache::connect(Some(&redis_url())).expect("redis client")
+    Cache::connect(Some(&redis_url()), None).expect("redis client")
 }
 
 pub struct Answer {

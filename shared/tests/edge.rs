@@ -333,7 +333,7 @@ async fn every_answer_carries_the_security_headers(pool: PgPool) {
             "JWT_REFRESH_SECRET_KEY",
             "another-real-secret-of-32-chars-or-more",
         ),
-        ("REDIS_URL", "redis://127.0.0.1:1"),
+        ("REDIS_URL", "rediss://127.0.0.1:1"),
         ("PUSH_AUDIENCE", "https://test-push"),
         (
             "PUSH_SERVICE_ACCOUNT_EMAIL",
@@ -439,7 +439,7 @@ async fn a_dead_database_is_a_quick_503() {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_dead_redis_fails_readiness_by_name(pool: PgPool) {
-    let cache = Cache::connect(Some("redis://127.0.0.1:9")).unwrap();
+    let cache = Cache::connect(Some("redis://127.0.0.1:9"), None).unwrap();
     let app = app(state(pool, cache, settings(&[])));
     let e = assert_error(
         &send(&app, get("/health/ready")).await,

@@ -475,7 +475,7 @@ fn every_instance_at_full_scale_fits_the_database_connections() {
 fn placeholder(name: &str) -> String {
     match name {
         "DATABASE_URL" => "postgres://mindpause:secret@10.20.0.3:5432/mindpause".into(),
-        "REDIS_URL" => "redis://:secret@10.20.0.4:6379".into(),
+        "REDIS_URL" => "rediss://:secret@10.20.0.4:6378".into(),
         "JWT_SECRET_KEY" => "j".repeat(64),
         "JWT_REFRESH_SECRET_KEY" => "r".repeat(64),
         "SENTRY_DSN" => "https://key@o0.ingest.sentry.io/1".into(),

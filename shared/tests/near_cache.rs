@@ -81,6 +81,32 @@ async fn an_announced_change_reaches_every_instance() {
 }
 
 #[tokio::test]
+async fn gates_travel_encrypted_to_a_tls_redis() {
+    // Started by scripts/services.sh: the same Redis on a TLS port, with a CA of its own
+    // (Memorystore with transit encryption has its own CA too).
+    let url = std::env::var("REDIS_TLS_URL").expect("REDIS_TLS_URL: run ./scripts/test.sh");
+    let ca = std::fs::read_to_string(std::env::var("REDIS_TLS_CA_FILE").unwrap()).unwrap();
+    let (one, two) = (
+        Cache::connect(Some(&url), Some(&ca)).unwrap(),
+        Cache::connect(Some(&url), Some(&ca)).unwrap(),
+    );
+    one.ping().await.unwrap();
+    // Announcements travel the TLS connections too.
+    let key = unique_key();
+    copied(&two, &one, &key).await;
+    one.set_announced(&key, "changed", TTL).await.unwrap();
+    assert!(eventually("changed", || async { two.get_near(&key).await.unwrap() }).await);
+
+    // The system's authorities do not vouch for this server, and a plain client is refused.
+    let untrusting = Cache::connect(Some(&url), None).unwrap();
+    assert!(untrusting.ping().await.is_err());
+    let plain = Cache::connect(Some(&url.replace("rediss://", "redis://")), None).unwrap();
+    assert!(plain.ping().await.is_err());
+    // A CA that is not PEM is a configuration error at start, not a silent fallback.
+    assert!(Cache::connect(Some(&url), Some("not a certificate")).is_err());
+}
+
+#[tokio::test]
 async fn copies_are_dropped_when_the_subscriber_connection_is_lost() {
     let (reader, writer) = (redis_cache(), redis_cache());
     let key = unique_key();

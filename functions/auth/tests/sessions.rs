@@ -369,7 +369,7 @@ async fn forgot_password_answers_alike_for_every_address(pool: PgPool) {
     assert_eq!(issued, 0, "the worker issues the token, not the request");
 
     // Redis down: the same answer for both.
-    let redis_down = Cache::connect(Some("redis://127.0.0.1:1")).unwrap();
+    let redis_down = Cache::connect(Some("redis://127.0.0.1:1"), None).unwrap();
     let down = Harness::with_cache(pool, "auth", auth::routes(), &[], redis_down);
     let mut answers = Vec::new();
     for email in addresses {

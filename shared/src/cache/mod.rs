@@ -30,6 +30,33 @@ impl From<CacheError> for crate::error::ApiError {
 
 pub type CacheResult<T> = Result<T, CacheError>;
 
+/// A TLS client that trusts exactly the authorities in `pem`.
+fn tls_trusting(pem: &str) -> CacheResult<fred::types::config::TlsConnector> {
+    use fred::rustls::pki_types::CertificateDer;
+    use fred::rustls::pki_types::pem::PemObject;
+    let refused = |why: String| {
+        CacheError(fred::error::Error::new(
+            fred::error::ErrorKind::Tls,
+            format!("REDIS_CA_CERT: {why}"),
+        ))
+    };
+    let mut roots = fred::rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert = cert.map_err(|e| refused(e.to_string()))?;
+        roots.add(cert).map_err(|e| refused(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(refused("holds no certificate".into()));
+    }
+    let provider = Arc::new(fred::rustls::crypto::ring::default_provider());
+    let config = fred::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| refused(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config.into())
+}
+
 #[derive(Clone)]
 pub enum Cache {
     Redis(Arc<Redis>),
@@ -44,12 +71,16 @@ pub struct Redis {
 
 impl Cache {
     /// Connects in the background so start-up never waits for Redis; commands issued before
-    /// the connection is up wait for it (bounded by the command timeout).
-    pub fn connect(redis_url: Option<&str>) -> CacheResult<Self> {
+    /// the connection is up wait for it (bounded by the command timeout). A `rediss://` URL
+    /// speaks TLS, trusting `ca_pem`'s authorities when given, the system's otherwise.
+    pub fn connect(redis_url: Option<&str>, ca_pem: Option<&str>) -> CacheResult<Self> {
         let Some(url) = redis_url else {
             return Ok(Self::memory());
         };
         let mut config = Config::from_url(url)?;
+        if let (Some(pem), true) = (ca_pem, config.uses_tls()) {
+            config.tls = Some(tls_trusting(pem)?.into());
+        }
         // Keep reconnecting instead of giving up when Redis is down at start.
         config.fail_fast = false;
         let mut builder = Builder::from_config(config);
