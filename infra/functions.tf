@@ -38,6 +38,8 @@ locals {
       # Google's external Application LB appends "<client>,<forwarding rule address>" to
       # X-Forwarded-For: the client is the second entry from the right (docs/decisions.md).
       TRUSTED_PROXY_HOPS = "2"
+      # Verify access tokens (public data, not a secret).
+      JWT_PUBLIC_KEYS = tls_private_key.jwt.public_key_pem
       # Memorystore's CA (public data, not a secret); all of them during a CA rotation.
       REDIS_CA_CERT = join("", google_redis_instance.main.server_ca_certs[*].cert)
     }
@@ -68,18 +70,19 @@ locals {
   }
 
   # Secrets every function gets, by kind and by feature. Each function's service account
-  # can read exactly these (least privilege): only services sign and verify tokens or use
-  # Redis.
+  # can read exactly these (least privilege): only services use Redis and cursors, only the
+  # functions that make tokens (feature `signing`: auth, users) hold the signing keys.
   common_secrets = ["DATABASE_URL"]
   kind_secrets = {
-    service = ["REDIS_URL", "JWT_SECRET_KEY", "JWT_REFRESH_SECRET_KEY"]
+    service = ["REDIS_URL", "CURSOR_SECRET_KEY"]
     worker  = []
     job     = []
   }
   feature_secrets = {
-    mail   = ["SENDGRID_API_KEY"]
-    ai     = ["OPENAI_API_KEY"]
-    sentry = ["SENTRY_DSN"]
+    signing = ["JWT_PRIVATE_KEY", "JWT_REFRESH_SECRET_KEY"]
+    mail    = ["SENDGRID_API_KEY"]
+    ai      = ["OPENAI_API_KEY"]
+    sentry  = ["SENTRY_DSN"]
   }
 
   function_env = {

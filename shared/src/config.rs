@@ -9,10 +9,20 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::auth::keys::{self, PrivateKey, PublicKey};
 pub use crate::functions::Kind;
 
-pub const DEV_JWT_SECRET: &str = "dev-access-secret-change-me-0123456789abcdef";
+/// The development key pair of access tokens (refused in production).
+pub const DEV_JWT_PRIVATE_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIE3mtZNj39r2aLQ5Wd28/vQ87GWY71/aHt1ZUVRk7mby
+-----END PRIVATE KEY-----
+";
+pub const DEV_JWT_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAna1XNgBBOORGqe9OurWdGbrqPTy9HEqUKMt9c0Coo74=
+-----END PUBLIC KEY-----
+";
 pub const DEV_JWT_REFRESH_SECRET: &str = "dev-refresh-secret-change-me-0123456789abcdef";
+pub const DEV_CURSOR_SECRET: &str = "dev-cursor-secret-change-me-0123456789abcdef";
 
 /// A bad variable: `NAME: what is wrong`. Never contains the value itself (it may be a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,25 +105,6 @@ impl FromStr for LogFormat {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JwtAlgorithm {
-    HS256,
-    HS384,
-    HS512,
-}
-
-impl FromStr for JwtAlgorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "HS256" => Ok(Self::HS256),
-            "HS384" => Ok(Self::HS384),
-            "HS512" => Ok(Self::HS512),
-            _ => Err("only HS256, HS384 and HS512 are allowed".into()),
-        }
-    }
-}
-
 /// A rate limit in the seed's syntax: `5/15minute`, `30/hour`, `100/15minute`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateSpec {
@@ -187,9 +178,14 @@ pub struct DatabaseSettings {
 
 #[derive(Debug, Clone)]
 pub struct JwtSettings {
-    pub secret: Secret,
-    pub refresh_secret: Secret,
-    pub algorithm: JwtAlgorithm,
+    /// Signs access tokens (`JWT_PRIVATE_KEY`, Ed25519 PKCS#8 PEM): only where tokens are
+    /// made (the `signing` feature: auth and users).
+    pub private_key: Option<PrivateKey>,
+    /// Verify access tokens (`JWT_PUBLIC_KEYS`, SPKI PEM): the signing key's and, during a
+    /// rotation, the other one.
+    pub public_keys: Vec<PublicKey>,
+    /// Signs and verifies refresh tokens (HMAC-SHA256): only where tokens are made.
+    pub refresh_secret: Option<Secret>,
     pub issuer: String,
     pub audience: String,
     pub access_ttl: Duration,
@@ -267,6 +263,8 @@ pub struct Settings {
     pub redis_ca_cert: Option<String>,
     pub cache_ttl: Duration,
     pub jwt: JwtSettings,
+    /// Keys the HMAC of list cursors (`CURSOR_SECRET_KEY`).
+    pub cursor_secret: Secret,
     pub rate_limits: RateLimits,
     pub openai: OpenAiSettings,
     pub mail: MailSettings,
@@ -392,27 +390,49 @@ impl Settings {
         }
 
         let needs_keys = production && kind == Kind::Service;
+        let private_key = match v.raw("JWT_PRIVATE_KEY") {
+            Some(pem) => Some(keys::private_key(pem).map_err(key_error("JWT_PRIVATE_KEY"))?),
+            None if production => None,
+            None => {
+                Some(keys::private_key(DEV_JWT_PRIVATE_KEY).map_err(key_error("JWT_PRIVATE_KEY"))?)
+            }
+        };
         let jwt = JwtSettings {
-            secret: secret_key(&v, "JWT_SECRET_KEY", DEV_JWT_SECRET, production, needs_keys)?,
-            refresh_secret: secret_key(
-                &v,
-                "JWT_REFRESH_SECRET_KEY",
-                DEV_JWT_REFRESH_SECRET,
-                production,
-                needs_keys,
-            )?,
-            algorithm: v.parse("JWT_ALGORITHM", JwtAlgorithm::HS256)?,
+            public_keys: match v.raw("JWT_PUBLIC_KEYS") {
+                Some(pem) => keys::public_keys(pem).map_err(key_error("JWT_PUBLIC_KEYS"))?,
+                None if needs_keys => {
+                    return Err(ConfigError::new(
+                        "JWT_PUBLIC_KEYS",
+                        "is required in production",
+                    ));
+                }
+                None if production => Vec::new(),
+                // Development: the private key's own half.
+                None => private_key.iter().map(|k| k.public.clone()).collect(),
+            },
+            private_key,
+            refresh_secret: match v.raw("JWT_REFRESH_SECRET_KEY") {
+                None if production => None,
+                _ => Some(secret_key(
+                    &v,
+                    "JWT_REFRESH_SECRET_KEY",
+                    DEV_JWT_REFRESH_SECRET,
+                    production,
+                    false,
+                )?),
+            },
             issuer: v.string("JWT_ISSUER", "mindpause-api"),
             audience: v.string("JWT_AUDIENCE", "mindpause-app"),
             access_ttl: Duration::from_secs(60 * v.positive("ACCESS_TOKEN_EXPIRE_MINUTES", 60)?),
             refresh_ttl: Duration::from_secs(86_400 * v.positive("REFRESH_TOKEN_EXPIRE_DAYS", 30)?),
         };
-        if jwt.secret == jwt.refresh_secret {
-            return Err(ConfigError::new(
-                "JWT_REFRESH_SECRET_KEY",
-                "must differ from JWT_SECRET_KEY",
-            ));
-        }
+        let cursor_secret = secret_key(
+            &v,
+            "CURSOR_SECRET_KEY",
+            DEV_CURSOR_SECRET,
+            production,
+            needs_keys,
+        )?;
 
         let cors_origins = v
             .string("CORS_ORIGINS", "http://localhost:5173")
@@ -456,6 +476,7 @@ impl Settings {
             redis_ca_cert: v.opt_string("REDIS_CA_CERT"),
             cache_ttl: Duration::from_secs(v.positive("REDIS_CACHE_TTL", 3600)?),
             jwt,
+            cursor_secret,
             rate_limits: RateLimits {
                 login: v.parse("RATE_LIMIT_LOGIN", RateSpec::per_minutes(5, 15))?,
                 general: v.parse("RATE_LIMIT_GENERAL", RateSpec::per_minutes(100, 15))?,
@@ -521,11 +542,52 @@ impl Settings {
         Ok(settings)
     }
 
+    /// What a function that makes tokens (the `signing` feature) needs: the private key,
+    /// whose public half is among `JWT_PUBLIC_KEYS`, and the refresh secret.
+    pub fn require_signing_keys(&self) -> Result<(), ConfigError> {
+        let private = self
+            .jwt
+            .private_key
+            .as_ref()
+            .ok_or_else(|| ConfigError::new("JWT_PRIVATE_KEY", "is required to sign tokens"))?;
+        if !self.jwt.public_keys.contains(&private.public) {
+            return Err(ConfigError::new(
+                "JWT_PUBLIC_KEYS",
+                "must include the public half of JWT_PRIVATE_KEY",
+            ));
+        }
+        if self.jwt.refresh_secret.is_none() {
+            return Err(ConfigError::new(
+                "JWT_REFRESH_SECRET_KEY",
+                "is required to sign tokens",
+            ));
+        }
+        Ok(())
+    }
+
     /// Production fails closed: no development default, no plain-HTTP peer, and what keeps
     /// limits and revocation across instances (Redis) or authenticates pushes is required.
     fn refuse_development_defaults(&self, kind: Kind) -> Result<(), ConfigError> {
         if self.env != AppEnv::Production {
             return Ok(());
+        }
+        let dev = keys::private_key(DEV_JWT_PRIVATE_KEY).map_err(key_error("JWT_PRIVATE_KEY"))?;
+        if self
+            .jwt
+            .private_key
+            .as_ref()
+            .is_some_and(|k| k.public == dev.public)
+        {
+            return Err(ConfigError::new(
+                "JWT_PRIVATE_KEY",
+                "is the development key; set a real key in production",
+            ));
+        }
+        if self.jwt.public_keys.contains(&dev.public) {
+            return Err(ConfigError::new(
+                "JWT_PUBLIC_KEYS",
+                "holds the development key; set real keys in production",
+            ));
         }
         if kind == Kind::Service {
             let Some(url) = &self.redis_url else {
@@ -602,8 +664,8 @@ pub fn required_in_production(kind: Kind, features: &[String]) -> Vec<&'static s
         Kind::Service => &[
             "REDIS_URL",
             "REDIS_CA_CERT",
-            "JWT_SECRET_KEY",
-            "JWT_REFRESH_SECRET_KEY",
+            "JWT_PUBLIC_KEYS",
+            "CURSOR_SECRET_KEY",
             "CORS_ORIGINS",
             "FRONTEND_URL",
             "TRUSTED_PROXY_HOPS",
@@ -618,6 +680,7 @@ pub fn required_in_production(kind: Kind, features: &[String]) -> Vec<&'static s
     for feature in features {
         vars.extend(match feature.as_str() {
             "pubsub" => &["PUBSUB_PROJECT_ID"][..],
+            "signing" => &["JWT_PRIVATE_KEY", "JWT_REFRESH_SECRET_KEY"][..],
             "mail" => &[
                 "MAIL_PROVIDER",
                 "SENDGRID_API_KEY",
@@ -630,6 +693,10 @@ pub fn required_in_production(kind: Kind, features: &[String]) -> Vec<&'static s
         });
     }
     vars
+}
+
+fn key_error(var: &'static str) -> impl Fn(String) -> ConfigError {
+    move |problem| ConfigError::new(var, problem)
 }
 
 fn secret_key(
@@ -695,7 +762,8 @@ mod tests {
         let s = with(&[]).unwrap();
         assert_eq!(s.env, AppEnv::Development);
         assert_eq!(s.port, 8080);
-        assert_eq!(s.jwt.secret.expose(), DEV_JWT_SECRET);
+        assert_eq!(s.jwt.public_keys, [s.jwt.private_key.unwrap().public]);
+        assert_eq!(s.cursor_secret.expose(), DEV_CURSOR_SECRET);
         assert_eq!(s.rate_limits.login, RateSpec::per_minutes(5, 15));
         assert_eq!(s.trusted_proxy_hops, 0);
         assert!(!s.push.verify);
@@ -719,7 +787,8 @@ mod tests {
             ("RATE_LIMIT_LOGIN", "5 per minute"),
             ("RATE_LIMIT_ANYTHING", "lots"),
             ("TRUSTED_PROXY_HOPS", "-1"),
-            ("JWT_ALGORITHM", "none"),
+            ("JWT_PUBLIC_KEYS", "not a key"),
+            ("JWT_PRIVATE_KEY", DEV_JWT_PUBLIC_KEY),
             ("CORS_ORIGINS", "*"),
             ("PUSH_AUTH_VERIFY", "maybe"),
             ("APP_ENV", "staging"),
@@ -730,26 +799,49 @@ mod tests {
         }
     }
 
+    /// A production key pair (for tests only) and a second public key (a rotation's).
+    const REAL_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIKeWYWd/9ooUTB2+oWns8dCnwMOonj1zGmyfGrLvpCqg
+-----END PRIVATE KEY-----";
+    const REAL_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAOxyV82F6iHOIZurCfhC85zYfHJ6RS5yF86FzwODFOJE=
+-----END PUBLIC KEY-----";
+    const NEXT_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAwzql3hb+ZuOhl+EkGlYsLF18UpnWBvqueR5dgM4r0+0=
+-----END PUBLIC KEY-----";
+    const CURSOR: &str = "a-real-cursor-secret-of-32-chars-or-more";
+    const REFRESH: &str = "another-real-secret-of-32-chars-or-more";
+
     #[test]
     fn production_refuses_development_defaults() {
         let prod = [("APP_ENV", "production"), ("PUSH_AUDIENCE", "https://w")];
         let err = with(&prod).unwrap_err();
-        assert_eq!(err.var, "JWT_SECRET_KEY");
+        assert_eq!(err.var, "JWT_PUBLIC_KEYS");
 
         let mut vars = prod.to_vec();
-        vars.push(("JWT_SECRET_KEY", DEV_JWT_SECRET));
-        assert_eq!(with(&vars).unwrap_err().var, "JWT_SECRET_KEY");
+        vars.extend([
+            ("JWT_PUBLIC_KEYS", DEV_JWT_PUBLIC_KEY),
+            ("CURSOR_SECRET_KEY", CURSOR),
+        ]);
+        assert_eq!(with(&vars).unwrap_err().var, "JWT_PUBLIC_KEYS");
+        let mut vars = prod.to_vec();
+        vars.extend([
+            ("JWT_PUBLIC_KEYS", REAL_PUBLIC),
+            ("CURSOR_SECRET_KEY", CURSOR),
+            ("JWT_PRIVATE_KEY", DEV_JWT_PRIVATE_KEY),
+        ]);
+        assert_eq!(with(&vars).unwrap_err().var, "JWT_PRIVATE_KEY");
+        let mut vars = prod.to_vec();
+        vars.extend([
+            ("JWT_PUBLIC_KEYS", REAL_PUBLIC),
+            ("CURSOR_SECRET_KEY", DEV_CURSOR_SECRET),
+        ]);
+        assert_eq!(with(&vars).unwrap_err().var, "CURSOR_SECRET_KEY");
 
         let mut vars = prod.to_vec();
         vars.push(("REDIS_URL", "rediss://10.0.0.3:6378"));
-        vars.push((
-            "JWT_SECRET_KEY",
-            "a-real-secret-of-at-least-thirty-two-chars",
-        ));
-        vars.push((
-            "JWT_REFRESH_SECRET_KEY",
-            "another-real-secret-of-32-chars-or-more",
-        ));
+        vars.push(("JWT_PUBLIC_KEYS", REAL_PUBLIC));
+        vars.push(("CURSOR_SECRET_KEY", CURSOR));
         let s = with(&vars).unwrap();
         assert!(s.push.verify);
         assert_eq!(s.log_format, LogFormat::Json);
@@ -760,18 +852,58 @@ mod tests {
     }
 
     #[test]
+    fn only_token_makers_need_the_signing_keys() {
+        let prod = [
+            ("APP_ENV", "production"),
+            ("REDIS_URL", "rediss://10.0.0.3:6378"),
+            ("CURSOR_SECRET_KEY", CURSOR),
+        ];
+        // A function that only verifies: the public keys are enough.
+        let mut vars = prod.to_vec();
+        vars.push(("JWT_PUBLIC_KEYS", REAL_PUBLIC));
+        let verifier = with(&vars).unwrap();
+        assert!(verifier.jwt.private_key.is_none() && verifier.jwt.refresh_secret.is_none());
+        assert_eq!(
+            verifier.require_signing_keys().unwrap_err().var,
+            "JWT_PRIVATE_KEY"
+        );
+        // A maker: the private key, its public half among the public keys, the refresh secret.
+        vars.push(("JWT_PRIVATE_KEY", REAL_PRIVATE));
+        assert_eq!(
+            with(&vars).unwrap().require_signing_keys().unwrap_err().var,
+            "JWT_REFRESH_SECRET_KEY"
+        );
+        vars.push(("JWT_REFRESH_SECRET_KEY", REFRESH));
+        assert!(with(&vars).unwrap().require_signing_keys().is_ok());
+        let mut elsewhere = vars.clone();
+        elsewhere.retain(|(k, _)| *k != "JWT_PUBLIC_KEYS");
+        elsewhere.push(("JWT_PUBLIC_KEYS", NEXT_PUBLIC));
+        assert_eq!(
+            with(&elsewhere)
+                .unwrap()
+                .require_signing_keys()
+                .unwrap_err()
+                .var,
+            "JWT_PUBLIC_KEYS"
+        );
+        // During a rotation both public keys verify.
+        let both = format!("{REAL_PUBLIC}\n{NEXT_PUBLIC}");
+        let mut rotating = vars.clone();
+        rotating.retain(|(k, _)| *k != "JWT_PUBLIC_KEYS");
+        let mut rotating: Vec<(&str, &str)> = rotating;
+        rotating.push(("JWT_PUBLIC_KEYS", &both));
+        let s = Settings::from_vars(Kind::Service, base().into_iter().chain(rotating)).unwrap();
+        assert_eq!(s.jwt.public_keys.len(), 2);
+        assert!(s.require_signing_keys().is_ok());
+    }
+
+    #[test]
     fn production_fails_closed() {
         let base = [
             ("DATABASE_URL", "postgres://u@localhost/db"),
             ("APP_ENV", "production"),
-            (
-                "JWT_SECRET_KEY",
-                "a-real-secret-of-at-least-thirty-two-chars",
-            ),
-            (
-                "JWT_REFRESH_SECRET_KEY",
-                "another-real-secret-of-32-chars-or-more",
-            ),
+            ("JWT_PUBLIC_KEYS", REAL_PUBLIC),
+            ("CURSOR_SECRET_KEY", CURSOR),
             ("REDIS_URL", "rediss://10.0.0.3:6378"),
             ("PUSH_AUDIENCE", "https://worker-push"),
             (
@@ -827,19 +959,35 @@ mod tests {
             ),
         ];
         for kind in [Kind::Worker, Kind::Job] {
-            let a = Settings::from_vars(kind, prod).unwrap();
-            let b = Settings::from_vars(kind, prod).unwrap();
-            assert_ne!(a.jwt.secret, b.jwt.secret, "{kind:?}: random keys");
-            assert_ne!(a.jwt.secret.expose(), DEV_JWT_SECRET);
+            let s = Settings::from_vars(kind, prod).unwrap();
+            assert!(
+                s.jwt.public_keys.is_empty() && s.jwt.private_key.is_none(),
+                "{kind:?}"
+            );
+            let t = Settings::from_vars(kind, prod).unwrap();
+            assert_ne!(
+                s.cursor_secret, t.cursor_secret,
+                "{kind:?}: a random cursor key"
+            );
         }
         let err = Settings::from_vars(Kind::Service, prod).unwrap_err();
-        assert_eq!(err.var, "JWT_SECRET_KEY");
+        assert_eq!(err.var, "JWT_PUBLIC_KEYS");
     }
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
-        let s = with(&[("JWT_SECRET_KEY", "super-secret-value-that-is-long-enough")]).unwrap();
-        assert!(!format!("{s:?}").contains("super-secret"));
+        let s = with(&[
+            (
+                "JWT_REFRESH_SECRET_KEY",
+                "super-secret-value-that-is-long-enough",
+            ),
+            ("JWT_PRIVATE_KEY", REAL_PRIVATE),
+            ("JWT_PUBLIC_KEYS", REAL_PUBLIC),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("super-secret"));
+        assert!(!shown.contains("MC4CAQAwBQYDK2VwBCIEIKeW"));
     }
 
     #[test]

@@ -337,6 +337,12 @@ fn start(name: &str, kind: Kind) -> AppState {
         kind,
         "function {name}: its kind in functions.json differs"
     );
+    // Only the functions that make tokens hold (and need) the signing keys.
+    if functions::get(name).features.iter().any(|f| f == "signing") {
+        settings
+            .require_signing_keys()
+            .unwrap_or_else(|e| exit_config(e));
+    }
     let events = Events::from_settings(&settings).unwrap_or_else(|e| exit_config(e));
     AppState::new(settings, events).unwrap_or_else(|e| exit_config(e))
 }

@@ -64,7 +64,7 @@ impl AppState {
         #[cfg(feature = "ai")]
         let companion = crate::ai::Companion::from_settings(&settings)?;
         let tokens = TokenKeys::new(&settings.jwt);
-        let cursors = CursorCodec::new(settings.jwt.secret.expose());
+        let cursors = CursorCodec::new(settings.cursor_secret.expose());
         Ok(Self(Arc::new(Inner {
             settings,
             db,

@@ -326,12 +326,12 @@ async fn every_answer_carries_the_security_headers(pool: PgPool) {
     let production = settings(&[
         ("APP_ENV", "production"),
         (
-            "JWT_SECRET_KEY",
-            "a-real-secret-of-at-least-thirty-two-chars",
+            "JWT_PUBLIC_KEYS",
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAOxyV82F6iHOIZurCfhC85zYfHJ6RS5yF86FzwODFOJE=\n-----END PUBLIC KEY-----",
         ),
         (
-            "JWT_REFRESH_SECRET_KEY",
-            "another-real-secret-of-32-chars-or-more",
+            "CURSOR_SECRET_KEY",
+            "a-real-cursor-secret-of-32-chars-or-more",
         ),
         ("REDIS_URL", "rediss://127.0.0.1:1"),
         ("PUSH_AUDIENCE", "https://test-push"),

@@ -382,6 +382,13 @@ fn every_function_gets_what_it_needs_in_production_and_no_other_secret() {
                 .require_openai_key()
                 .unwrap_or_else(|e| panic!("{}: {e}", f.name));
         }
+        let signs = f.features.iter().any(|x| x == "signing");
+        assert_eq!(
+            settings.require_signing_keys().is_ok(),
+            signs,
+            "{}: only the functions that make tokens hold the signing keys",
+            f.name
+        );
     }
 }
 
@@ -476,8 +483,11 @@ fn placeholder(name: &str) -> String {
     match name {
         "DATABASE_URL" => "postgres://mindpause:secret@10.20.0.3:5432/mindpause".into(),
         "REDIS_URL" => "rediss://:secret@10.20.0.4:6378".into(),
-        "JWT_SECRET_KEY" => "j".repeat(64),
+        // A key pair made for these tests (Terraform makes the real one).
+        "JWT_PRIVATE_KEY" => "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIKeWYWd/9ooUTB2+oWns8dCnwMOonj1zGmyfGrLvpCqg\n-----END PRIVATE KEY-----".into(),
+        "JWT_PUBLIC_KEYS" => "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAOxyV82F6iHOIZurCfhC85zYfHJ6RS5yF86FzwODFOJE=\n-----END PUBLIC KEY-----".into(),
         "JWT_REFRESH_SECRET_KEY" => "r".repeat(64),
+        "CURSOR_SECRET_KEY" => "c".repeat(64),
         "SENTRY_DSN" => "https://key@o0.ingest.sentry.io/1".into(),
         "CORS_ORIGINS" | "FRONTEND_URL" => "https://app.mindpause.kr".into(),
         "PUSH_AUDIENCE" => "https://mindpause-email-worker-push".into(),

@@ -7,9 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+use shared::auth::keys;
 use shared::auth::{AccessClaims, Role, TokenKind};
 use shared::cache::Cache;
-use shared::config::{DEV_JWT_REFRESH_SECRET, DEV_JWT_SECRET};
+use shared::config::{DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY, DEV_JWT_REFRESH_SECRET};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -30,16 +31,38 @@ fn claims(who: &AccessClaims, overrides: Value) -> Value {
     c
 }
 
-fn sign(alg: Algorithm, typ: Option<&str>, secret: &str, claims: &Value) -> String {
+fn sign(
+    alg: Algorithm,
+    typ: Option<&str>,
+    kid: Option<&str>,
+    key: &EncodingKey,
+    claims: &Value,
+) -> String {
     let mut header = Header::new(alg);
     header.typ = typ.map(str::to_owned);
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, key).unwrap()
 }
+
+/// The development signing key, as the functions that make tokens hold it.
+fn dev_key() -> (String, EncodingKey) {
+    let key = keys::private_key(DEV_JWT_PRIVATE_KEY).unwrap();
+    (
+        key.public.kid.clone(),
+        EncodingKey::from_ed_der(&key.pkcs8_der),
+    )
+}
+
+/// A genuine access token with `overrides` in its claims.
+fn genuine(claims: &Value) -> String {
+    let (kid, key) = dev_key();
+    sign(Algorithm::EdDSA, Some("at+jwt"), Some(&kid), &key, claims)
+}
+
+const STRANGER_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIB+i52cteY0nJU9xb4ymuQhCGbR+NF4jOSrzNnnw+wKT
+-----END PRIVATE KEY-----
+";
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
@@ -55,14 +78,11 @@ async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
             assert_error(&a, 401, code);
         }
     };
+    let (kid, _) = dev_key();
+    let kid = Some(kid.as_str());
 
     // The genuine article passes.
-    let good = sign(
-        Algorithm::HS256,
-        Some("at+jwt"),
-        DEV_JWT_SECRET,
-        &claims(json!({})),
-    );
+    let good = genuine(&claims(json!({})));
     assert_eq!(
         send(&app, get_with_token("/api/v1/test/me", &good))
             .await
@@ -77,23 +97,48 @@ async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
         format!("{header}.{payload}.")
     };
     check(unsigned, "UNAUTHORIZED").await;
-    // Another HMAC algorithm than the configured one.
+    // Algorithm confusion: HMAC keyed with the public key (which every function holds).
+    for public in [
+        DEV_JWT_PUBLIC_KEY.as_bytes(),
+        &keys::public_keys(DEV_JWT_PUBLIC_KEY).unwrap()[0].x[..],
+    ] {
+        let hmac = EncodingKey::from_secret(public);
+        check(
+            sign(
+                Algorithm::HS256,
+                Some("at+jwt"),
+                kid,
+                &hmac,
+                &claims(json!({})),
+            ),
+            "UNAUTHORIZED",
+        )
+        .await;
+    }
+    // Another Ed25519 key: under the real key's kid, under its own kid, or with none.
+    let stranger = keys::private_key(STRANGER_KEY).unwrap();
+    let stranger_key = EncodingKey::from_ed_der(&stranger.pkcs8_der);
+    for kid in [kid, Some(stranger.public.kid.as_str()), None] {
+        check(
+            sign(
+                Algorithm::EdDSA,
+                Some("at+jwt"),
+                kid,
+                &stranger_key,
+                &claims(json!({})),
+            ),
+            "UNAUTHORIZED",
+        )
+        .await;
+    }
+    // The real key but no kid.
+    let (_, dev) = dev_key();
     check(
         sign(
-            Algorithm::HS512,
+            Algorithm::EdDSA,
             Some("at+jwt"),
-            DEV_JWT_SECRET,
-            &claims(json!({})),
-        ),
-        "UNAUTHORIZED",
-    )
-    .await;
-    // A wrong key.
-    check(
-        sign(
-            Algorithm::HS256,
-            Some("at+jwt"),
-            "another-secret-0123456789abcdef-xyz",
+            None,
+            &dev,
             &claims(json!({})),
         ),
         "UNAUTHORIZED",
@@ -105,55 +150,30 @@ async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
         .sign(TokenKind::Refresh, &claims(json!({ "role": null })))
         .unwrap();
     check(refresh, "UNAUTHORIZED").await;
-    // Right key but refresh typ, or no typ at all.
-    check(
-        sign(
-            Algorithm::HS256,
-            Some("refresh+jwt"),
-            DEV_JWT_SECRET,
-            &claims(json!({})),
-        ),
-        "UNAUTHORIZED",
-    )
-    .await;
-    check(
-        sign(Algorithm::HS256, None, DEV_JWT_SECRET, &claims(json!({}))),
-        "UNAUTHORIZED",
-    )
-    .await;
-    check(
-        sign(
-            Algorithm::HS256,
-            Some("JWT"),
-            DEV_JWT_SECRET,
-            &claims(json!({})),
-        ),
-        "UNAUTHORIZED",
-    )
-    .await;
-    // Signed with the refresh key but typed as access.
+    // Signed with the refresh secret but typed as access.
+    let refresh_key = EncodingKey::from_secret(DEV_JWT_REFRESH_SECRET.as_bytes());
     check(
         sign(
             Algorithm::HS256,
             Some("at+jwt"),
-            DEV_JWT_REFRESH_SECRET,
+            kid,
+            &refresh_key,
             &claims(json!({})),
         ),
         "UNAUTHORIZED",
     )
     .await;
+    // The right key but refresh typ, or no typ at all.
+    for typ in [Some("refresh+jwt"), None, Some("JWT")] {
+        check(
+            sign(Algorithm::EdDSA, typ, kid, &dev, &claims(json!({}))),
+            "UNAUTHORIZED",
+        )
+        .await;
+    }
     // Expired: the client should refresh.
     let past = chrono::Utc::now().timestamp() - 120;
-    check(
-        sign(
-            Algorithm::HS256,
-            Some("at+jwt"),
-            DEV_JWT_SECRET,
-            &claims(json!({ "exp": past })),
-        ),
-        "TOKEN_EXPIRED",
-    )
-    .await;
+    check(genuine(&claims(json!({ "exp": past }))), "TOKEN_EXPIRED").await;
     // Wrong or missing audience and issuer.
     for overrides in [
         json!({ "aud": "someone-else" }),
@@ -164,16 +184,7 @@ async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
         json!({ "role": "root" }),
         json!({ "sub": "not-a-uuid" }),
     ] {
-        check(
-            sign(
-                Algorithm::HS256,
-                Some("at+jwt"),
-                DEV_JWT_SECRET,
-                &claims(overrides),
-            ),
-            "UNAUTHORIZED",
-        )
-        .await;
+        check(genuine(&claims(overrides)), "UNAUTHORIZED").await;
     }
 }
 
@@ -201,7 +212,7 @@ async fn a_remembered_token_still_expires_and_its_variants_are_verified_afresh(p
     // Expired three seconds ago: still inside the five seconds of leeway, for two more.
     let now = chrono::Utc::now().timestamp();
     let claims = claims(&who, json!({"iat": now - 603, "exp": now - 3}));
-    let token = sign(Algorithm::HS256, Some("at+jwt"), DEV_JWT_SECRET, &claims);
+    let token = genuine(&claims);
     let me = |token: String| {
         let app = app.clone();
         async move { send(&app, get_with_token("/api/v1/test/me", &token)).await }

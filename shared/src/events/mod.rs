@@ -118,7 +118,7 @@ impl Events {
         let mut later = self.later.lock().unwrap_or_else(|p| p.into_inner());
         while later.try_join_next().is_some() {}
         later.spawn(async move {
-            let published = match &transport {
+            let published: Result<String, ApiError> = match &transport {
                 Transport::InProcess(bus) => Ok(bus.publish(&topic, data)),
                 #[cfg(feature = "pubsub")]
                 Transport::PubSub(publisher) => publisher.publish(&topic, data).await,
