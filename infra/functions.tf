@@ -76,7 +76,7 @@ locals {
   kind_secrets = {
     service = ["REDIS_URL", "CURSOR_SECRET_KEY"]
     worker  = []
-    job     = []
+    job     = ["FUNCTION_DATABASE_PASSWORDS"]
   }
   feature_secrets = {
     signing = ["JWT_PRIVATE_KEY", "JWT_REFRESH_SECRET_KEY"]

@@ -73,7 +73,7 @@ resource "google_cloud_run_v2_service" "function" {
           name = env.value
           value_source {
             secret_key_ref {
-              secret  = google_secret_manager_secret.secret[env.value].secret_id
+              secret  = env.value == "DATABASE_URL" ? google_secret_manager_secret.database_url[each.key].secret_id : google_secret_manager_secret.secret[env.value].secret_id
               version = "latest"
             }
           }
@@ -86,7 +86,7 @@ resource "google_cloud_run_v2_service" "function" {
     ignore_changes = [template[0].containers[0].image, client, client_version]
   }
 
-  depends_on = [google_secret_manager_secret_iam_member.function]
+  depends_on = [google_secret_manager_secret_iam_member.function, google_secret_manager_secret_iam_member.database_url]
 }
 
 # The load balancer calls the API services without credentials; ingress allows only it.
@@ -145,7 +145,7 @@ resource "google_cloud_run_v2_job" "function" {
             name = env.value
             value_source {
               secret_key_ref {
-                secret  = google_secret_manager_secret.secret[env.value].secret_id
+                secret  = env.value == "DATABASE_URL" ? google_secret_manager_secret.database_url[each.key].secret_id : google_secret_manager_secret.secret[env.value].secret_id
                 version = "latest"
               }
             }
@@ -159,5 +159,5 @@ resource "google_cloud_run_v2_job" "function" {
     ignore_changes = [template[0].template[0].containers[0].image, client, client_version]
   }
 
-  depends_on = [google_secret_manager_secret_iam_member.function]
+  depends_on = [google_secret_manager_secret_iam_member.function, google_secret_manager_secret_iam_member.database_url]
 }

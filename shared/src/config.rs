@@ -265,6 +265,9 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Keys the HMAC of list cursors (`CURSOR_SECRET_KEY`).
     pub cursor_secret: Secret,
+    /// The migrate job: `{"<function>": "<password>"}` of the functions' database roles
+    /// (`FUNCTION_DATABASE_PASSWORDS`), which it lets log in.
+    pub function_database_passwords: Option<Secret>,
     pub rate_limits: RateLimits,
     pub openai: OpenAiSettings,
     pub mail: MailSettings,
@@ -477,6 +480,9 @@ impl Settings {
             cache_ttl: Duration::from_secs(v.positive("REDIS_CACHE_TTL", 3600)?),
             jwt,
             cursor_secret,
+            function_database_passwords: v
+                .opt_string("FUNCTION_DATABASE_PASSWORDS")
+                .map(Secret::new),
             rate_limits: RateLimits {
                 login: v.parse("RATE_LIMIT_LOGIN", RateSpec::per_minutes(5, 15))?,
                 general: v.parse("RATE_LIMIT_GENERAL", RateSpec::per_minutes(100, 15))?,
@@ -675,7 +681,7 @@ pub fn required_in_production(kind: Kind, features: &[String]) -> Vec<&'static s
             "PUSH_AUDIENCE",
             "PUSH_SERVICE_ACCOUNT_EMAIL",
         ][..],
-        Kind::Job => &[][..],
+        Kind::Job => &["FUNCTION_DATABASE_PASSWORDS"][..],
     });
     for feature in features {
         vars.extend(match feature.as_str() {

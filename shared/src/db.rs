@@ -14,6 +14,49 @@ use crate::error::{ApiError, ErrorCode};
 /// The migrations of `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// Lets each function's database role (created NOLOGIN by the migrations) log in with its
+/// password from `passwords` (`{"<function>": "<password>"}`): the migrate job runs this
+/// after migrating. The password travels as a bound setting, so no statement text (which
+/// sqlx and PostgreSQL may log) holds it. Returns the roles enabled.
+pub async fn enable_function_logins(db: &PgPool, passwords: &str) -> Result<Vec<String>, String> {
+    let passwords: std::collections::BTreeMap<String, String> = serde_json::from_str(passwords)
+        .map_err(|_| "FUNCTION_DATABASE_PASSWORDS: expected a JSON object of strings".to_owned())?;
+    let mut enabled = Vec::new();
+    for (function, password) in passwords {
+        let role = crate::functions::all()
+            .iter()
+            .find(|f| f.name == function)
+            .and_then(crate::functions::FunctionSpec::database_role)
+            .ok_or_else(|| {
+                format!("FUNCTION_DATABASE_PASSWORDS: {function} has no database role")
+            })?;
+        if password.len() < 32 {
+            return Err(format!(
+                "FUNCTION_DATABASE_PASSWORDS: {function}'s password is too short"
+            ));
+        }
+        let failed = |e: sqlx::Error| format!("{role}: {}", crate::error::ErrorChain(&e));
+        let mut tx = db.begin().await.map_err(failed)?;
+        sqlx::query("SELECT set_config('mindpause.role_password', $1, true)")
+            .bind(&password)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        // `role` comes from the function table ([a-z_]), not from the input.
+        let alter = format!(
+            "DO $$ BEGIN EXECUTE format('ALTER ROLE %I WITH LOGIN PASSWORD %L', '{role}', \
+             current_setting('mindpause.role_password')); END $$"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(alter))
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        enabled.push(role);
+    }
+    Ok(enabled)
+}
+
 /// A pooled connection idle for longer than this is pinged before use.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 

@@ -40,6 +40,14 @@ struct Table {
     functions: Vec<FunctionSpec>,
 }
 
+impl FunctionSpec {
+    /// The database role a service or worker runs as (its grants are in `migrations/`);
+    /// jobs (the migration) own the schema.
+    pub fn database_role(&self) -> Option<String> {
+        (self.kind != Kind::Job).then(|| format!("mindpause_{}", self.name.replace('-', "_")))
+    }
+}
+
 pub const TABLE_JSON: &str = include_str!("../../functions.json");
 
 pub fn all() -> &'static [FunctionSpec] {

@@ -47,6 +47,24 @@ pub fn settings(extra: &[(&str, &str)]) -> Settings {
     Settings::from_vars(crate::functions::Kind::Service, vars).expect("test settings")
 }
 
+/// `pool`'s database as function `name` sees it: every connection runs as the function's
+/// role (`SET ROLE`), so a test fails where production would lack a grant.
+pub fn as_function(pool: &PgPool, name: &str) -> PgPool {
+    let role = crate::functions::get(name)
+        .database_role()
+        .expect("a service or worker");
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .after_connect(move |conn, _| {
+            let set_role = format!("SET ROLE {role}");
+            Box::pin(async move {
+                sqlx::Executor::execute(conn, sqlx::AssertSqlSafe(set_role)).await?;
+                Ok(())
+            })
+        })
+        .connect_lazy_with(pool.connect_options().as_ref().clone())
+}
+
 pub fn state(pool: PgPool, cache: Cache, settings: Settings) -> AppState {
     AppState::from_parts(
         settings,
@@ -126,7 +144,12 @@ pub fn post_json(path: &str, body: &str) -> Request<Body> {
 pub async fn access_token(state: &AppState, role: Role) -> (Uuid, String) {
     let user = Uuid::now_v7();
     let tag = user.simple().to_string();
-    let mut conn = state.db.acquire().await.unwrap();
+    let mut conn = state.db.begin().await.unwrap();
+    // The state may run as a function's role ([`as_function`]) that cannot create accounts.
+    sqlx::query("SET LOCAL ROLE NONE")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     sqlx::query("INSERT INTO users (id, email, nickname, role) VALUES ($1, $2, $3, $4)")
         .bind(user)
         .bind(format!("{tag}@example.com"))
@@ -139,6 +162,7 @@ pub async fn access_token(state: &AppState, role: Role) -> (Uuid, String) {
     let tokens = crate::domain::accounts::sessions::start(state, &mut conn, user, role)
         .await
         .unwrap();
+    conn.commit().await.unwrap();
     (user, tokens.access_token)
 }
 
@@ -208,7 +232,11 @@ pub fn service_app(
 /// publishes captured.
 pub struct Harness {
     pub app: Router,
+    /// The function's state; its database runs as the function's role.
     pub state: AppState,
+    /// The test database with every privilege, to set up and inspect what the function
+    /// itself may not touch.
+    pub admin: PgPool,
     prefix: String,
     mails: Arc<Mutex<Vec<EmailRequest>>>,
 }
@@ -238,7 +266,7 @@ impl Harness {
         let settings = settings(extra);
         // The email worker's first step (a reset request becomes a link, or nothing), then
         // the request it would render, captured.
-        let (db, worker_settings) = (pool.clone(), settings.clone());
+        let (db, worker_settings) = (as_function(&pool, "email-worker"), settings.clone());
         let capture = Router::new().route(
             &crate::events::push_path(&settings.pubsub.topic_email_send),
             axum::routing::post(move |body: axum::body::Bytes| {
@@ -257,8 +285,9 @@ impl Harness {
             }),
         );
         bus.attach_workers(capture);
+        let db = as_function(&pool, name);
         let state =
-            AppState::from_parts(settings, pool, cache, Events::in_process(bus)).expect("state");
+            AppState::from_parts(settings, db, cache, Events::in_process(bus)).expect("state");
         let prefix = crate::functions::get(name)
             .route
             .clone()
@@ -266,6 +295,7 @@ impl Harness {
         Self {
             app: service_app(&state, name, routes),
             state,
+            admin: pool,
             prefix,
             mails,
         }

@@ -124,3 +124,143 @@ fn worker_topics_are_the_configured_ones() {
         );
     }
 }
+
+/// The tables each function may touch at all (any privilege on any column), as granted by
+/// `migrations/*_function_roles.sql`. The suites run every function under its role, which
+/// proves the grants suffice; this proves they go no further.
+const REACH: &[(&str, &[&str])] = &[
+    ("auth", &["one_time_tokens", "sessions", "users"]),
+    (
+        "users",
+        &[
+            "emotion_daily_tags",
+            "emotion_days",
+            "emotion_logs",
+            "sessions",
+            "users",
+        ],
+    ),
+    (
+        "emotions",
+        &[
+            "emotion_daily_tags",
+            "emotion_days",
+            "emotion_logs",
+            "sessions",
+            "users",
+        ],
+    ),
+    (
+        "chat",
+        &[
+            "chat_messages",
+            "conversations",
+            "safety_events",
+            "sessions",
+            "users",
+        ],
+    ),
+    (
+        "email-worker",
+        &["one_time_tokens", "processed_messages", "users"],
+    ),
+];
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn each_function_role_reaches_only_its_tables(pool: sqlx::PgPool) {
+    for f in functions::all() {
+        let Some(role) = f.database_role() else {
+            assert_eq!(f.kind, Kind::Job, "{}", f.name);
+            continue;
+        };
+        let reach: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind = 'r'
+               AND has_any_column_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, REFERENCES')
+                OR (n.nspname = 'public' AND c.relkind = 'r'
+                    AND has_table_privilege($1, c.oid, 'DELETE, TRUNCATE, TRIGGER'))
+             ORDER BY 1",
+        )
+        .bind(&role)
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{}: role {role}: {e}", f.name));
+        let declared = REACH
+            .iter()
+            .find(|(name, _)| *name == f.name)
+            .unwrap_or_else(|| panic!("{}: declare its reach here (and grant it)", f.name))
+            .1;
+        assert_eq!(reach, declared, "{}", f.name);
+        // Nothing else: no ownership, no schema changes, no other roles' privileges.
+        let (owns, creates, member_of): (i64, bool, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM pg_class WHERE relowner = r.oid),
+                    has_schema_privilege(r.oid, 'public', 'CREATE'),
+                    (SELECT count(*) FROM pg_auth_members WHERE member = r.oid)
+             FROM pg_roles r WHERE r.rolname = $1",
+        )
+        .bind(&role)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!((owns, creates, member_of), (0, false, 0), "{}", f.name);
+    }
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn the_migrate_job_lets_each_function_role_log_in(pool: sqlx::PgPool) {
+    let password = "p".repeat(40);
+    let passwords = serde_json::json!({ "chat": password }).to_string();
+    let roles = shared::db::enable_function_logins(&pool, &passwords)
+        .await
+        .unwrap();
+    assert_eq!(roles, ["mindpause_chat"]);
+    let (login, stored): (bool, String) = sqlx::query_as(
+        "SELECT rolcanlogin, rolpassword FROM pg_authid WHERE rolname = 'mindpause_chat'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(login);
+    assert!(stored.starts_with("SCRAM-SHA-256$"), "stored hashed");
+
+    // Signed in as chat: its own tables, and not the journal.
+    let options = pool
+        .connect_options()
+        .as_ref()
+        .clone()
+        .username("mindpause_chat")
+        .password(&password);
+    let chat = sqlx::PgPool::connect_with(options).await.unwrap();
+    let who: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&chat)
+        .await
+        .unwrap();
+    assert_eq!(who, "mindpause_chat");
+    sqlx::query("SELECT count(*) FROM conversations")
+        .execute(&chat)
+        .await
+        .unwrap();
+    let refused = sqlx::query("SELECT count(*) FROM emotion_logs")
+        .execute(&chat)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("permission denied"),
+        "{refused}"
+    );
+    chat.close().await;
+
+    for bad in [
+        r#"{"migrate": "pppppppppppppppppppppppppppppppppppppppp"}"#,
+        r#"{"nobody": "pppppppppppppppppppppppppppppppppppppppp"}"#,
+        r#"{"chat": "short"}"#,
+        "not json",
+    ] {
+        assert!(
+            shared::db::enable_function_logins(&pool, bad)
+                .await
+                .is_err(),
+            "{bad}"
+        );
+    }
+}

@@ -190,9 +190,29 @@ fn infra_reads_the_function_table_and_covers_every_kind() {
     let sql = hcl::to_string(resource(&all, "google_sql_database_instance", "main")).unwrap();
     assert!(sql.contains("ssl_mode = \"ENCRYPTED_ONLY\""), "{sql}");
     assert!(
-        text(&locals["secret_values"]).contains("sslmode=require"),
+        text(&locals["database_at"]).contains("sslmode=require"),
         "DATABASE_URL requires TLS"
     );
+    // Each function connects as its own role, with its own secret.
+    let urls = text(&locals["database_urls"]);
+    assert!(
+        urls.contains("local.runnables")
+            && urls.contains("postgres://mindpause_${replace(name, \"-\", \"_\")}"),
+        "services and workers connect as their roles: {urls}"
+    );
+    assert_eq!(
+        for_each_of(resource(
+            &all,
+            "google_secret_manager_secret",
+            "database_url"
+        )),
+        "local.functions"
+    );
+    for f in functions::all() {
+        if let Some(role) = f.database_role() {
+            assert_eq!(role, format!("mindpause_{}", f.name.replace('-', "_")));
+        }
+    }
 
     // Cloud Run refuses a push whose OIDC audience is neither its run.app URL nor one of its
     // custom audiences: each worker accepts exactly what its subscription signs for.

@@ -80,7 +80,7 @@ async fn emails_and_nicknames_are_unique(pool: PgPool) {
     assert_error(&same_nick, 409, "NICKNAME_TAKEN");
     // Nothing half-written: the refused registrations left no rows.
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&h.state.db)
+        .fetch_one(&h.admin)
         .await
         .unwrap();
     assert_eq!(users, 1);
@@ -125,7 +125,7 @@ async fn bad_registrations_name_every_field(pool: PgPool) {
         "unknown field"
     );
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&h.state.db)
+        .fetch_one(&h.admin)
         .await
         .unwrap();
     assert_eq!(users, 0);
@@ -251,7 +251,7 @@ async fn suspended_accounts_are_refused_everywhere(pool: PgPool) {
     let me = resend().await;
     assert_eq!(me.status, 429, "{}", me.body);
     let user = session_user(&h, &access);
-    let mut tx = h.state.db.begin().await.unwrap();
+    let mut tx = h.admin.begin().await.unwrap();
     let suspension = shared::domain::accounts::suspend(&mut tx, user, None, "test")
         .await
         .unwrap();
@@ -262,7 +262,7 @@ async fn suspended_accounts_are_refused_everywhere(pool: PgPool) {
         "SELECT count(*) FROM sessions WHERE user_id = $1 AND revoked_at IS NULL",
     )
     .bind(user)
-    .fetch_one(&h.state.db)
+    .fetch_one(&h.admin)
     .await
     .unwrap();
     assert_eq!(live, 0);

@@ -57,7 +57,7 @@ async fn refresh_rotates_and_reuse_revokes_the_session(pool: PgPool) {
     assert_eq!(racing.status, 200, "{}", racing.body);
     // ...after it, it is reuse: 401 TOKEN_REUSED and the whole session is revoked.
     sqlx::query("UPDATE sessions SET rotated_at = now() - interval '11 seconds'")
-        .execute(&h.state.db)
+        .execute(&h.admin)
         .await
         .unwrap();
     assert_error(
@@ -288,7 +288,7 @@ async fn password_reset_is_single_use_expiring_and_signs_everyone_out(pool: PgPo
         .await;
     let token = param(&h.mails(4).await[3], "token");
     sqlx::query("UPDATE one_time_tokens SET expires_at = now() - interval '1 second'")
-        .execute(&h.state.db)
+        .execute(&h.admin)
         .await
         .unwrap();
     assert_error(
@@ -432,7 +432,7 @@ async fn a_role_change_reaches_every_instance_at_once(pool: PgPool) {
 async fn user_id(h: &Harness, email: &str) -> uuid::Uuid {
     sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(email)
-        .fetch_one(&h.state.db)
+        .fetch_one(&h.admin)
         .await
         .unwrap()
 }
@@ -486,7 +486,7 @@ async fn email_verification_is_single_use_and_expires(pool: PgPool) {
         "INVALID_TOKEN",
     );
     sqlx::query("UPDATE one_time_tokens SET expires_at = now() - interval '1 second'")
-        .execute(&h.state.db)
+        .execute(&h.admin)
         .await
         .unwrap();
     assert_error(

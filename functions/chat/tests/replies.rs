@@ -233,7 +233,7 @@ async fn a_client_that_leaves_mid_stream_still_gets_the_reply_saved(pool: PgPool
     for _ in 0..100 {
         let saved: Option<String> =
             sqlx::query_scalar("SELECT content FROM chat_messages WHERE role = 'assistant'")
-                .fetch_optional(&h.state.db)
+                .fetch_optional(&h.admin)
                 .await
                 .unwrap();
         if let Some(saved) = saved {
@@ -263,7 +263,7 @@ async fn the_context_is_truncated_to_the_budget(pool: PgPool) {
          FROM generate_series(1, 60) AS i",
     )
     .bind(uuid::Uuid::parse_str(&id).unwrap())
-    .execute(&h.state.db)
+    .execute(&h.admin)
     .await
     .unwrap();
     assert_eq!(say(&h, &token, &id, "마지막 말").await.status, 201);

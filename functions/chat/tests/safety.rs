@@ -40,13 +40,13 @@ async fn crisis_puts_the_person_first_whatever_the_model_says(pool: PgPool) {
     let (events, sources): (i64, Vec<String>) =
         sqlx::query_as("SELECT count(*), max(sources) FROM safety_events WHERE user_id = $1")
             .bind(user)
-            .fetch_one(&h.state.db)
+            .fetch_one(&h.admin)
             .await
             .map(|(c, s): (i64, Option<Vec<String>>)| (c, s.unwrap_or_default()))
             .unwrap();
     assert_eq!((events, sources), (1, vec!["lexicon".to_owned()]));
     let columns: Vec<String> = sqlx::query_scalar("SELECT column_name::text FROM information_schema.columns WHERE table_name = 'safety_events'")
-        .fetch_all(&h.state.db).await.unwrap();
+        .fetch_all(&h.admin).await.unwrap();
     assert!(
         !columns
             .iter()

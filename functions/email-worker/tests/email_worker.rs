@@ -13,6 +13,11 @@ use sqlx::PgPool;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// The worker's state on `pool`, running as the worker's database role.
+fn worker_state(pool: &PgPool, settings: shared::config::Settings) -> AppState {
+    state(as_function(pool, "email-worker"), Cache::memory(), settings)
+}
+
 fn worker(state: AppState) -> axum::Router {
     let routes = email_worker::routes(&state).unwrap();
     shared::runtime::app(state, routes, shared::openapi::base("email-worker"))
@@ -50,7 +55,7 @@ async fn with_sendgrid(pool: PgPool, status: u16) -> (MockServer, axum::Router) 
         ("SENDGRID_BASE_URL", &server.uri()),
         ("SENDGRID_FROM_EMAIL", "noreply@mindpause.kr"),
     ]);
-    (server, worker(state(pool, Cache::memory(), s)))
+    (server, worker(worker_state(&pool, s)))
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -149,7 +154,7 @@ async fn a_reset_request_becomes_a_link_only_for_an_account(pool: PgPool) {
         ("EMAIL_OUTBOX_DIR", dir.to_str().unwrap()),
         ("FRONTEND_URL", "https://app.mindpause.kr"),
     ]);
-    let app = worker(state(pool.clone(), Cache::memory(), s));
+    let app = worker(worker_state(&pool, s));
     let reset =
         |email: &str| json!({ "version": 1, "kind": "password_reset_requested", "email": email });
 
@@ -246,7 +251,7 @@ async fn no_connection_is_held_while_sendgrid_answers(pool: PgPool) {
 async fn the_outbox_keeps_one_file_per_email(pool: PgPool) {
     let dir = std::env::temp_dir().join(format!("outbox-{}", uuid::Uuid::new_v4()));
     let s = settings(&[("EMAIL_OUTBOX_DIR", dir.to_str().unwrap())]);
-    let app = worker(state(pool, Cache::memory(), s));
+    let app = worker(worker_state(&pool, s));
     assert_eq!(
         send(&app, post_json("/push/email-send", &push("m-1", welcome())))
             .await
@@ -306,7 +311,7 @@ async fn events_arrive_through_the_pubsub_emulator(pool: PgPool) {
     ]);
     let events = shared::events::Events::from_settings(&s).unwrap();
     assert!(events.is_pubsub());
-    let app = worker(state(pool.clone(), Cache::memory(), s.clone()));
+    let app = worker(worker_state(&pool, s.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await });

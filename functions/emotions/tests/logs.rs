@@ -146,7 +146,7 @@ async fn validation_bounds(pool: PgPool) {
         assert!(e["details"]["fields"][field].is_array(), "{body}: {e}");
     }
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM emotion_logs")
-        .fetch_one(&h.state.db)
+        .fetch_one(&h.admin)
         .await
         .unwrap();
     assert_eq!(count, 2, "nothing half-written");

@@ -279,10 +279,10 @@ async fn stats_are_cached_until_a_write(pool: PgPool) {
     sqlx::query("INSERT INTO emotion_logs (id, user_id, emotion, intensity, recorded_at) VALUES ($1, $2, 'calm', 3, now())")
         .bind(Uuid::now_v7())
         .bind(id)
-        .execute(&h.state.db)
+        .execute(&h.admin)
         .await
         .unwrap();
-    let mut conn = h.state.db.acquire().await.unwrap();
+    let mut conn = h.admin.acquire().await.unwrap();
     shared::domain::journal::rebuild(&mut conn, id)
         .await
         .unwrap();

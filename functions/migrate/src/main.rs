@@ -1,5 +1,6 @@
 //! The one-shot job Cloud Build runs before deploying a service that needs a newer schema:
-//! applies `migrations/` to `DATABASE_URL` and exits.
+//! applies `migrations/` to `DATABASE_URL` (as the schema's owner), lets each function's
+//! database role log in with its password (`FUNCTION_DATABASE_PASSWORDS`), and exits.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -14,6 +15,15 @@ async fn main() {
         Err(e) => {
             tracing::error!(error = %shared::error::ErrorChain(&e), "migration failed");
             std::process::exit(1);
+        }
+    }
+    if let Some(passwords) = &settings.function_database_passwords {
+        match shared::db::enable_function_logins(&pool, passwords.expose()).await {
+            Ok(roles) => tracing::info!(?roles, "function roles may log in"),
+            Err(why) => {
+                tracing::error!(%why, "could not enable the function roles");
+                std::process::exit(1);
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ async fn person(h: &Harness, email: &str, nickname: &str, password: &str) -> (Uu
         .bind(email)
         .bind(nickname)
         .bind(hash)
-        .execute(&h.state.db)
+        .execute(&h.admin)
         .await
         .unwrap();
     (id, sign_in(h, id).await)
@@ -30,7 +30,7 @@ async fn person(h: &Harness, email: &str, nickname: &str, password: &str) -> (Uu
 
 /// Another session of the same user: its access token.
 async fn sign_in(h: &Harness, id: Uuid) -> String {
-    let mut conn = h.state.db.acquire().await.unwrap();
+    let mut conn = h.admin.acquire().await.unwrap();
     sessions::start(&h.state, &mut conn, id, Role::User)
         .await
         .unwrap()
@@ -156,7 +156,7 @@ async fn changing_the_password_signs_out_the_rest(pool: PgPool) {
         200
     );
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users")
-        .fetch_one(&h.state.db)
+        .fetch_one(&h.admin)
         .await
         .unwrap();
     assert!(
@@ -207,7 +207,7 @@ async fn deleting_the_account_removes_the_person(pool: PgPool) {
     }
     let rows: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM users WHERE id = $1) + (SELECT count(*) FROM sessions WHERE user_id = $1)")
         .bind(id)
-        .fetch_one(&h.state.db)
+        .fetch_one(&h.admin)
         .await
         .unwrap();
     assert_eq!(rows, 0);
@@ -229,7 +229,7 @@ async fn accounts_without_a_password_delete_without_one(pool: PgPool) {
         "INSERT INTO users (id, email, nickname) VALUES ($1, 'oauth@example.com', '구글사람')",
     )
     .bind(id)
-    .execute(&h.state.db)
+    .execute(&h.admin)
     .await
     .unwrap();
     let token = sign_in(&h, id).await;
@@ -253,10 +253,10 @@ async fn a_new_time_zone_moves_the_journal_days(pool: PgPool) {
     sqlx::query("INSERT INTO emotion_logs (id, user_id, emotion, intensity, tags, recorded_at) VALUES ($1, $2, 'calm', 3, '{산책}', '2025-03-01T15:30:00Z')")
         .bind(Uuid::now_v7())
         .bind(id)
-        .execute(&h.state.db)
+        .execute(&h.admin)
         .await
         .unwrap();
-    let mut conn = h.state.db.acquire().await.unwrap();
+    let mut conn = h.admin.acquire().await.unwrap();
     shared::domain::journal::rebuild(&mut conn, id)
         .await
         .unwrap();

@@ -49,10 +49,7 @@ pub async fn say(h: &Harness, token: &str, id: &str, content: &str) -> Answer {
 }
 
 pub async fn count(h: &Harness, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(&h.state.db)
-        .await
-        .unwrap()
+    sqlx::query_scalar(sql).fetch_one(&h.admin).await.unwrap()
 }
 
 pub fn completion(text: &str) -> Value {

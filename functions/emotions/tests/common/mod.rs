@@ -22,7 +22,7 @@ pub async fn person(h: &Harness, timezone: &str) -> (Uuid, String) {
     sqlx::query("UPDATE users SET timezone = $2 WHERE id = $1")
         .bind(id)
         .bind(timezone)
-        .execute(&h.state.db)
+        .execute(&h.admin)
         .await
         .unwrap();
     (id, token)
