@@ -237,28 +237,31 @@ async fn health() -> Reply<serde_json::Value> {
     Reply::ok(json!({ "status": "ok" }))
 }
 
-/// Database and Redis (when configured); 503 naming what is failing.
+/// Ready while the database answers (503 naming it otherwise). Redis is reported, but a
+/// failing Redis only degrades the instance (it runs alone: see `cache::outage`), so that
+/// an outage of Redis never takes every instance out of service at once.
 async fn ready(State(state): State<AppState>) -> Response {
     let (db, cache) = tokio::join!(crate::db::ping(&state.db), state.cache.ping());
-    let mut failing = Vec::new();
-    if let Err(e) = db {
-        tracing::warn!(error = %e, "readiness: database");
-        failing.push("database");
-    }
-    if let Err(e) = cache {
-        tracing::warn!(error = %crate::error::ErrorChain(&e), "readiness: redis");
-        failing.push("redis");
-    }
-    if failing.is_empty() {
-        let redis = if state.cache.is_shared() {
-            "ok"
-        } else {
-            "in-process"
-        };
-        Reply::ok(json!({ "status": "ready", "database": "ok", "redis": redis })).into_response()
-    } else {
-        ApiError::with_details(ErrorCode::ServiceUnavailable, json!({ "failing": failing }))
+    let redis = match cache {
+        Ok(()) if !state.cache.is_shared() => "in-process",
+        Ok(()) if !state.cache.is_degraded() => "ok",
+        Ok(()) => "recovering",
+        Err(e) => {
+            tracing::warn!(error = %crate::error::ErrorChain(&e), "readiness: redis degraded");
+            "degraded"
+        }
+    };
+    match db {
+        Ok(()) => Reply::ok(json!({ "status": "ready", "database": "ok", "redis": redis }))
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database");
+            ApiError::with_details(
+                ErrorCode::ServiceUnavailable,
+                json!({ "failing": ["database"], "redis": redis }),
+            )
             .into_response()
+        }
     }
 }
 

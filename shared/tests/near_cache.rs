@@ -37,10 +37,10 @@ async fn until_copies_are_kept(cache: &Cache, writer: &Cache) {
     loop {
         assert!(Instant::now() < deadline, "no copies kept");
         let key = unique_key();
-        writer.set(&key, "old", TTL).await.unwrap();
-        assert_eq!(cache.get_near(&key).await.unwrap().as_deref(), Some("old"));
-        writer.set(&key, "new", TTL).await.unwrap();
-        if cache.get_near(&key).await.unwrap().as_deref() == Some("old") {
+        writer.set(&key, "old", TTL).await;
+        assert_eq!(cache.get_near(&key).await.as_deref(), Some("old"));
+        writer.set(&key, "new", TTL).await;
+        if cache.get_near(&key).await.as_deref() == Some("old") {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -50,16 +50,10 @@ async fn until_copies_are_kept(cache: &Cache, writer: &Cache) {
 /// Gives `reader` a copy of the new `key` that an unannounced write does not change.
 async fn copied(reader: &Cache, writer: &Cache, key: &str) {
     until_copies_are_kept(reader, writer).await;
-    writer.set(key, "copied", TTL).await.unwrap();
-    assert_eq!(
-        reader.get_near(key).await.unwrap().as_deref(),
-        Some("copied")
-    );
-    writer.set(key, "unannounced", TTL).await.unwrap();
-    assert_eq!(
-        reader.get_near(key).await.unwrap().as_deref(),
-        Some("copied")
-    );
+    writer.set(key, "copied", TTL).await;
+    assert_eq!(reader.get_near(key).await.as_deref(), Some("copied"));
+    writer.set(key, "unannounced", TTL).await;
+    assert_eq!(reader.get_near(key).await.as_deref(), Some("copied"));
 }
 
 fn unique_key() -> String {
@@ -71,13 +65,13 @@ async fn an_announced_change_reaches_every_instance() {
     let (one, two) = (redis_cache(), redis_cache());
     let key = unique_key();
     copied(&two, &one, &key).await;
-    one.set_announced(&key, "changed", TTL).await.unwrap();
-    assert!(eventually("changed", || async { two.get_near(&key).await.unwrap() }).await);
+    one.set_announced(&key, "changed", TTL).await;
+    assert!(eventually("changed", || async { two.get_near(&key).await }).await);
     // The writer's own copy is dropped at once.
     let key = unique_key();
     copied(&one, &two, &key).await;
-    one.set_announced(&key, "mine", TTL).await.unwrap();
-    assert_eq!(one.get_near(&key).await.unwrap().as_deref(), Some("mine"));
+    one.set_announced(&key, "mine", TTL).await;
+    assert_eq!(one.get_near(&key).await.as_deref(), Some("mine"));
 }
 
 #[tokio::test]
@@ -94,8 +88,8 @@ async fn gates_travel_encrypted_to_a_tls_redis() {
     // Announcements travel the TLS connections too.
     let key = unique_key();
     copied(&two, &one, &key).await;
-    one.set_announced(&key, "changed", TTL).await.unwrap();
-    assert!(eventually("changed", || async { two.get_near(&key).await.unwrap() }).await);
+    one.set_announced(&key, "changed", TTL).await;
+    assert!(eventually("changed", || async { two.get_near(&key).await }).await);
 
     // The system's authorities do not vouch for this server, and a plain client is refused.
     let untrusting = Cache::connect(Some(&url), None).unwrap();
@@ -125,12 +119,7 @@ async fn copies_are_dropped_when_the_subscriber_connection_is_lost() {
     )
     .await
     .unwrap();
-    assert!(
-        eventually("unannounced", || async {
-            reader.get_near(&key).await.unwrap()
-        })
-        .await
-    );
+    assert!(eventually("unannounced", || async { reader.get_near(&key).await }).await);
     // Once subscribed again, copies are kept again.
     until_copies_are_kept(&reader, &writer).await;
 }

@@ -202,7 +202,7 @@ async fn far_from_the_limit_positions_are_leased_and_counted_down_one_by_one(poo
     // The first hit leased a sixteenth of the limit from the shared counter; the next four
     // were counted in-process.
     let counter = state.cache.get(&format!("rl:general:user:{user}")).await;
-    assert_eq!(counter.unwrap().as_deref(), Some("62"));
+    assert_eq!(counter.as_deref(), Some("62"));
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]

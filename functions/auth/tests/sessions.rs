@@ -279,11 +279,7 @@ async fn password_reset_is_single_use_expiring_and_signs_everyone_out(pool: PgPo
 
     // An expired token is refused (one minute later a new one may be asked for).
     let address = Email::parse("a@example.com").unwrap();
-    h.state
-        .cache
-        .del(&emails::reset_key(&address))
-        .await
-        .unwrap();
+    h.state.cache.del(&emails::reset_key(&address)).await;
     h.post("/forgot-password", json!({ "email": "a@example.com" }))
         .await;
     let token = param(&h.mails(4).await[3], "token");
@@ -368,7 +364,7 @@ async fn forgot_password_answers_alike_for_every_address(pool: PgPool) {
             .unwrap();
     assert_eq!(issued, 0, "the worker issues the token, not the request");
 
-    // Redis down: the same answer for both.
+    // Redis down: the API runs on (throttles count in-process), the same for both.
     let redis_down = Cache::connect(Some("redis://127.0.0.1:1"), None).unwrap();
     let down = Harness::with_cache(pool, "auth", auth::routes(), &[], redis_down);
     let mut answers = Vec::new();
@@ -376,10 +372,10 @@ async fn forgot_password_answers_alike_for_every_address(pool: PgPool) {
         let a = down
             .post("/forgot-password", json!({ "email": email }))
             .await;
-        answers.push((a.status.as_u16(), a.body["error"]["code"].clone()));
+        answers.push((a.status.as_u16(), a.body["data"].clone()));
     }
     assert_eq!(answers[0], answers[1]);
-    assert_eq!(answers[0].0, 503);
+    assert_eq!(answers[0].0, 200);
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -398,7 +394,7 @@ async fn a_role_change_reaches_every_instance_at_once(pool: PgPool) {
             let mut tx = state.db.begin().await.unwrap();
             let revocation = accounts::set_role(&mut tx, id, role).await.unwrap();
             tx.commit().await.unwrap();
-            revocation.announce(&state).await.unwrap();
+            revocation.announce(&state).await;
         }
     };
     let role_of = |access: &str| {
@@ -470,8 +466,7 @@ async fn email_verification_is_single_use_and_expires(pool: PgPool) {
             "verify-mail:{}",
             user_id(&h, "b@example.com").await
         ))
-        .await
-        .unwrap();
+        .await;
     let resent = probe(&h, &access).await;
     assert_eq!(resent.status, 200, "{}", resent.body);
     let mails = h.mails(3).await;

@@ -50,7 +50,7 @@ pub async fn create(
     .await?;
     journal::apply(&mut tx, user.id, &contribution(&log), 1).await?;
     tx.commit().await?;
-    journal::invalidate_stats(&state.cache, user.id).await?;
+    journal::invalidate_stats(&state.cache, user.id).await;
     Ok(Reply::created(log))
 }
 
@@ -232,7 +232,7 @@ pub async fn update(
     journal::apply(&mut tx, user.id, &contribution(&old), -1).await?;
     journal::apply(&mut tx, user.id, &contribution(&log), 1).await?;
     tx.commit().await?;
-    journal::invalidate_stats(&state.cache, user.id).await?;
+    journal::invalidate_stats(&state.cache, user.id).await;
     Ok(Reply::ok(log))
 }
 
@@ -258,6 +258,6 @@ pub async fn delete(
     .ok_or_else(ApiError::not_found)?;
     journal::apply(&mut tx, user.id, &contribution(&deleted), -1).await?;
     tx.commit().await?;
-    journal::invalidate_stats(&state.cache, user.id).await?;
+    journal::invalidate_stats(&state.cache, user.id).await;
     Ok(Reply::empty())
 }

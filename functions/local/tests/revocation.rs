@@ -8,6 +8,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use common::*;
 use serde_json::json;
@@ -110,4 +111,111 @@ async fn no_instance_accepts_a_token_once_logout_answers() {
         0,
         "tokens accepted by B after logout answered on A"
     );
+}
+
+/// Issue 22's outage: Redis freezes under two instances, then comes back with what it held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_degrades_the_api_and_leaves_nothing_stale() {
+    let redis = ThrowawayRedis::start().await;
+    let vars = [
+        ("REDIS_URL", redis.url.as_str()),
+        ("TRUSTED_PROXY_HOPS", "1"),
+    ];
+    let a = LocalServer::start(&vars).await;
+    let b = LocalServer::beside(&a, &vars).await;
+    let pool = sqlx::PgPool::connect(&a.database_url()).await.unwrap();
+    let state = shared::testing::state(
+        pool,
+        shared::cache::Cache::memory(),
+        shared::testing::settings(&[]),
+    );
+    let user = Uuid::now_v7();
+    let tag = user.simple().to_string();
+    sqlx::query("INSERT INTO users (id, email, nickname) VALUES ($1, $2, $3)")
+        .bind(user)
+        .bind(format!("{tag}@example.com"))
+        .bind(&tag[tag.len() - 20..])
+        .execute(&state.db)
+        .await
+        .unwrap();
+    let mut conn = state.db.acquire().await.unwrap();
+    let kept = sessions::start(&state, &mut conn, user, Role::User)
+        .await
+        .unwrap();
+    let ended = sessions::start(&state, &mut conn, user, Role::User)
+        .await
+        .unwrap();
+    drop(conn);
+    // Both gates are open in Redis (and in B's copies).
+    assert_eq!(me(&b, &kept.access_token).await, 200);
+    assert_eq!(me(&b, &ended.access_token).await, 200);
+
+    redis.freeze();
+    // Reads and writes keep answering; the gates come from the database.
+    assert_eq!(me(&a, &kept.access_token).await, 200);
+    assert_eq!(me(&b, &kept.access_token).await, 200);
+    let logged = client()
+        .post(a.url("/api/v1/emotions"))
+        .header("x-forwarded-for", forwarded_for())
+        .bearer_auth(&kept.access_token)
+        .json(&json!({ "emotion": "calm", "intensity": 3 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged.status(), 201);
+    // A session ended during the outage is refused at once, everywhere.
+    let logout = client()
+        .post(a.url("/api/v1/auth/logout"))
+        .header("x-forwarded-for", forwarded_for())
+        .json(&json!({ "refresh_token": ended.refresh_token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 200);
+    assert_eq!(me(&b, &ended.access_token).await, 401);
+    // Login attempts are still limited (per instance now): the sixth is refused.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let attempt = client()
+            .post(a.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", "10.99.0.1")
+            .json(&json!({ "email": "nobody@example.com", "password": "wrong password" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(attempt.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    // Degraded, still in service.
+    let (status, ready) = a.get("/health/ready").await;
+    assert_eq!(
+        (status, ready["data"]["redis"].as_str()),
+        (200, Some("degraded"))
+    );
+
+    redis.thaw();
+    for server in [&a, &b] {
+        let mut back = false;
+        for _ in 0..100 {
+            if server.get("/health/ready").await.1["data"]["redis"] == "ok" {
+                back = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(back, "Redis is used again without a restart");
+    }
+    // Redis still holds the ended session's open gate: it must never be read again.
+    assert_eq!(me(&b, &ended.access_token).await, 401);
+    assert_eq!(me(&a, &ended.access_token).await, 401);
+    assert_eq!(me(&b, &kept.access_token).await, 200);
+    let list = client()
+        .get(b.url("/api/v1/emotions"))
+        .header("x-forwarded-for", forwarded_for())
+        .bearer_auth(&kept.access_token)
+        .send()
+        .await
+        .unwrap();
+    let list: serde_json::Value = list.json().await.unwrap();
+    assert_eq!(list["data"]["items"].as_array().unwrap().len(), 1);
 }

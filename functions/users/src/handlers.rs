@@ -45,7 +45,7 @@ pub async fn update_me(
     }
     tx.commit().await?;
     if moves_days {
-        journal::invalidate_stats(&state.cache, user.id).await?;
+        journal::invalidate_stats(&state.cache, user.id).await;
     }
     Ok(Reply::ok(row.to_user()))
 }
@@ -127,7 +127,7 @@ pub async fn change_password(
     .await?;
     let tokens = sessions::reissue(&state, &mut tx, user.id, row.role, user.session_id).await?;
     tx.commit().await?;
-    revocation.announce(&state).await?;
+    revocation.announce(&state).await;
     accounts::send_email(&state, &row, AccountEmail::PasswordChanged);
     Ok(Reply::ok(TokensPayload { tokens }))
 }
@@ -169,7 +169,7 @@ pub async fn delete_me(
     let mut tx = state.db.begin().await?;
     let revocation = accounts::delete(&mut tx, user.id).await?;
     tx.commit().await?;
-    revocation.announce(&state).await?;
+    revocation.announce(&state).await;
     tracing::info!("account deleted");
     Ok(Reply::empty())
 }

@@ -1,5 +1,8 @@
 //! Redis through `fred`, or an in-process store when `REDIS_URL` is unset (development only:
 //! it is neither shared between instances nor persistent).
+//!
+//! Redis is a cache, never the truth: while it fails, reads miss, writes are skipped and
+//! counts are kept in-process, and the API keeps answering ([`outage`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,10 +15,12 @@ use fred::prelude::{
 mod leases;
 mod memory;
 mod near;
+mod outage;
 
 use leases::{LEASE_SCRIPT, Leases, MOST_PER_LEASE};
 pub use memory::MemoryStore;
 use near::{Lookup, Near};
+use outage::Outage;
 
 #[derive(Debug, thiserror::Error)]
 #[error("redis")]
@@ -67,6 +72,7 @@ pub struct Redis {
     client: fred::clients::Client,
     leases: Leases,
     near: Arc<Near>,
+    outage: Outage,
 }
 
 impl Cache {
@@ -102,6 +108,7 @@ impl Cache {
             client,
             leases: Leases::default(),
             near,
+            outage: Outage::default(),
         })))
     }
 
@@ -113,6 +120,12 @@ impl Cache {
         matches!(self, Self::Redis(_))
     }
 
+    /// Whether Redis is failing and this instance runs on its own (see [`outage`]).
+    pub fn is_degraded(&self) -> bool {
+        matches!(self, Self::Redis(r) if r.outage.is_down())
+    }
+
+    /// Redis itself, for readiness.
     pub async fn ping(&self) -> CacheResult<()> {
         match self {
             Self::Redis(r) => Ok(r.client.ping::<()>(None).await?),
@@ -120,115 +133,191 @@ impl Cache {
         }
     }
 
-    pub async fn get(&self, key: &str) -> CacheResult<Option<String>> {
-        match self {
-            Self::Redis(r) => Ok(r.client.get(key).await?),
-            Self::Memory(m) => Ok(m.get(key)),
-        }
-    }
-
-    pub async fn set(&self, key: &str, value: &str, ttl: Duration) -> CacheResult<()> {
-        match self {
-            Self::Redis(r) => Ok(r
-                .client
-                .set::<(), _, _>(key, value, Some(px(ttl)), None, false)
-                .await?),
-            Self::Memory(m) => {
-                m.set(key, value, ttl, false);
-                Ok(())
-            }
-        }
-    }
-
-    /// Sets `key` only when absent; true when this call set it.
-    pub async fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> CacheResult<bool> {
+    /// The value of `key`; nothing while Redis fails (a cache miss).
+    pub async fn get(&self, key: &str) -> Option<String> {
         match self {
             Self::Redis(r) => {
-                let set: Option<String> = r
-                    .client
-                    .set(key, value, Some(px(ttl)), Some(SetOptions::NX), false)
-                    .await?;
-                Ok(set.is_some())
+                let key = r.key(key).await?;
+                r.outcome(r.client.get(&key).await).flatten()
             }
-            Self::Memory(m) => Ok(m.set(key, value, ttl, true)),
+            Self::Memory(m) => m.get(key),
+        }
+    }
+
+    /// Sets `key`; skipped while Redis fails (what it held before is never read again: see
+    /// [`outage`]).
+    pub async fn set(&self, key: &str, value: &str, ttl: Duration) {
+        match self {
+            Self::Redis(r) => {
+                if let Some(key) = r.key(key).await {
+                    let set = r
+                        .client
+                        .set::<(), _, _>(&key, value, Some(px(ttl)), None, false);
+                    r.outcome(set.await);
+                }
+            }
+            Self::Memory(m) => {
+                m.set(key, value, ttl, false);
+            }
+        }
+    }
+
+    /// Sets `key` only when absent; true when this call set it. While Redis fails, counted
+    /// in-process (a throttle then holds per instance).
+    pub async fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> bool {
+        match self {
+            Self::Redis(r) => {
+                if let Some(shared) = r.key(key).await {
+                    let set = r
+                        .client
+                        .set::<Option<String>, _, _>(
+                            &shared,
+                            value,
+                            Some(px(ttl)),
+                            Some(SetOptions::NX),
+                            false,
+                        )
+                        .await;
+                    if let Some(set) = r.outcome(set) {
+                        return set.is_some();
+                    }
+                }
+                r.outage.fallback.set(key, value, ttl, true)
+            }
+            Self::Memory(m) => m.set(key, value, ttl, true),
         }
     }
 
     /// Tests only: forget a key, as if its time had passed.
     #[cfg(feature = "testing")]
-    pub async fn del(&self, key: &str) -> CacheResult<()> {
+    pub async fn del(&self, key: &str) {
         match self {
-            Self::Redis(r) => Ok(r.client.del::<(), _>(key).await?),
-            Self::Memory(m) => {
-                m.del(key);
-                Ok(())
+            Self::Redis(r) => {
+                if let Some(shared) = r.key(key).await {
+                    r.outcome(r.client.del::<(), _>(&shared).await);
+                }
+                r.outage.fallback.del(key);
             }
+            Self::Memory(m) => m.del(key),
         }
     }
 
     /// Counts one hit in the fixed window `key` (created with length `window` on first hit)
     /// whose limit is `limit`. Returns the hit's position in the window, 1-based (over `limit`
     /// means refused), and the time until the window resets. With Redis, positions far from
-    /// the limit are leased in blocks (see [`leases`]).
-    pub async fn hit(
-        &self,
-        key: &str,
-        window: Duration,
-        limit: u64,
-    ) -> CacheResult<(u64, Duration)> {
+    /// the limit are leased in blocks (see [`leases`]); while Redis fails, hits are counted
+    /// in-process (the limit then holds per instance).
+    pub async fn hit(&self, key: &str, window: Duration, limit: u64) -> (u64, Duration) {
         match self {
             Self::Redis(r) => {
-                let refill = match r.leases.take(key) {
-                    Ok(hit) => return Ok(hit),
-                    Err(refill) => refill,
-                };
-                let _refilling = refill.lock().await;
-                if let Ok(hit) = r.leases.take(key) {
-                    return Ok(hit);
+                if let Some(shared) = r.key(key).await
+                    && let Some(hit) = r.hit(&shared, window, limit).await
+                {
+                    return hit;
                 }
-                let args = [window.as_millis().max(1) as u64, limit, MOST_PER_LEASE];
-                let (last, ttl_ms, leased): (u64, i64, u64) = r
-                    .client
-                    .eval(LEASE_SCRIPT, key, args.map(|a| a.to_string()).to_vec())
-                    .await?;
-                let reset = Duration::from_millis(ttl_ms.max(0) as u64);
-                let first = last.saturating_sub(leased) + 1;
-                r.leases
-                    .keep(key, first + 1, last.min(limit), Instant::now() + reset);
-                Ok((first, reset))
+                r.outage.fallback.hit(key, window)
             }
-            Self::Memory(m) => Ok(m.hit(key, window)),
+            Self::Memory(m) => m.hit(key, window),
         }
     }
 
     /// [`Cache::get`], served from an in-process copy while this instance hears every change
     /// of `key` (see [`near`]). Only for keys written with [`Cache::set_announced`].
-    pub async fn get_near(&self, key: &str) -> CacheResult<Option<String>> {
+    pub async fn get_near(&self, key: &str) -> Option<String> {
         match self {
             Self::Redis(r) => {
-                let seen = match r.near.lookup(key) {
-                    Lookup::Copy(value) => return Ok(Some(value)),
-                    Lookup::Miss(seen) => seen,
-                };
-                let value: Option<String> = r.client.get(key).await?;
-                if let Some(value) = &value {
-                    r.near.keep(key, value, seen);
-                }
-                Ok(value)
+                let key = r.key(key).await?;
+                r.outcome(r.get_near(&key).await).flatten()
             }
-            Self::Memory(m) => Ok(m.get(key)),
+            Self::Memory(m) => m.get(key),
         }
     }
 
     /// [`Cache::set`], then tells every instance to drop its copy of `key` and returns once
-    /// none uses one any more (see [`near::announce`]).
-    pub async fn set_announced(&self, key: &str, value: &str, ttl: Duration) -> CacheResult<()> {
-        self.set(key, value, ttl).await?;
-        if let Self::Redis(r) = self {
-            r.near.changed(key);
-            near::announce(&r.client, key).await?;
+    /// none uses one any more (see [`near::announce`]). While Redis fails nothing is written:
+    /// whoever reads `key` meanwhile asks the source of truth, and the old value is never read
+    /// again (see [`outage`]).
+    pub async fn set_announced(&self, key: &str, value: &str, ttl: Duration) {
+        match self {
+            Self::Redis(r) => {
+                let Some(key) = r.key(key).await else {
+                    return;
+                };
+                let set = r
+                    .client
+                    .set::<(), _, _>(&key, value, Some(px(ttl)), None, false);
+                if r.outcome(set.await).is_some() {
+                    r.near.changed(&key);
+                    r.outcome(near::announce(&r.client, &key).await);
+                }
+            }
+            Self::Memory(m) => {
+                m.set(key, value, ttl, false);
+            }
         }
-        Ok(())
+    }
+}
+
+impl Redis {
+    /// `key` in the current generation; `None` while Redis fails.
+    async fn key(self: &Arc<Self>, key: &str) -> Option<String> {
+        if self.outage.is_down() {
+            return None;
+        }
+        let generation = self.outcome(self.get_near(outage::GENERATION).await)?;
+        let generation = generation.as_deref().unwrap_or("0");
+        Some(format!("g{generation}:{key}"))
+    }
+
+    /// The value of a Redis call; on an error, `None`, and this instance runs on its own until
+    /// Redis answers again.
+    fn outcome<T>(self: &Arc<Self>, result: Result<T, fred::error::Error>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                outage::failed(self, &e);
+                None
+            }
+        }
+    }
+
+    async fn get_near(&self, key: &str) -> Result<Option<String>, fred::error::Error> {
+        let seen = match self.near.lookup(key) {
+            Lookup::Copy(value) => return Ok(Some(value)),
+            Lookup::Miss(seen) => seen,
+        };
+        let value: Option<String> = self.client.get(key).await?;
+        if let Some(value) = &value {
+            self.near.keep(key, value, seen);
+        }
+        Ok(value)
+    }
+
+    async fn hit(
+        self: &Arc<Self>,
+        key: &str,
+        window: Duration,
+        limit: u64,
+    ) -> Option<(u64, Duration)> {
+        let refill = match self.leases.take(key) {
+            Ok(hit) => return Some(hit),
+            Err(refill) => refill,
+        };
+        let _refilling = refill.lock().await;
+        if let Ok(hit) = self.leases.take(key) {
+            return Some(hit);
+        }
+        let args = [window.as_millis().max(1) as u64, limit, MOST_PER_LEASE];
+        let leased = self
+            .client
+            .eval(LEASE_SCRIPT, key, args.map(|a| a.to_string()).to_vec())
+            .await;
+        let (last, ttl_ms, leased): (u64, i64, u64) = self.outcome(leased)?;
+        let reset = Duration::from_millis(ttl_ms.max(0) as u64);
+        let first = last.saturating_sub(leased) + 1;
+        self.leases
+            .keep(key, first + 1, last.min(limit), Instant::now() + reset);
+        Some((first, reset))
     }
 }
 

@@ -126,3 +126,60 @@ pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
+
+/// A Redis server of a test's own (`redis-server` from the test machine), to take down and
+/// bring back without disturbing the other tests' Redis.
+pub struct ThrowawayRedis {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl ThrowawayRedis {
+    pub async fn start() -> Self {
+        let port = free_port();
+        let redis = Self {
+            url: format!("redis://127.0.0.1:{port}"),
+            child: std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("redis-server (installed by ./scripts/test.sh)"),
+        };
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return redis;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("redis-server did not listen");
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open and nothing answers, as in a
+    /// failover; its data is kept.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

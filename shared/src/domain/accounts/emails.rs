@@ -88,7 +88,7 @@ pub async fn request_password_reset(state: &AppState, email: &Email) -> Result<(
     if state
         .cache
         .set_nx(&reset_key(email), "1", RESET_INTERVAL)
-        .await?
+        .await
     {
         let event = EmailEvent::PasswordResetRequested {
             email: email.as_str().to_owned(),

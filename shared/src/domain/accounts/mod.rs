@@ -286,7 +286,7 @@ impl Revocation {
         }
     }
 
-    pub async fn announce(self, state: &AppState) -> Result<(), ApiError> {
+    pub async fn announce(self, state: &AppState) {
         sessions::set_gates(state, &self.gates).await
     }
 }

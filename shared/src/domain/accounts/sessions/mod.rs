@@ -65,7 +65,8 @@ pub async fn revoke(
     .bind(reason)
     .execute(&state.db)
     .await?;
-    set_gates(state, &[(session_id, Gate::Revoked)]).await
+    set_gates(state, &[(session_id, Gate::Revoked)]).await;
+    Ok(())
 }
 
 /// Gives `session_id` a new refresh token id, so that the refresh tokens issued before (and
@@ -158,20 +159,22 @@ fn closed_ttl(state: &AppState) -> Duration {
     Duration::from_secs(state.tokens.access_ttl_secs as u64 + 60)
 }
 
-/// Overwrites the gates of `sessions` (after the database says so).
-pub(super) async fn set_gates(state: &AppState, gates: &[(Uuid, Gate)]) -> Result<(), ApiError> {
+/// Overwrites the gates of `sessions` (after the database says so). While Redis fails
+/// nothing is written, and nothing needs to be: gates are then read from the database, and
+/// the ones Redis kept are never read again (`cache::outage`).
+pub(super) async fn set_gates(state: &AppState, gates: &[(Uuid, Gate)]) {
     for (id, gate) in gates {
         state
             .cache
             .set_announced(&gate_key(*id), &gate.encode(), closed_ttl(state))
-            .await?;
+            .await;
     }
-    Ok(())
 }
 
-/// Whether an access token may be used now: one cache lookup, the database on a miss.
+/// Whether an access token may be used now: one cache lookup, the database on a miss (and
+/// on every check while Redis fails).
 pub async fn check_access(state: &AppState, claims: &AccessClaims) -> Result<(), ApiError> {
-    let cached = state.cache.get_near(&gate_key(claims.sid)).await?;
+    let cached = state.cache.get_near(&gate_key(claims.sid)).await;
     let gate = match cached.as_deref().and_then(Gate::decode) {
         Some(gate) => gate,
         None => {
@@ -184,7 +187,7 @@ pub async fn check_access(state: &AppState, claims: &AccessClaims) -> Result<(),
             state
                 .cache
                 .set_nx(&gate_key(claims.sid), &gate.encode(), ttl)
-                .await?;
+                .await;
             gate
         }
     };

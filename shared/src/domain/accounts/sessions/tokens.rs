@@ -150,7 +150,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Ap
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        set_gates(state, &[(claims.sid, Gate::Revoked)]).await?;
+        set_gates(state, &[(claims.sid, Gate::Revoked)]).await;
         tracing::warn!(session_id = %claims.sid, "refresh token reuse: session revoked");
         return Err(ApiError::code(ErrorCode::TokenReused));
     };
