@@ -12,6 +12,11 @@ locals {
 
   topics = toset(["email-send", "image-resize", "notification-purge"])
 
+  # Seconds a request may run (Cloud Run) and a push may stay unacknowledged (Pub/Sub, at
+  # most 600): the purge works through a backlog for up to 8 minutes (its BUDGET).
+  request_timeout = { "notification-purge" = 540 }
+  ack_deadline    = { "notification-purge" = 600 }
+
   image_base = "${var.region}-docker.pkg.dev/${var.project}/${google_artifact_registry_repository.images.repository_id}"
 
   # Each function is handed only what it needs (shared::config::required_in_production, by
@@ -25,8 +30,9 @@ locals {
     GOOGLE_CLOUD_PROJECT = var.project
     # Every instance of every function shares Cloud SQL's max_connections (400) and its few
     # cores; more connections than a few per core only add switching (docs/BENCHMARKS.md).
-    # 4 per instance: 20 instances of the 4 services and the workers stay under 400.
-    DATABASE_POOL_SIZE    = "4"
+    # 3 per instance (one vCPU each): 20 instances of each of the 5 services and the workers
+    # stay under 360, a tenth of the 400 left for migrations and people.
+    DATABASE_POOL_SIZE    = "3"
     DATABASE_MAX_OVERFLOW = "0"
   }
 

@@ -37,7 +37,7 @@ resource "google_pubsub_subscription" "worker" {
   for_each                   = local.workers
   name                       = "${var.prefix}-${each.key}"
   topic                      = google_pubsub_topic.topic[each.value.topic].id
-  ack_deadline_seconds       = 60
+  ack_deadline_seconds       = lookup(local.ack_deadline, each.key, 60)
   message_retention_duration = "604800s"
 
   push_config {

@@ -15,7 +15,7 @@ resource "google_cloud_run_v2_service" "function" {
   template {
     service_account                  = google_service_account.function[each.key].email
     max_instance_request_concurrency = each.value.kind == "service" ? 80 : 10
-    timeout                          = "60s"
+    timeout                          = "${lookup(local.request_timeout, each.key, 60)}s"
 
     scaling {
       min_instance_count = each.value.kind == "service" ? 1 : 0

@@ -4,6 +4,8 @@
 #   ./scripts/bench.sh functions   size, cold start and idle RSS of every function binary
 #   ./scripts/bench.sh accounts    login and GET /users/me under load; revocation check cost
 #   ./scripts/bench.sh emotions    1M logs: stats and list latency, GET /emotions/{id} vs pgbench -S
+#   ./scripts/bench.sh notifications  GET /notifications in a table of 1M; purge of 9M old rows of 10M
+#                                  while GET /notifications runs
 #   ./scripts/bench.sh chat        time our server adds to the first streamed token (instant fake provider,
 #                                  functions/chat/examples/ttft.rs as the client)
 set -euo pipefail
@@ -138,6 +140,41 @@ SELECT tag, sum(n)::bigint AS count FROM emotion_daily_tags
 WHERE user_id = :'user' AND day BETWEEN :'from' AND :'to' AND n > 0
 GROUP BY tag ORDER BY count DESC, tag LIMIT 10;
 SQL
+fi
+
+if [ "$what" = notifications ] || [ "$what" = all ]; then
+  machine
+  export RATE_LIMIT_GENERAL=100000000/minute DATABASE_POOL_SIZE=$pool_size DATABASE_MAX_OVERFLOW=0
+  auth_port=$(free_port); notifications_port=$(free_port)
+  PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
+  PORT=$notifications_port "$bin/notifications" & notifications_pid=$!; pids+=("$notifications_pid")
+  wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$notifications_port" 10
+  register=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"notifications-bench@example.com","password":"correct horse battery","nickname":"notibench"}')
+  token=$(echo "$register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+  user=$(echo "$register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["user"]["id"])')
+  log "seeding 1,000,000 notifications"
+  psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -v bench_user="$user" -f scripts/bench/notifications_seed.sql
+  psql -q "$DATABASE_URL" -c "VACUUM ANALYZE notifications"
+  base="http://127.0.0.1:$notifications_port/api/v1/notifications"
+  echo "## GET /notifications (a page of 20 and unread_count), the user with 5,000 in a table of 1,000,000"
+  python3 scripts/bench/latency.py "$base?limit=20" "$token" 500
+  echo "## GET /notifications?unread_only=true"
+  python3 scripts/bench/latency.py "$base?unread_only=true&limit=20" "$token" 500
+  log "adding 9,000,000 notifications older than 30 days"
+  psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f scripts/bench/notifications_old.sql
+  psql -q "$DATABASE_URL" -c "VACUUM ANALYZE notifications"
+  psql -tA "$DATABASE_URL" -c "SELECT count(*) AS notifications FROM notifications"
+  echo "## purge (notification-purge --once) of 9,000,000 of 10,000,000, GET /notifications meanwhile (wrk, 8 connections, 30 s)"
+  out="$SERVICES_DIR/purge.out"
+  start=$(date +%s.%N)
+  "$bin/notification-purge" --once > "$out" &
+  purge_pid=$!
+  wrk -t1 -c8 -d30s --latency -H "Authorization: Bearer $token" "$base?limit=20" | grep -E "Requests/sec|50%|99%|Non-2xx"
+  wait "$purge_pid"
+  end=$(date +%s.%N)
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); s=float(sys.argv[3])-float(sys.argv[2]); print(f'purged {r[\"notifications\"]:,} notifications in {s:.0f} s = {r[\"notifications\"]/s:,.0f} rows/s, {r[\"statements\"]} statements, longest {r[\"longest_statement_ms\"]} ms, finished={r[\"finished\"]}')" "$out" "$start" "$end"
+  psql -tA "$DATABASE_URL" -c "SELECT count(*) AS left FROM notifications"
 fi
 
 if [ "$what" = chat ] || [ "$what" = all ]; then

@@ -235,6 +235,8 @@ pub struct PubSubSettings {
     pub project_id: Option<String>,
     pub emulator_host: Option<String>,
     pub topic_email_send: String,
+    /// Cloud Scheduler publishes here daily; the purge worker listens.
+    pub topic_notification_purge: String,
 }
 
 #[derive(Debug, Clone)]
@@ -520,6 +522,8 @@ impl Settings {
                     .or_else(|| v.opt_string("GOOGLE_CLOUD_PROJECT")),
                 emulator_host: pubsub_emulator,
                 topic_email_send: v.string("PUBSUB_TOPIC_EMAIL_SEND", "email-send"),
+                topic_notification_purge: v
+                    .string("PUBSUB_TOPIC_NOTIFICATION_PURGE", "notification-purge"),
             },
             push: PushAuthSettings {
                 verify: v.boolean("PUSH_AUTH_VERIFY", production)?,

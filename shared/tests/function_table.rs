@@ -115,7 +115,7 @@ fn worker_topics_are_the_configured_ones() {
         [("DATABASE_URL", "postgres://x@localhost/x")],
     )
     .unwrap();
-    let topics = [s.pubsub.topic_email_send];
+    let topics = [s.pubsub.topic_email_send, s.pubsub.topic_notification_purge];
     for f in functions::all().iter().filter(|f| f.kind == Kind::Worker) {
         assert!(
             topics.contains(f.topic.as_ref().unwrap()),
@@ -163,6 +163,11 @@ const REACH: &[(&str, &[&str])] = &[
     (
         "email-worker",
         &["one_time_tokens", "processed_messages", "users"],
+    ),
+    ("notifications", &["notifications", "sessions", "users"]),
+    (
+        "notification-purge",
+        &["notifications", "processed_messages"],
     ),
 ];
 

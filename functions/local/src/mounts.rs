@@ -11,6 +11,7 @@ pub fn service(name: &str) -> Option<OpenApiRouter<AppState>> {
         "users" => Some(users::routes()),
         "emotions" => Some(emotions::routes()),
         "chat" => Some(chat::routes()),
+        "notifications" => Some(notifications::routes()),
         _ => None,
     }
 }
@@ -18,6 +19,7 @@ pub fn service(name: &str) -> Option<OpenApiRouter<AppState>> {
 pub fn worker(name: &str, state: &AppState) -> Option<Result<Router<AppState>, ConfigError>> {
     match name {
         "email-worker" => Some(email_worker::routes(state)),
+        "notification-purge" => Some(notification_purge::routes(state)),
         _ => None,
     }
 }

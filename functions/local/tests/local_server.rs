@@ -39,6 +39,37 @@ async fn serves_everything_with_embedded_defaults() {
     };
     assert_eq!(tables, 1);
 
+    // Workers are mounted as Pub/Sub would push to them: a purge through the local server.
+    let pool = sqlx::PgPool::connect(&server.database_url()).await.unwrap();
+    sqlx::query(
+        "WITH u AS (INSERT INTO users (id, email, nickname)
+                    VALUES (gen_random_uuid(), 'old@example.com', '오래된') RETURNING id)
+         INSERT INTO notifications (id, user_id, kind, title, body, created_at)
+         SELECT gen_random_uuid(), u.id, 'system', '안녕', '', now() - interval '31 days' FROM u",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // base64 of {"version":1,"older_than_days":30}
+    let push = serde_json::json!({
+        "message": { "data": "eyJ2ZXJzaW9uIjoxLCJvbGRlcl90aGFuX2RheXMiOjMwfQ==", "messageId": "local-1" },
+        "subscription": "local",
+    });
+    let purged = client()
+        .post(server.url("/push/notification-purge"))
+        .json(&push)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(purged.status(), 200);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let (status, _) = server.get("/api/v1/notifications").await;
+    assert_eq!(status, 401, "the notifications service is mounted");
+
     assert!(server.stop().await.success());
 }
 

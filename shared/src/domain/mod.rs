@@ -3,6 +3,8 @@
 //!
 //! - [`accounts`]: `users`, `sessions`, `one_time_tokens`
 //! - [`journal`]: `emotion_days`, `emotion_daily_tags` (the mood journal's daily rollup)
+//! - [`notifications`]: `notifications`, written through `notify` in the notifier's transaction
 
 pub mod accounts;
 pub mod journal;
+pub mod notifications;
