@@ -165,12 +165,14 @@ if [ "$what" = notifications ] || [ "$what" = all ]; then
   psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f scripts/bench/notifications_old.sql
   psql -q "$DATABASE_URL" -c "VACUUM ANALYZE notifications"
   psql -tA "$DATABASE_URL" -c "SELECT count(*) AS notifications FROM notifications"
-  echo "## purge (notification-purge --once) of 9,000,000 of 10,000,000, GET /notifications meanwhile (wrk, 8 connections, 30 s)"
+  echo "## purge (notification-purge --once) of 9,000,000 of 10,000,000; GET /notifications meanwhile, one client after another"
   out="$SERVICES_DIR/purge.out"
   start=$(date +%s.%N)
   "$bin/notification-purge" --once > "$out" &
   purge_pid=$!
-  wrk -t1 -c8 -d30s --latency -H "Authorization: Bearer $token" "$base?limit=20" | grep -E "Requests/sec|50%|99%|Non-2xx"
+  sleep 2
+  printf 'during the purge: '
+  python3 scripts/bench/latency.py "$base?limit=20" "$token" 10000
   wait "$purge_pid"
   end=$(date +%s.%N)
   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); s=float(sys.argv[3])-float(sys.argv[2]); print(f'purged {r[\"notifications\"]:,} notifications in {s:.0f} s = {r[\"notifications\"]/s:,.0f} rows/s, {r[\"statements\"]} statements, longest {r[\"longest_statement_ms\"]} ms, finished={r[\"finished\"]}')" "$out" "$start" "$end"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""p50/p95 latency of one GET, sequentially, over keep-alive HTTP.
+"""p50/p95/p99 latency of one GET, sequentially, over keep-alive HTTP.
 
 usage: latency.py URL TOKEN RUNS [--before 'shell command run before each request, untimed']
 """
@@ -32,7 +32,8 @@ def main():
         if i >= 20:  # warm-up
             samples.append(elapsed)
     samples.sort()
-    print(f"p50 {statistics.median(samples):.2f} ms   p95 {samples[int(len(samples) * 0.95) - 1]:.2f} ms   ({runs} requests)")
+    p = lambda q: samples[int(len(samples) * q) - 1]
+    print(f"p50 {statistics.median(samples):.2f} ms   p95 {p(0.95):.2f} ms   p99 {p(0.99):.2f} ms   ({runs} requests)")
 
 
 if __name__ == "__main__":

@@ -113,7 +113,8 @@ async fn no_instance_accepts_a_token_once_logout_answers() {
     );
 }
 
-/// Issue 22's outage: Redis freezes under two instances, then comes back with what it held.
+/// Issue 22's outage: Redis freezes under two loaded instances, then comes back with what it
+/// held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_outage_degrades_the_api_and_leaves_nothing_stale() {
     let redis = ThrowawayRedis::start().await;
@@ -149,6 +150,41 @@ async fn a_redis_outage_degrades_the_api_and_leaves_nothing_stale() {
     // Both gates are open in Redis (and in B's copies).
     assert_eq!(me(&b, &kept.access_token).await, 200);
     assert_eq!(me(&b, &ended.access_token).await, 200);
+
+    // Load through both instances for the whole outage and the recovery: every answer 200.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|i| {
+            let (server, token, done) = (
+                if i % 2 == 0 {
+                    a.base.clone()
+                } else {
+                    b.base.clone()
+                },
+                kept.access_token.clone(),
+                done.clone(),
+            );
+            tokio::spawn(async move {
+                let (mut ok, mut failed) = (0, Vec::new());
+                while !done.load(Ordering::SeqCst) {
+                    let status = client()
+                        .get(format!("{server}/api/v1/users/me"))
+                        .header("x-forwarded-for", forwarded_for())
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0);
+                    if status == 200 {
+                        ok += 1;
+                    } else {
+                        failed.push(status);
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
 
     redis.freeze();
     // Reads and writes keep answering; the gates come from the database.
@@ -204,6 +240,14 @@ async fn a_redis_outage_degrades_the_api_and_leaves_nothing_stale() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(back, "Redis is used again without a restart");
+    }
+    done.store(true, Ordering::SeqCst);
+    for task in load {
+        let (ok, failed) = task.await.unwrap();
+        assert!(
+            ok > 0 && failed.is_empty(),
+            "{ok} answered 200, then {failed:?}"
+        );
     }
     // Redis still holds the ended session's open gate: it must never be read again.
     assert_eq!(me(&b, &ended.access_token).await, 401);

@@ -264,8 +264,17 @@ impl Redis {
         if self.outage.is_down() {
             return None;
         }
-        let generation = self.outcome(self.get_near(outage::GENERATION).await)?;
-        let generation = generation.as_deref().unwrap_or("0");
+        let generation = match self.near.lookup(outage::GENERATION) {
+            Lookup::Copy(generation) => generation,
+            Lookup::Miss(seen) => {
+                // INCRBY 0 reads the counter and creates it on a fresh Redis, so that there is
+                // always a value to copy (a missing one would cost a round trip every time).
+                let read = self.client.incr_by::<u64, _>(outage::GENERATION, 0).await;
+                let generation = self.outcome(read)?.to_string();
+                self.near.keep(outage::GENERATION, &generation, seen);
+                generation
+            }
+        };
         Some(format!("g{generation}:{key}"))
     }
 
