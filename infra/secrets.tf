@@ -7,6 +7,13 @@ resource "random_password" "key" {
   special  = false
 }
 
+# The refresh secret is the one made before access tokens moved to Ed25519: keeping it keeps
+# everyone signed in across that deploy (their access tokens are refreshed once).
+moved {
+  from = random_password.jwt["JWT_REFRESH_SECRET_KEY"]
+  to   = random_password.key["JWT_REFRESH_SECRET_KEY"]
+}
+
 # Access tokens are signed with Ed25519 by auth and users only; every service gets the public
 # key (JWT_PUBLIC_KEYS). To rotate: add a second key, publish both public keys, sign with the
 # new one, and drop the old one once its tokens have expired (an hour).
