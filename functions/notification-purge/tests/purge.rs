@@ -217,3 +217,37 @@ async fn the_schedule_reaches_the_worker_through_the_pubsub_emulator(pool: PgPoo
     }
     assert_eq!(left(&pool).await, 0);
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn ops_can_purge_once_from_a_shell(pool: PgPool) {
+    aged(&pool, 40, 31).await;
+    aged(&pool, 5, 10).await;
+    let database = pool.connect_options().get_database().unwrap().to_owned();
+    let url = database_url();
+    let url = format!("{}/{database}", url.rsplit_once('/').unwrap().0);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_notification-purge"))
+            .env_clear()
+            .env("DATABASE_URL", &url)
+            .env("APP_ENV", "test")
+            .env("RUST_LOG", "error")
+            .env("LOG_LEVEL", "error")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let once = run(&["--once", "--older-than-days", "20"]);
+    assert!(
+        once.status.success(),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+    // The report is the last line (logs, if any, come before it).
+    let stdout = String::from_utf8(once.stdout).unwrap();
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["notifications"], 40);
+    assert_eq!(report["finished"], true);
+    assert_eq!(left(&pool).await, 5);
+    let bad = run(&["--once", "--older-than-days", "soon"]);
+    assert_eq!(bad.status.code(), Some(64));
+}
