@@ -10,7 +10,7 @@ use axum::Router;
 use shared::AppState;
 use shared::config::ConfigError;
 use shared::domain::accounts::emails;
-use shared::events::email::EmailEvent;
+use shared::events::email::Incoming;
 use shared::mail::{MailError, Mailer};
 use shared::worker::{self, PushMessage, WorkError, Worker};
 
@@ -20,16 +20,16 @@ pub struct EmailWorker {
 }
 
 impl Worker for EmailWorker {
-    type Payload = EmailEvent;
+    type Payload = Incoming;
     const NAME: &'static str = "email-worker";
 
     async fn handle(
         &self,
         state: &AppState,
         message: &PushMessage,
-        event: EmailEvent,
+        event: Incoming,
     ) -> Result<(), WorkError> {
-        let request = emails::prepare(&state.db, &state.settings, event)
+        let request = emails::prepare(&state.db, &state.settings, event.into())
             .await
             .map_err(WorkError::retry)?;
         // An address without an account gets nothing, exactly as if it had one.

@@ -261,6 +261,16 @@ async fn the_outbox_keeps_one_file_per_email(pool: PgPool) {
     send(&app, post_json("/push/email-send", &push("m-1", welcome()))).await;
     let files = outbox(&dir);
     assert_eq!(files.len(), 1);
+    // A request published before events were tagged (in flight during a rollout) is sent.
+    let mut untagged = welcome();
+    untagged.as_object_mut().unwrap().remove("kind");
+    let a = send(
+        &app,
+        post_json("/push/email-send", &push("m-old", untagged)),
+    )
+    .await;
+    assert_eq!(a.body["data"]["status"], "processed", "{}", a.body);
+    assert_eq!(outbox(&dir).len(), 2);
     let mail = &files[0];
     assert_eq!(mail["to"], "sky@example.com");
     assert_eq!(mail["template"], "welcome");

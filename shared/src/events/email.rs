@@ -26,6 +26,25 @@ pub enum EmailEvent {
     PasswordResetRequested { email: String },
 }
 
+/// What the email worker accepts: an [`EmailEvent`], or a request in the shape published
+/// before events were tagged (`{template, to, locale, params}`), which may still be in
+/// flight while a release rolls out.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Incoming {
+    Tagged(EmailEvent),
+    Untagged(EmailRequest),
+}
+
+impl From<Incoming> for EmailEvent {
+    fn from(incoming: Incoming) -> Self {
+        match incoming {
+            Incoming::Tagged(event) => event,
+            Incoming::Untagged(request) => Self::Send(request),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EmailRequest {
     pub template: Template,
