@@ -3,22 +3,21 @@
 -- passwords Terraform made (functions/migrate). Every later migration that creates a table
 -- grants it here-style to the functions that use it.
 --
+-- A new function's migration creates its role with create_function_role('mindpause_<name>').
 -- Roles are cluster-wide: concurrent migrations of several databases (the tests) may race
 -- to create them, so creating one that exists is not an error.
-DO $$
-DECLARE
-    role TEXT;
+CREATE FUNCTION create_function_role(role TEXT) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    FOREACH role IN ARRAY ARRAY['mindpause_auth', 'mindpause_users', 'mindpause_emotions',
-                                'mindpause_chat', 'mindpause_email_worker'] LOOP
-        BEGIN
-            EXECUTE format('CREATE ROLE %I NOLOGIN', role);
-        EXCEPTION WHEN duplicate_object OR unique_violation THEN
-            NULL;
-        END;
-    END LOOP;
+    EXECUTE format('CREATE ROLE %I NOLOGIN', role);
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
 END
 $$;
+REVOKE ALL ON FUNCTION create_function_role(TEXT) FROM PUBLIC;
+
+SELECT create_function_role(role)
+FROM unnest(ARRAY['mindpause_auth', 'mindpause_users', 'mindpause_emotions', 'mindpause_chat',
+                  'mindpause_email_worker']) AS role;
 
 -- Every service checks session gates and reads the signed-in user.
 GRANT SELECT ON users, sessions

@@ -21,19 +21,8 @@ CREATE INDEX notifications_unread_idx ON notifications (user_id, created_at DESC
 -- The purge takes the oldest first.
 CREATE INDEX notifications_created_idx ON notifications (created_at);
 
-DO $$
-DECLARE
-    role TEXT;
-BEGIN
-    FOREACH role IN ARRAY ARRAY['mindpause_notifications', 'mindpause_notification_purge'] LOOP
-        BEGIN
-            EXECUTE format('CREATE ROLE %I NOLOGIN', role);
-        EXCEPTION WHEN duplicate_object OR unique_violation THEN
-            NULL;
-        END;
-    END LOOP;
-END
-$$;
+SELECT create_function_role('mindpause_notifications');
+SELECT create_function_role('mindpause_notification_purge');
 
 -- notifications: a person reads, marks and deletes their own.
 GRANT SELECT ON users, sessions TO mindpause_notifications;

@@ -41,6 +41,15 @@ fn welcome() -> Value {
     })
 }
 
+fn sendgrid_settings(server: &MockServer) -> shared::config::Settings {
+    settings(&[
+        ("MAIL_PROVIDER", "sendgrid"),
+        ("SENDGRID_API_KEY", "SG.test-key"),
+        ("SENDGRID_BASE_URL", &server.uri()),
+        ("SENDGRID_FROM_EMAIL", "noreply@mindpause.kr"),
+    ])
+}
+
 async fn with_sendgrid(pool: PgPool, status: u16) -> (MockServer, axum::Router) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -49,12 +58,7 @@ async fn with_sendgrid(pool: PgPool, status: u16) -> (MockServer, axum::Router) 
         .respond_with(ResponseTemplate::new(status))
         .mount(&server)
         .await;
-    let s = settings(&[
-        ("MAIL_PROVIDER", "sendgrid"),
-        ("SENDGRID_API_KEY", "SG.test-key"),
-        ("SENDGRID_BASE_URL", &server.uri()),
-        ("SENDGRID_FROM_EMAIL", "noreply@mindpause.kr"),
-    ]);
+    let s = sendgrid_settings(&server);
     (server, worker(worker_state(&pool, s)))
 }
 
@@ -215,12 +219,7 @@ async fn no_connection_is_held_while_sendgrid_answers(pool: PgPool) {
         .respond_with(ResponseTemplate::new(202).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
-    let s = settings(&[
-        ("MAIL_PROVIDER", "sendgrid"),
-        ("SENDGRID_API_KEY", "SG.test-key"),
-        ("SENDGRID_BASE_URL", &server.uri()),
-        ("SENDGRID_FROM_EMAIL", "noreply@mindpause.kr"),
-    ]);
+    let s = sendgrid_settings(&server);
     // One connection for the whole worker: if the send held it, nothing else could run.
     let one = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)

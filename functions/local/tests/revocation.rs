@@ -42,6 +42,42 @@ async fn me(server: &LocalServer, token: &str) -> u16 {
         .as_u16()
 }
 
+/// A new person with `n` sessions, made as login would make them (login's argon2 is not
+/// under test).
+async fn person_with_sessions(state: &shared::AppState, n: usize) -> Vec<sessions::Tokens> {
+    let user = Uuid::now_v7();
+    let tag = user.simple().to_string();
+    sqlx::query("INSERT INTO users (id, email, nickname) VALUES ($1, $2, $3)")
+        .bind(user)
+        .bind(format!("{tag}@example.com"))
+        .bind(&tag[tag.len() - 20..])
+        .execute(&state.db)
+        .await
+        .unwrap();
+    let mut conn = state.db.acquire().await.unwrap();
+    let mut tokens = Vec::new();
+    for _ in 0..n {
+        tokens.push(
+            sessions::start(state, &mut conn, user, Role::User)
+                .await
+                .unwrap(),
+        );
+    }
+    tokens
+}
+
+async fn logout(server: &LocalServer, refresh_token: &str) -> u16 {
+    client()
+        .post(server.url("/api/v1/auth/logout"))
+        .header("x-forwarded-for", forwarded_for())
+        .json(&json!({ "refresh_token": refresh_token }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_instance_accepts_a_token_once_logout_answers() {
     let redis = shared::testing::redis_url();
@@ -74,29 +110,9 @@ async fn no_instance_accepts_a_token_once_logout_answers() {
         );
         workers.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::SeqCst) < TRIALS {
-                let user = Uuid::now_v7();
-                let tag = user.simple().to_string();
-                sqlx::query("INSERT INTO users (id, email, nickname) VALUES ($1, $2, $3)")
-                    .bind(user)
-                    .bind(format!("{tag}@example.com"))
-                    .bind(&tag[tag.len() - 20..])
-                    .execute(&state.db)
-                    .await
-                    .unwrap();
-                let mut conn = state.db.acquire().await.unwrap();
-                let tokens = sessions::start(&state, &mut conn, user, Role::User)
-                    .await
-                    .unwrap();
-                drop(conn);
+                let tokens = person_with_sessions(&state, 1).await.remove(0);
                 assert_eq!(me(&b, &tokens.access_token).await, 200);
-                let logout = client()
-                    .post(a.url("/api/v1/auth/logout"))
-                    .header("x-forwarded-for", forwarded_for())
-                    .json(&json!({ "refresh_token": tokens.refresh_token }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(logout.status(), 200);
+                assert_eq!(logout(&a, &tokens.refresh_token).await, 200);
                 if me(&b, &tokens.access_token).await == 200 {
                     stale.fetch_add(1, Ordering::SeqCst);
                 }
@@ -130,23 +146,7 @@ async fn a_redis_outage_degrades_the_api_and_leaves_nothing_stale() {
         shared::cache::Cache::memory(),
         shared::testing::settings(&[]),
     );
-    let user = Uuid::now_v7();
-    let tag = user.simple().to_string();
-    sqlx::query("INSERT INTO users (id, email, nickname) VALUES ($1, $2, $3)")
-        .bind(user)
-        .bind(format!("{tag}@example.com"))
-        .bind(&tag[tag.len() - 20..])
-        .execute(&state.db)
-        .await
-        .unwrap();
-    let mut conn = state.db.acquire().await.unwrap();
-    let kept = sessions::start(&state, &mut conn, user, Role::User)
-        .await
-        .unwrap();
-    let ended = sessions::start(&state, &mut conn, user, Role::User)
-        .await
-        .unwrap();
-    drop(conn);
+    let [kept, ended] = <[_; 2]>::try_from(person_with_sessions(&state, 2).await).unwrap();
     // Both gates are open in Redis (and in B's copies).
     assert_eq!(me(&b, &kept.access_token).await, 200);
     assert_eq!(me(&b, &ended.access_token).await, 200);
@@ -200,14 +200,7 @@ async fn a_redis_outage_degrades_the_api_and_leaves_nothing_stale() {
         .unwrap();
     assert_eq!(logged.status(), 201);
     // A session ended during the outage is refused at once, everywhere.
-    let logout = client()
-        .post(a.url("/api/v1/auth/logout"))
-        .header("x-forwarded-for", forwarded_for())
-        .json(&json!({ "refresh_token": ended.refresh_token }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(logout.status(), 200);
+    assert_eq!(logout(&a, &ended.refresh_token).await, 200);
     assert_eq!(me(&b, &ended.access_token).await, 401);
     // Login attempts are still limited (per instance now): the sixth is refused.
     let mut statuses = Vec::new();

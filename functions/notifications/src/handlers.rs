@@ -4,7 +4,7 @@ use shared::domain::notifications::{self, Notification};
 use shared::envelope::Envelope;
 use shared::http::{AuthUser, Query, ResourceId};
 use shared::pagination::{Keyset, Page, PageParams};
-use shared::{ApiResult, AppState, Fields, Reply};
+use shared::{ApiResult, AppState, Reply};
 use utoipa::{IntoParams, ToSchema};
 
 const SCOPE: &str = "notifications";
@@ -42,12 +42,7 @@ pub async fn list(
         limit: params.limit,
         cursor: params.cursor,
     };
-    let mut f = Fields::default();
-    let limit = f.check(
-        "limit",
-        page.limit().map_err(|_| "must be between 1 and 100"),
-    );
-    let limit = f.finish(limit)?;
+    let limit = page.limit()?;
     // A cursor of the unread list is not one of the whole list: rows read meanwhile would
     // shift it.
     let scope = if params.unread_only {
