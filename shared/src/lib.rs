@@ -3,7 +3,7 @@
 //! Layers point down; nothing imports from a layer above it:
 //!
 //! 1. leaves: `config` (settings, rate specs), `error` (+ `envelope`, `locale`),
-//!    `telemetry`, `functions` (the function table);
+//!    `telemetry`, `functions` (the function table), `safety` (the crisis lexicon);
 //! 2. integrations: `db`, `cache`, `ratelimit`, `auth` (tokens), `pagination`, `events`,
 //!    `mail`, `ai` — each converts its own failures into `ApiError`;
 //! 3. `state` (what handlers reach), then `domain` (rules and SQL several functions share,
@@ -33,6 +33,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod ratelimit;
 pub mod runtime;
+pub mod safety;
 pub mod state;
 pub mod telemetry;
 #[cfg(feature = "testing")]

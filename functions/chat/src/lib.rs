@@ -4,7 +4,7 @@
 mod conversations;
 mod messages;
 pub mod model;
-pub mod safety;
+mod safety;
 
 use shared::AppState;
 use utoipa_axum::router::OpenApiRouter;

@@ -23,7 +23,8 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::model::{CONTENT_MAX, Exchange, Message, SendMessage, title_from};
-use crate::safety::{self, Safety};
+use crate::safety;
+use shared::safety::{self as crisis, Safety};
 
 /// How much of the conversation the model sees, newest first (characters: a conservative
 /// stand-in for tokens, since Hangul is about one token per character), and at most 40
@@ -108,7 +109,7 @@ async fn prepare(
             "must be at most 2000 characters",
         ));
     }
-    let crisis_by_lexicon = safety::lexicon_flags(content);
+    let crisis_by_lexicon = crisis::lexicon_flags(content);
     let user_message = Message {
         id: Uuid::now_v7(),
         role: "user".into(),

@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::safety::Safety;
+use shared::safety::Safety;
 
 pub const TITLE_MAX: usize = 100;
 pub const CONTENT_MAX: usize = 2000;
