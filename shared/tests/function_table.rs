@@ -164,6 +164,17 @@ const REACH: &[(&str, &[&str])] = &[
         "email-worker",
         &["one_time_tokens", "processed_messages", "users"],
     ),
+    (
+        "community",
+        &[
+            "comments",
+            "notifications",
+            "post_likes",
+            "posts",
+            "sessions",
+            "users",
+        ],
+    ),
     ("notifications", &["notifications", "sessions", "users"]),
     (
         "notification-purge",

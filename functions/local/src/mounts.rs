@@ -11,6 +11,7 @@ pub fn service(name: &str) -> Option<OpenApiRouter<AppState>> {
         "users" => Some(users::routes()),
         "emotions" => Some(emotions::routes()),
         "chat" => Some(chat::routes()),
+        "community" => Some(community::routes()),
         "notifications" => Some(notifications::routes()),
         _ => None,
     }
