@@ -6,6 +6,8 @@
 #   ./scripts/bench.sh emotions    1M logs: stats and list latency, GET /emotions/{id} vs pgbench -S
 #   ./scripts/bench.sh notifications  GET /notifications in a table of 1M; purge of 9M old rows of 10M
 #                                  while GET /notifications runs
+#   ./scripts/bench.sh community   100k posts, 1M comments, 2M likes: the feed's first and tenth pages,
+#                                  GET /posts/{id} vs pgbench -S, likes on one hot post from 10,000 people
 #   ./scripts/bench.sh chat        time our server adds to the first streamed token (instant fake provider,
 #                                  functions/chat/examples/ttft.rs as the client)
 set -euo pipefail
@@ -30,9 +32,18 @@ services_dir
 export EMAIL_OUTBOX_DIR="$SERVICES_DIR/outbox"
 
 functions=$(python3 -c 'import json; print(" ".join(f["name"] for f in json.load(open("functions.json"))["functions"]))')
-log "building release binaries: $functions"
+# Fat LTO builds take minutes each: a part builds only what it runs.
+case "$what" in
+  accounts) build="migrate auth users" ;;
+  emotions) build="migrate auth emotions" ;;
+  notifications) build="migrate auth notifications notification-purge" ;;
+  community) build="migrate auth community" ;;
+  chat) build="migrate auth chat" ;;
+  *) build=$functions ;;
+esac
+log "building release binaries: $build"
 # shellcheck disable=SC2046
-cargo build --release --quiet $(printf -- '-p %s ' $functions)
+cargo build --release --quiet $(printf -- '-p %s ' $build)
 bin="${CARGO_TARGET_DIR:-target}/release"
 "$bin/migrate"
 
@@ -177,6 +188,69 @@ if [ "$what" = notifications ] || [ "$what" = all ]; then
   end=$(date +%s.%N)
   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); s=float(sys.argv[3])-float(sys.argv[2]); print(f'purged {r[\"notifications\"]:,} notifications in {s:.0f} s = {r[\"notifications\"]/s:,.0f} rows/s, {r[\"statements\"]} statements, longest {r[\"longest_statement_ms\"]} ms, finished={r[\"finished\"]}')" "$out" "$start" "$end"
   psql -tA "$DATABASE_URL" -c "SELECT count(*) AS left FROM notifications"
+fi
+
+if [ "$what" = community ] || [ "$what" = all ]; then
+  machine
+  export RATE_LIMIT_GENERAL=100000000/minute DATABASE_POOL_SIZE=$pool_size DATABASE_MAX_OVERFLOW=0
+  auth_port=$(free_port); community_port=$(free_port)
+  PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
+  PORT=$community_port "$bin/community" & community_pid=$!; pids+=("$community_pid")
+  wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$community_port" 10
+  token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"community-bench@example.com","password":"correct horse battery","nickname":"combench"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+  log "seeding 100,000 posts, 1,000,000 comments, ~2,000,000 likes"
+  psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f scripts/bench/community_seed.sql
+  for _ in $(seq 30); do
+    psql -q "$DATABASE_URL" -c "VACUUM ANALYZE posts" -c "VACUUM ANALYZE comments" -c "VACUUM ANALYZE post_likes" -c "VACUUM ANALYZE users"
+    visible=$(psql -tA "$DATABASE_URL" -c "SELECT bool_and(relallvisible >= relpages * 0.99) FROM pg_class
+      WHERE relname IN ('posts', 'comments', 'post_likes')")
+    [ "$visible" = t ] && break
+    sleep 1
+  done
+  psql -tA "$DATABASE_URL" -c "SELECT (SELECT count(*) FROM posts) AS posts, (SELECT count(*) FROM comments) AS comments, (SELECT count(*) FROM post_likes) AS likes"
+  base="http://127.0.0.1:$community_port/api/v1/community"
+  # The cursor of page 9, read page by page.
+  cursor_of_page() {
+    local query=$1 cursor=""
+    for _ in $(seq 9); do
+      cursor=$(curl -sf "$base/posts?$query${cursor:+&cursor=$cursor}" -H "authorization: Bearer $token" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["next_cursor"])')
+    done
+    echo "$cursor"
+  }
+  for query in "sort=latest&limit=20" "sort=popular&limit=20" "sort=popular&category=worry&limit=20"; do
+    echo "## GET /posts?$query: first page, tenth page"
+    python3 scripts/bench/latency.py "$base/posts?$query" "$token" 500
+    python3 scripts/bench/latency.py "$base/posts?$query&cursor=$(cursor_of_page "$query")" "$token" 500
+  done
+  hot=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM posts ORDER BY like_count DESC LIMIT 1")
+  pgbench -q -i -s 10 "$DATABASE_URL" >/dev/null 2>&1
+  for _ in $(seq 60); do
+    [ "$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" = 0 ] && break
+    sleep 1
+  done
+  echo "## GET /posts/{id} (wrk, 64 connections) vs pgbench -S (64 clients), 3 alternating rounds of 10 s"
+  out="$SERVICES_DIR/wrk.out"
+  ratios=()
+  for round in 1 2 3; do
+    wrk -t2 -c64 -d10s --latency -H "Authorization: Bearer $token" "$base/posts/$hot" > "$out"
+    api_rps=$(awk '/Requests\/sec/ {print $2}' "$out")
+    api_p50=$(awk '$1 == "50%" {print $2}' "$out"); api_p99=$(awk '$1 == "99%" {print $2}' "$out")
+    ! grep -q "Non-2xx" "$out" || { grep "Non-2xx" "$out"; exit 1; }
+    pg_tps=$(pgbench -S -c 64 -j 2 -T 10 "$DATABASE_URL" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+    ratios+=("$(python3 -c "print(f'{$api_rps / $pg_tps:.2f}')")")
+    echo "round $round: API $api_rps requests/s (p50 $api_p50, p99 $api_p99), pgbench -S $pg_tps tps, ratio ${ratios[-1]}"
+  done
+  python3 -c "import statistics, sys; print(f'ratio GET /posts/{{id}} / pgbench -S, median of 3 rounds = {statistics.median(map(float, sys.argv[1:])):.2f}')" "${ratios[@]}"
+  log "10,000 likers with live sessions"
+  tokens="$SERVICES_DIR/likers"
+  cargo run --quiet -p community --example likers 10000 > "$tokens"
+  echo "## POST and DELETE /posts/{id}/like on the most liked post, 10,000 people taking turns, 64 connections, 20 s"
+  wrk -t2 -c64 -d20s --latency -s scripts/bench/likes.lua "$base/posts/$hot/like" -- "$tokens" 2 > "$out"
+  grep -E "Requests/sec|50%|99%|Non-2xx" "$out"
+  psql -tA "$DATABASE_URL" -c "SELECT 'like_count ' || like_count || ', standing likes ' || (SELECT count(*) FROM post_likes WHERE post_id = p.id AND unliked_at IS NULL) || CASE WHEN like_count = (SELECT count(*) FROM post_likes WHERE post_id = p.id AND unliked_at IS NULL) THEN ': exact' ELSE ': LOST UPDATES' END FROM posts p WHERE id = '$hot'"
 fi
 
 if [ "$what" = chat ] || [ "$what" = all ]; then
