@@ -3,7 +3,7 @@
 //! Layers point down; nothing imports from a layer above it:
 //!
 //! 1. leaves: `config` (settings, rate specs), `error` (+ `envelope`, `locale`),
-//!    `telemetry`, `functions` (the function table), `safety` (the crisis lexicon);
+//!    `telemetry`, `functions` (the function table), `safety` (the crisis lexicon), `clock`;
 //! 2. integrations: `db`, `cache`, `ratelimit`, `auth` (tokens), `pagination`, `events`,
 //!    `mail`, `ai` — each converts its own failures into `ApiError`;
 //! 3. `state` (what handlers reach), then `domain` (rules and SQL several functions share,
@@ -18,6 +18,7 @@
 pub mod ai;
 pub mod auth;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;

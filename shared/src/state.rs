@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use crate::auth::TokenKeys;
 use crate::cache::Cache;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::ErrorChain;
 use crate::events::Events;
@@ -22,6 +23,8 @@ pub struct Inner {
     pub tokens: TokenKeys,
     pub cursors: CursorCodec,
     pub events: Events,
+    /// "Now" for rules of a person's local day (tests set it).
+    pub clock: Clock,
     /// Verifies push requests' OIDC tokens; `None` when verification is off (development).
     #[cfg(feature = "worker")]
     pub push_verifier: Option<crate::events::oidc::OidcVerifier>,
@@ -72,6 +75,7 @@ impl AppState {
             tokens,
             cursors,
             events,
+            clock: Clock::system(),
             #[cfg(feature = "worker")]
             push_verifier,
             #[cfg(feature = "ai")]

@@ -165,6 +165,16 @@ const REACH: &[(&str, &[&str])] = &[
         &["one_time_tokens", "processed_messages", "users"],
     ),
     (
+        "challenges",
+        &[
+            "challenge_check_ins",
+            "challenges",
+            "notifications",
+            "sessions",
+            "users",
+        ],
+    ),
+    (
         "community",
         &[
             "comments",

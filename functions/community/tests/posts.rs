@@ -381,7 +381,9 @@ async fn a_deleted_account_leaves_its_words_under_a_departed_name(pool: PgPool) 
     )
     .await;
 
-    let mut tx = h.admin.begin().await.unwrap();
+    // As the users function deletes an account, under its own database role.
+    let users = as_function(&h.admin, "users");
+    let mut tx = users.begin().await.unwrap();
     let revocation = shared::domain::accounts::delete(&mut tx, leaving.id)
         .await
         .unwrap();

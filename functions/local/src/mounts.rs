@@ -12,6 +12,7 @@ pub fn service(name: &str) -> Option<OpenApiRouter<AppState>> {
         "emotions" => Some(emotions::routes()),
         "chat" => Some(chat::routes()),
         "community" => Some(community::routes()),
+        "challenges" => Some(challenges::routes()),
         "notifications" => Some(notifications::routes()),
         _ => None,
     }

@@ -69,6 +69,8 @@ async fn serves_everything_with_embedded_defaults() {
     assert_eq!(left, 0);
     let (status, _) = server.get("/api/v1/notifications").await;
     assert_eq!(status, 401, "the notifications service is mounted");
+    let (status, _) = server.get("/api/v1/community/posts").await;
+    assert_eq!(status, 401, "the community service is mounted");
 
     assert!(server.stop().await.success());
 }
