@@ -11,22 +11,20 @@ use sqlx::FromRow;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::model::{
-    self, Challenge, CreateChallenge, Status, UpdateChallenge, challenge_columns,
-};
+use crate::model::{self, Challenge, CreateChallenge, Status, UpdateChallenge, challenge_columns};
 
 const SCOPE: &str = "challenges";
 
 /// The person's local date now (by their time zone today).
 async fn today(state: &AppState, user: Uuid) -> ApiResult<NaiveDate> {
-    Ok(sqlx::query_scalar(
+    sqlx::query_scalar(
         "SELECT ($2::timestamptz AT TIME ZONE timezone)::date FROM users WHERE id = $1",
     )
     .bind(user)
     .bind(state.clock.now())
     .fetch_optional(&state.db)
     .await?
-    .ok_or_else(ApiError::unauthorized)?)
+    .ok_or_else(ApiError::unauthorized)
 }
 
 /// 409 CONFLICT saying why (`details.reason`).
@@ -236,8 +234,14 @@ pub async fn update(
                 en: "Challenge completed!",
             },
             Localized {
-                ko: &format!("'{}' {days}일을 모두 채웠어요. 정말 멋져요.", challenge.title),
-                en: &format!("You kept '{}' for all {days} days. Well done.", challenge.title),
+                ko: &format!(
+                    "'{}' {days}일을 모두 채웠어요. 정말 멋져요.",
+                    challenge.title
+                ),
+                en: &format!(
+                    "You kept '{}' for all {days} days. Well done.",
+                    challenge.title
+                ),
             },
             &json!({ "challenge_id": id }),
         )

@@ -232,10 +232,16 @@ mod tests {
         let ok = |last, today| check_in_refusal(Status::Active, start, last, day(today));
         assert_eq!(ok(None, "2026-03-01"), None);
         assert_eq!(ok(None, "2026-02-28"), Some("not_started"));
-        assert_eq!(ok(Some(day("2026-03-01")), "2026-03-01"), Some("already_checked_in"));
+        assert_eq!(
+            ok(Some(day("2026-03-01")), "2026-03-01"),
+            Some("already_checked_in")
+        );
         assert_eq!(ok(Some(day("2026-03-01")), "2026-03-02"), None);
         // A later time zone moved "today" back: that day was already counted.
-        assert_eq!(ok(Some(day("2026-03-02")), "2026-03-01"), Some("already_checked_in"));
+        assert_eq!(
+            ok(Some(day("2026-03-02")), "2026-03-01"),
+            Some("already_checked_in")
+        );
         for status in [Status::Completed, Status::Abandoned] {
             assert_eq!(
                 check_in_refusal(status, start, None, day("2026-03-05")),

@@ -14,7 +14,15 @@ async fn a_challenge_starts_on_the_local_today_with_every_field(pool: PgPool) {
     // 16:00 UTC on 1 March is 01:00 on 2 March in Seoul.
     at(&h, "2026-03-01T16:00:00Z");
     let (_, token) = person_in(&h, "Asia/Seoul").await;
-    let c = expect(&h, &token, "POST", "", json!({ "title": " 물 마시기 ", "target_days": 30 }), 201).await;
+    let c = expect(
+        &h,
+        &token,
+        "POST",
+        "",
+        json!({ "title": " 물 마시기 ", "target_days": 30 }),
+        201,
+    )
+    .await;
     assert_eq!(c["title"], "물 마시기");
     assert_eq!(c["description"], Value::Null);
     assert_eq!(c["target_days"], 30);
@@ -116,7 +124,12 @@ async fn a_dst_zone_counts_its_own_days(pool: PgPool) {
         let a = check_in(&h, &token, &id).await;
         if ok {
             assert_eq!(a.status, 200, "{instant}: {}", a.body);
-            days.push(a.body["data"]["last_check_in_date"].as_str().unwrap().to_owned());
+            days.push(
+                a.body["data"]["last_check_in_date"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
         } else {
             refused(&a, "already_checked_in");
         }
@@ -140,7 +153,16 @@ async fn moving_to_another_time_zone_rewrites_no_past_day(pool: PgPool) {
     let h = harness(pool);
     at(&h, "2026-03-02T15:30:00Z"); // 00:30 on 3 March in Seoul
     let (me, token) = person_in(&h, "Asia/Seoul").await;
-    let id = start(&h, &token, "운동", 10).await;
+    let c = expect(
+        &h,
+        &token,
+        "POST",
+        "",
+        json!({ "title": "운동", "target_days": 10, "start_date": "2026-03-01" }),
+        201,
+    )
+    .await;
+    let id = c["id"].as_str().unwrap().to_owned();
     assert_eq!(check_in(&h, &token, &id).await.status, 200);
     // In Los Angeles it is 07:30 on 2 March: a day before the one already counted.
     move_to(&h, me, "America/Los_Angeles").await;
@@ -163,10 +185,29 @@ async fn no_check_in_before_the_start_or_after_the_end(pool: PgPool) {
     let h = harness(pool);
     at(&h, "2026-03-02T12:00:00Z");
     let (_, token) = person_in(&h, "UTC").await;
-    let later = expect(&h, &token, "POST", "", json!({ "title": "다음 주부터", "target_days": 3, "start_date": "2026-03-09" }), 201).await;
-    refused(&check_in(&h, &token, later["id"].as_str().unwrap()).await, "not_started");
+    let later = expect(
+        &h,
+        &token,
+        "POST",
+        "",
+        json!({ "title": "다음 주부터", "target_days": 3, "start_date": "2026-03-09" }),
+        201,
+    )
+    .await;
+    refused(
+        &check_in(&h, &token, later["id"].as_str().unwrap()).await,
+        "not_started",
+    );
     let id = start(&h, &token, "그만둘 것", 3).await;
-    expect(&h, &token, "PATCH", &format!("/{id}"), json!({ "status": "abandoned" }), 200).await;
+    expect(
+        &h,
+        &token,
+        "PATCH",
+        &format!("/{id}"),
+        json!({ "status": "abandoned" }),
+        200,
+    )
+    .await;
     refused(&check_in(&h, &token, &id).await, "not_active");
 }
 
@@ -194,7 +235,11 @@ async fn reaching_the_target_completes_it_and_tells_the_person_in_one_transactio
     .fetch_one(&h.admin)
     .await
     .unwrap();
-    assert_eq!((progress, status.as_str(), rows), (1, "active", 1), "rolled back");
+    assert_eq!(
+        (progress, status.as_str(), rows),
+        (1, "active", 1),
+        "rolled back"
+    );
 
     sqlx::query("GRANT INSERT ON notifications TO mindpause_challenges")
         .execute(&h.admin)
@@ -241,9 +286,16 @@ async fn status_moves_follow_the_state_machine(pool: PgPool) {
     assert_eq!(a.body["data"]["status"], "completed");
     assert_eq!(a.body["data"]["title"], "책 한 권 읽기");
     for next in ["active", "abandoned"] {
-        refused(&patch(json!({ "status": next })).await, "status_change_not_allowed");
+        refused(
+            &patch(json!({ "status": next })).await,
+            "status_change_not_allowed",
+        );
     }
-    assert_eq!(patch(json!({ "status": "completed" })).await.status, 200, "staying is fine");
+    assert_eq!(
+        patch(json!({ "status": "completed" })).await.status,
+        200,
+        "staying is fine"
+    );
     assert!(
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM notifications WHERE user_id = $1")
             .bind(me)
@@ -275,8 +327,7 @@ async fn parallel_check_ins_count_once(pool: PgPool) {
     at(&h, "2026-03-02T12:00:00Z");
     let (_, token) = person_in(&h, "Asia/Seoul").await;
     let id = start(&h, &token, "물 2L", 30).await;
-    let answers =
-        futures_util::future::join_all((0..10).map(|_| check_in(&h, &token, &id))).await;
+    let answers = futures_util::future::join_all((0..10).map(|_| check_in(&h, &token, &id))).await;
     let ok = answers.iter().filter(|a| a.status == 200).count();
     assert_eq!(ok, 1);
     for a in answers.iter().filter(|a| a.status != 200) {
@@ -312,9 +363,18 @@ async fn someone_elses_challenge_is_not_found_and_untouched(pool: PgPool) {
     assert_eq!(theirs["items"], json!([]));
     let mine = expect(&h, &owner, "GET", "", Value::Null, 200).await;
     let c = &mine["items"][0];
-    assert_eq!((c["title"].as_str(), c["status"].as_str(), c["progress_days"].as_i64()), (Some("비밀 목표"), Some("active"), Some(0)));
+    assert_eq!(
+        (
+            c["title"].as_str(),
+            c["status"].as_str(),
+            c["progress_days"].as_i64()
+        ),
+        (Some("비밀 목표"), Some("active"), Some(0))
+    );
     expect(&h, &owner, "DELETE", &format!("/{id}"), Value::Null, 200).await;
-    let again = h.call("DELETE", &format!("/{id}"), Some(&owner), Value::Null).await;
+    let again = h
+        .call("DELETE", &format!("/{id}"), Some(&owner), Value::Null)
+        .await;
     assert_error(&again, 404, "NOT_FOUND");
     assert_error(&check_in(&h, &owner, "not-a-uuid").await, 404, "NOT_FOUND");
 }
@@ -328,9 +388,22 @@ async fn challenges_list_newest_first_by_status_in_pages(pool: PgPool) {
     for n in 0..5 {
         ids.push(start(&h, &token, &format!("목표 {n}"), 10).await);
     }
-    expect(&h, &token, "PATCH", &format!("/{}", ids[1]), json!({ "status": "abandoned" }), 200).await;
+    expect(
+        &h,
+        &token,
+        "PATCH",
+        &format!("/{}", ids[1]),
+        json!({ "status": "abandoned" }),
+        200,
+    )
+    .await;
     let titles = |page: &Value| -> Vec<String> {
-        page["items"].as_array().unwrap().iter().map(|c| c["title"].as_str().unwrap().to_owned()).collect()
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["title"].as_str().unwrap().to_owned())
+            .collect()
     };
     let mut seen = Vec::new();
     let mut query = "?status=active&limit=2".to_owned();
@@ -347,7 +420,14 @@ async fn challenges_list_newest_first_by_status_in_pages(pool: PgPool) {
     assert_eq!(titles(&abandoned), ["목표 1"]);
     let all = expect(&h, &token, "GET", "?limit=1", Value::Null, 200).await;
     let cursor = all["next_cursor"].as_str().unwrap();
-    let a = h.call("GET", &format!("?status=active&cursor={cursor}"), Some(&token), Value::Null).await;
+    let a = h
+        .call(
+            "GET",
+            &format!("?status=active&cursor={cursor}"),
+            Some(&token),
+            Value::Null,
+        )
+        .await;
     assert_error(&a, 400, "BAD_REQUEST");
     for query in ["?status=paused", "?limit=0"] {
         let a = h.call("GET", query, Some(&token), Value::Null).await;

@@ -72,8 +72,13 @@ pub async fn start(h: &Harness, token: &str, title: &str, target_days: u32) -> S
 
 /// `PATCH {check_in: true}`.
 pub async fn check_in(h: &Harness, token: &str, id: &str) -> shared::testing::Answer {
-    h.call("PATCH", &format!("/{id}"), Some(token), json!({ "check_in": true }))
-        .await
+    h.call(
+        "PATCH",
+        &format!("/{id}"),
+        Some(token),
+        json!({ "check_in": true }),
+    )
+    .await
 }
 
 /// Asserts a 409 with `reason`.
