@@ -30,8 +30,9 @@ locals {
     GOOGLE_CLOUD_PROJECT = var.project
     # Every instance of every function shares Cloud SQL's max_connections (400) and its few
     # cores; more connections than a few per core only add switching (docs/BENCHMARKS.md).
-    # 3 per instance (one vCPU each): 20 instances of each of the 5 services and the workers
-    # stay under 360, a tenth of the 400 left for migrations and people.
+    # 3 per instance (one vCPU each): 10 instances of each of the 9 services the design has
+    # (80 requests each at once) and 5 of each worker stay under 360, a tenth of the 400 left
+    # for migrations and people (shared/tests/infra_drift.rs adds it up).
     DATABASE_POOL_SIZE    = "3"
     DATABASE_MAX_OVERFLOW = "0"
   }

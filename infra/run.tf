@@ -19,7 +19,7 @@ resource "google_cloud_run_v2_service" "function" {
 
     scaling {
       min_instance_count = each.value.kind == "service" ? 1 : 0
-      max_instance_count = each.value.kind == "service" ? 20 : 5
+      max_instance_count = each.value.kind == "service" ? 10 : 5
     }
 
     vpc_access {

@@ -8,6 +8,7 @@
 #                                  while GET /notifications runs
 #   ./scripts/bench.sh community   100k posts, 1M comments, 2M likes: the feed's first and tenth pages,
 #                                  GET /posts/{id} vs pgbench -S, likes on one hot post from 10,000 people
+#   ./scripts/bench.sh challenges  1M challenges: PATCH check-in and GET /challenges
 #   ./scripts/bench.sh chat        time our server adds to the first streamed token (instant fake provider,
 #                                  functions/chat/examples/ttft.rs as the client)
 set -euo pipefail
@@ -38,6 +39,7 @@ case "$what" in
   emotions) build="migrate auth emotions" ;;
   notifications) build="migrate auth notifications notification-purge" ;;
   community) build="migrate auth community" ;;
+  challenges) build="migrate auth challenges" ;;
   chat) build="migrate auth chat" ;;
   *) build=$functions ;;
 esac
@@ -251,6 +253,32 @@ if [ "$what" = community ] || [ "$what" = all ]; then
   wrk -t2 -c64 -d20s --latency -s scripts/bench/likes.lua "$base/posts/$hot/like" -- "$tokens" 2 > "$out"
   grep -E "Requests/sec|50%|99%|Non-2xx" "$out"
   psql -tA "$DATABASE_URL" -c "SELECT 'like_count ' || like_count || ', standing likes ' || (SELECT count(*) FROM post_likes WHERE post_id = p.id AND unliked_at IS NULL) || CASE WHEN like_count = (SELECT count(*) FROM post_likes WHERE post_id = p.id AND unliked_at IS NULL) THEN ': exact' ELSE ': LOST UPDATES' END FROM posts p WHERE id = '$hot'"
+fi
+
+if [ "$what" = challenges ] || [ "$what" = all ]; then
+  machine
+  export RATE_LIMIT_GENERAL=100000000/minute DATABASE_POOL_SIZE=$pool_size DATABASE_MAX_OVERFLOW=0
+  auth_port=$(free_port); challenges_port=$(free_port)
+  PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
+  PORT=$challenges_port "$bin/challenges" & challenges_pid=$!; pids+=("$challenges_pid")
+  wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$challenges_port" 10
+  register=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"challenges-bench@example.com","password":"correct horse battery","nickname":"goalbench"}')
+  token=$(echo "$register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+  user=$(echo "$register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["user"]["id"])')
+  log "seeding 1,000,000 challenges"
+  psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -v bench_user="$user" -f scripts/bench/challenges_seed.sql
+  psql -q "$DATABASE_URL" -c "VACUUM ANALYZE challenges" -c "VACUUM ANALYZE users"
+  psql -tA "$DATABASE_URL" -c "SELECT count(*) AS challenges FROM challenges"
+  base="http://127.0.0.1:$challenges_port/api/v1/challenges"
+  echo "## GET /challenges (a page of 20), the user with 600 in a table of 1,000,000"
+  python3 scripts/bench/latency.py "$base?limit=20" "$token" 500
+  echo "## GET /challenges?status=active"
+  python3 scripts/bench/latency.py "$base?status=active&limit=20" "$token" 500
+  ids="$SERVICES_DIR/challenge-ids"
+  psql -tA "$DATABASE_URL" -c "SELECT '/' || id FROM challenges WHERE user_id = '$user'" > "$ids"
+  echo "## PATCH /challenges/{id} {check_in: true}, a different challenge each time"
+  python3 scripts/bench/latency.py "$base" "$token" 500 --method PATCH --body '{"check_in":true}' --each "$ids"
 fi
 
 if [ "$what" = chat ] || [ "$what" = all ]; then
