@@ -1,6 +1,6 @@
-//! Comments on a post: writing one (its author hears of it, unless it is theirs), the list
-//! oldest first, editing and deleting (author only). `comment_count` moves in the same
-//! transaction, under the post's row lock taken last.
+//! Comments on a post (`shared::domain::community::comments`): writing one (the post's
+//! author hears of it, unless it is theirs), the list oldest first, editing and deleting
+//! (author only).
 
 use axum::extract::State;
 use serde_json::json;
@@ -9,24 +9,13 @@ use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json, Query, ResourceId};
 use shared::pagination::{Keyset, Page, PageParams};
 use shared::{ApiError, ApiResult, AppState, Fields, Reply};
-use sqlx::FromRow;
-use uuid::Uuid;
 
-use crate::model::{self, Comment, CreateComment, UpdateComment, comment_columns};
+use shared::domain::community::Comment;
+use shared::domain::community::comments::{self, Written};
+
+use crate::model::{self, CreateComment, UpdateComment};
 
 const SCOPE: &str = "comments";
-
-/// Whether comment `$1` is there for anyone (it and its post not deleted).
-const EXISTS: &str = "SELECT c.id FROM comments c JOIN posts p ON p.id = c.post_id
-                      WHERE c.id = $1 AND c.deleted_at IS NULL AND p.deleted_at IS NULL";
-
-/// A new comment and what its notification needs.
-#[derive(FromRow)]
-struct Written {
-    #[sqlx(flatten)]
-    comment: Comment,
-    post_author: Option<Uuid>,
-}
 
 /// Comment on a post. When its text shows risk it is published all the same, and the
 /// answer carries `safety` with the hotlines.
@@ -45,25 +34,7 @@ pub async fn create(
     let content = f.finish(content)?;
     let safety = crate::assess("comment", &[&content]);
     let mut tx = state.db.begin().await?;
-    let written: Option<Written> = sqlx::query_as(concat!(
-        "WITH post AS (SELECT id, author_id FROM posts WHERE id = $2 AND deleted_at IS NULL),
-         c AS (
-             INSERT INTO comments (id, post_id, author_id, content, is_anonymous)
-             SELECT $3, id, $1, $4, $5 FROM post
-             RETURNING *
-         )
-         SELECT ",
-        comment_columns!(),
-        ", post.author_id AS post_author
-         FROM c CROSS JOIN post LEFT JOIN users u ON u.id = c.author_id"
-    ))
-    .bind(user.id)
-    .bind(post_id)
-    .bind(Uuid::now_v7())
-    .bind(&content)
-    .bind(body.is_anonymous)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let written = comments::write(&mut tx, user.id, post_id, &content, body.is_anonymous).await?;
     let Written {
         mut comment,
         post_author,
@@ -91,10 +62,7 @@ pub async fn create(
         )
         .await?;
     }
-    sqlx::query("UPDATE posts SET comment_count = comment_count + 1 WHERE id = $1")
-        .bind(post_id)
-        .execute(&mut *tx)
-        .await?;
+    comments::count(&mut tx, post_id).await?;
     tx.commit().await?;
     comment.safety = safety;
     Ok(Reply::created(comment))
@@ -114,28 +82,9 @@ pub async fn list(
 ) -> ApiResult<Reply<Page<Comment>>> {
     let limit = page.limit()?;
     let after: Option<Keyset> = page.position(&state.cursors, SCOPE)?;
-    let post = sqlx::query_scalar::<_, Uuid>(crate::posts::EXISTS)
-        .bind(post_id)
-        .fetch_optional(&state.db);
-    let rows = sqlx::query_as::<_, Comment>(concat!(
-        "SELECT ",
-        comment_columns!(),
-        " FROM comments c LEFT JOIN users u ON u.id = c.author_id
-         WHERE c.post_id = $2 AND c.deleted_at IS NULL
-           AND (c.created_at, c.id) > (COALESCE($3::timestamptz, '-infinity'), COALESCE($4::uuid, '00000000-0000-0000-0000-000000000000'))
-         ORDER BY c.created_at, c.id
-         LIMIT $5"
-    ))
-    .bind(user.id)
-    .bind(post_id)
-    .bind(after.map(|k| k.at))
-    .bind(after.map(|k| k.id))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(&state.db);
-    let (post, rows) = tokio::try_join!(post, rows)?;
-    if post.is_none() {
-        return Err(ApiError::not_found());
-    }
+    let rows = comments::page(&state.db, user.id, post_id, after, i64::from(limit) + 1)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Reply::ok(Page::from_rows(
         rows,
         limit,
@@ -163,27 +112,9 @@ pub async fn update(
     let mut f = Fields::default();
     let content = f.check("content", model::comment_content(&body.content));
     let content = f.finish(content)?;
-    let comment: Option<Comment> = sqlx::query_as(concat!(
-        "WITH c AS (
-             UPDATE comments c SET content = $3, updated_at = now()
-             FROM posts p
-             WHERE c.id = $2 AND c.author_id = $1 AND c.deleted_at IS NULL
-               AND p.id = c.post_id AND p.deleted_at IS NULL
-             RETURNING c.*
-         )
-         SELECT ",
-        comment_columns!(),
-        " FROM c LEFT JOIN users u ON u.id = c.author_id"
+    Ok(Reply::ok(
+        comments::edit(&state.db, user.id, id, &content).await?,
     ))
-    .bind(user.id)
-    .bind(id)
-    .bind(content)
-    .fetch_optional(&state.db)
-    .await?;
-    match comment {
-        Some(comment) => Ok(Reply::ok(comment)),
-        None => Err(crate::refusal(&state.db, EXISTS, id).await),
-    }
 }
 
 /// Delete your comment.
@@ -196,24 +127,6 @@ pub async fn delete(
     user: AuthUser,
     ResourceId(id): ResourceId,
 ) -> ApiResult<Reply<()>> {
-    // One statement: the comment goes and its post's count with it.
-    let deleted = sqlx::query(
-        "WITH c AS (
-             UPDATE comments c SET deleted_at = now()
-             FROM posts p
-             WHERE c.id = $1 AND c.author_id = $2 AND c.deleted_at IS NULL
-               AND p.id = c.post_id AND p.deleted_at IS NULL
-             RETURNING c.post_id
-         )
-         UPDATE posts SET comment_count = comment_count - 1 FROM c WHERE posts.id = c.post_id",
-    )
-    .bind(id)
-    .bind(user.id)
-    .execute(&state.db)
-    .await?
-    .rows_affected();
-    if deleted == 0 {
-        return Err(crate::refusal(&state.db, EXISTS, id).await);
-    }
+    comments::delete(&state.db, user.id, id).await?;
     Ok(Reply::empty())
 }

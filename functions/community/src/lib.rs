@@ -12,15 +12,11 @@ mod model;
 mod posts;
 mod text;
 
+use shared::AppState;
 use shared::safety::{self, Safety};
 use shared::telemetry::PRIVATE;
-use shared::{ApiError, AppState};
-use sqlx::PgPool;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
-
-pub use model::{ANONYMOUS, Author, Category, Comment, DEPARTED, LikeState, Post};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -38,18 +34,4 @@ fn assess(what: &'static str, texts: &[&str]) -> Option<Safety> {
         tracing::warn!(target: PRIVATE, parent: None, what, "crisis signals in community content");
         Safety::crisis()
     })
-}
-
-/// Why an author-only write to `id` changed nothing: `exists` (a query of `$1` for it)
-/// finds it, so it is someone else's (403), or there is no such thing (404).
-async fn refusal(db: &PgPool, exists: &'static str, id: Uuid) -> ApiError {
-    match sqlx::query_scalar::<_, Uuid>(exists)
-        .bind(id)
-        .fetch_optional(db)
-        .await
-    {
-        Ok(Some(_)) => ApiError::forbidden(),
-        Ok(None) => ApiError::not_found(),
-        Err(e) => e.into(),
-    }
 }

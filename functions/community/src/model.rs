@@ -1,151 +1,18 @@
-//! Posts and comments as the API shows them, the bodies that make them, and their rules.
-//!
-//! Who wrote something is decided in SQL ([`author_columns`]): for anonymous content the
-//! query returns no author id at all, so no row a handler holds could leak it.
+//! The bodies that make and change posts and comments, and their rules (the shapes the API
+//! shows are `shared::domain::community`'s).
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::Fields;
+use shared::domain::community::Category;
+use shared::domain::community::posts::{NewPost, PostEdit};
 use shared::http::Patch;
-use shared::safety::Safety;
-use sqlx::FromRow;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::text;
 
 pub const TITLE_MAX: usize = 100;
 pub const POST_MAX: usize = 5000;
 pub const COMMENT_MAX: usize = 1000;
-
-/// What an anonymous author is called, to everyone (the author included).
-pub const ANONYMOUS: &str = "익명";
-/// What the author of content whose account was deleted is called.
-pub const DEPARTED: &str = "탈퇴한 사용자";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-pub enum Category {
-    /// 일상
-    Daily,
-    /// 고민
-    Worry,
-    /// 감사
-    Gratitude,
-    /// 자유
-    Free,
-}
-
-impl Category {
-    pub fn parse(value: &str) -> Result<Self, &'static str> {
-        match value {
-            "daily" => Ok(Self::Daily),
-            "worry" => Ok(Self::Worry),
-            "gratitude" => Ok(Self::Gratitude),
-            "free" => Ok(Self::Free),
-            _ => Err("must be one of daily, worry, gratitude, free"),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Daily => "daily",
-            Self::Worry => "worry",
-            Self::Gratitude => "gratitude",
-            Self::Free => "free",
-        }
-    }
-}
-
-/// `author` of the API.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct Author {
-    /// `null` for anonymous content and for accounts that were deleted.
-    #[sqlx(rename = "author_id")]
-    pub id: Option<Uuid>,
-    /// "익명" for anonymous content, "탈퇴한 사용자" for deleted accounts.
-    #[sqlx(rename = "author_nickname")]
-    pub nickname: String,
-}
-
-/// `author_id`, `author_nickname` and `is_mine` of the row aliased `$table` (posts or
-/// comments, joined to its author as `u`), for the caller `$1`.
-macro_rules! author_columns {
-    ($table:literal) => {
-        concat!(
-            "CASE WHEN ", $table, ".is_anonymous THEN NULL ELSE u.id END AS author_id, ",
-            "CASE WHEN ", $table, ".is_anonymous THEN '익명' ELSE COALESCE(u.nickname, '탈퇴한 사용자') END AS author_nickname, ",
-            "COALESCE(", $table, ".author_id = $1, false) AS is_mine"
-        )
-    };
-}
-pub(crate) use author_columns;
-
-/// `post` of the API.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct Post {
-    pub id: Uuid,
-    pub title: String,
-    pub content: String,
-    pub category: Category,
-    #[sqlx(flatten)]
-    pub author: Author,
-    pub is_anonymous: bool,
-    pub like_count: i32,
-    pub comment_count: i32,
-    pub liked_by_me: bool,
-    /// Whether the caller wrote it (also for their anonymous posts).
-    pub is_mine: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Only in the answer to `POST /posts`, when the text shows risk.
-    #[sqlx(skip)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub safety: Option<Safety>,
-}
-
-/// The columns of [`Post`] for the row `p` joined to its author `u`, for the caller `$1`.
-macro_rules! post_columns {
-    () => {
-        concat!(
-            "p.id, p.title, p.content, p.category, p.is_anonymous, p.like_count, p.comment_count, ",
-            "p.created_at, p.updated_at, ",
-            crate::model::author_columns!("p"),
-            ", EXISTS (SELECT FROM post_likes l WHERE l.post_id = p.id AND l.user_id = $1 AND l.unliked_at IS NULL) AS liked_by_me"
-        )
-    };
-}
-pub(crate) use post_columns;
-
-/// `comment` of the API.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct Comment {
-    pub id: Uuid,
-    pub post_id: Uuid,
-    pub content: String,
-    #[sqlx(flatten)]
-    pub author: Author,
-    pub is_anonymous: bool,
-    pub is_mine: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Only in the answer to `POST /posts/{id}/comments`, when the text shows risk.
-    #[sqlx(skip)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub safety: Option<Safety>,
-}
-
-/// The columns of [`Comment`] for the row `c` joined to its author `u`, for the caller `$1`.
-macro_rules! comment_columns {
-    () => {
-        concat!(
-            "c.id, c.post_id, c.content, c.is_anonymous, c.created_at, c.updated_at, ",
-            crate::model::author_columns!("c")
-        )
-    };
-}
-pub(crate) use comment_columns;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -190,13 +57,6 @@ pub struct CreateComment {
 pub struct UpdateComment {
     /// 1..=1000 characters; markup is removed.
     pub content: String,
-}
-
-/// `{liked, like_count}`: the caller's like and the post's count after the request.
-#[derive(Debug, Serialize, FromRow, ToSchema)]
-pub struct LikeState {
-    pub liked: bool,
-    pub like_count: i32,
 }
 
 /// Text whose stored form (markup removed, by `clean`) has 1..=`max` characters. Input
@@ -246,14 +106,6 @@ pub fn comment_content(input: &str) -> Result<String, &'static str> {
     )
 }
 
-/// A validated new post.
-pub struct NewPost {
-    pub title: String,
-    pub content: String,
-    pub category: Category,
-    pub is_anonymous: bool,
-}
-
 impl CreatePost {
     pub fn validate(self) -> Result<NewPost, shared::ApiError> {
         let mut f = Fields::default();
@@ -267,13 +119,6 @@ impl CreatePost {
             is_anonymous: self.is_anonymous,
         })
     }
-}
-
-/// A validated post edit: `None` leaves a field as it is.
-pub struct PostEdit {
-    pub title: Option<String>,
-    pub content: Option<String>,
-    pub category: Option<Category>,
 }
 
 impl UpdatePost {
@@ -326,14 +171,6 @@ mod tests {
         assert_eq!(comment_content("   "), Err("required"));
         assert!(comment_content(&"댓".repeat(1000)).is_ok());
         assert!(comment_content(&"댓".repeat(1001)).is_err());
-    }
-
-    #[test]
-    fn categories_are_the_contracts_four() {
-        for c in ["daily", "worry", "gratitude", "free"] {
-            assert_eq!(Category::parse(c).unwrap().as_str(), c);
-        }
-        assert!(Category::parse("news").is_err());
     }
 
     #[test]

@@ -4,12 +4,10 @@ use axum::extract::State;
 use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json, ResourceId};
 use shared::{ApiError, ApiResult, AppState, Reply};
-use uuid::Uuid;
 
-use crate::model::{CreatePost, Post, UpdatePost, post_columns};
+use shared::domain::community::{Post, posts};
 
-/// Whether post `$1` is there for anyone.
-pub(crate) const EXISTS: &str = "SELECT id FROM posts WHERE id = $1 AND deleted_at IS NULL";
+use crate::model::{CreatePost, UpdatePost};
 
 /// Publish a post. When its text shows risk it is published all the same, and the answer
 /// carries `safety` with the hotlines.
@@ -24,23 +22,7 @@ pub async fn create(
 ) -> ApiResult<Reply<Post>> {
     let new = body.validate()?;
     let safety = crate::assess("post", &[&new.title, &new.content]);
-    let mut post: Post = sqlx::query_as(concat!(
-        "WITH p AS (
-             INSERT INTO posts (id, author_id, title, content, category, is_anonymous)
-             VALUES ($2, $1, $3, $4, $5, $6) RETURNING *
-         )
-         SELECT ",
-        post_columns!(),
-        " FROM p LEFT JOIN users u ON u.id = p.author_id"
-    ))
-    .bind(user.id)
-    .bind(Uuid::now_v7())
-    .bind(new.title)
-    .bind(new.content)
-    .bind(new.category)
-    .bind(new.is_anonymous)
-    .fetch_one(&state.db)
-    .await?;
+    let mut post = posts::publish(&state.db, user.id, new).await?;
     post.safety = safety;
     Ok(Reply::created(post))
 }
@@ -54,16 +36,7 @@ pub async fn get(
     user: AuthUser,
     ResourceId(id): ResourceId,
 ) -> ApiResult<Reply<Post>> {
-    let post: Option<Post> = sqlx::query_as(concat!(
-        "SELECT ",
-        post_columns!(),
-        " FROM posts p LEFT JOIN users u ON u.id = p.author_id
-         WHERE p.id = $2 AND p.deleted_at IS NULL"
-    ))
-    .bind(user.id)
-    .bind(id)
-    .fetch_optional(&state.db)
-    .await?;
+    let post = posts::get(&state.db, user.id, id).await?;
     Ok(Reply::ok(post.ok_or_else(ApiError::not_found)?))
 }
 
@@ -80,31 +53,7 @@ pub async fn update(
     Json(body): Json<UpdatePost>,
 ) -> ApiResult<Reply<Post>> {
     let edit = body.validate()?;
-    let post: Option<Post> = sqlx::query_as(concat!(
-        "WITH p AS (
-             UPDATE posts SET
-                 title = COALESCE($3, title),
-                 content = COALESCE($4, content),
-                 category = COALESCE($5, category),
-                 updated_at = now()
-             WHERE id = $2 AND author_id = $1 AND deleted_at IS NULL
-             RETURNING *
-         )
-         SELECT ",
-        post_columns!(),
-        " FROM p LEFT JOIN users u ON u.id = p.author_id"
-    ))
-    .bind(user.id)
-    .bind(id)
-    .bind(edit.title)
-    .bind(edit.content)
-    .bind(edit.category)
-    .fetch_optional(&state.db)
-    .await?;
-    match post {
-        Some(post) => Ok(Reply::ok(post)),
-        None => Err(crate::refusal(&state.db, EXISTS, id).await),
-    }
+    Ok(Reply::ok(posts::edit(&state.db, user.id, id, edit).await?))
 }
 
 /// Delete your post (it disappears for everyone, with its comments).
@@ -117,17 +66,6 @@ pub async fn delete(
     user: AuthUser,
     ResourceId(id): ResourceId,
 ) -> ApiResult<Reply<()>> {
-    let deleted = sqlx::query(
-        "UPDATE posts SET deleted_at = now()
-         WHERE id = $1 AND author_id = $2 AND deleted_at IS NULL",
-    )
-    .bind(id)
-    .bind(user.id)
-    .execute(&state.db)
-    .await?
-    .rows_affected();
-    if deleted == 0 {
-        return Err(crate::refusal(&state.db, EXISTS, id).await);
-    }
+    posts::delete(&state.db, user.id, id).await?;
     Ok(Reply::empty())
 }
