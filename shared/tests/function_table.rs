@@ -165,6 +165,19 @@ const REACH: &[(&str, &[&str])] = &[
         &["one_time_tokens", "processed_messages", "users"],
     ),
     (
+        "admin",
+        &[
+            "admin_audit",
+            "chat_messages",
+            "comments",
+            "emotion_logs",
+            "notifications",
+            "posts",
+            "sessions",
+            "users",
+        ],
+    ),
+    (
         "challenges",
         &[
             "challenge_check_ins",

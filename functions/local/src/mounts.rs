@@ -13,6 +13,7 @@ pub fn service(name: &str) -> Option<OpenApiRouter<AppState>> {
         "chat" => Some(chat::routes()),
         "community" => Some(community::routes()),
         "challenges" => Some(challenges::routes()),
+        "admin" => Some(admin::routes()),
         "notifications" => Some(notifications::routes()),
         _ => None,
     }

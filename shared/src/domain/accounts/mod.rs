@@ -248,6 +248,21 @@ pub async fn suspend(
     Ok(Revocation::closing(closed, Gate::Suspended))
 }
 
+/// Lifts a suspension (logging in works again; the sessions it ended stay ended). `false`
+/// when there is no such account.
+pub async fn unsuspend(db: &mut PgConnection, user_id: Uuid) -> Result<bool, ApiError> {
+    let lifted = sqlx::query(
+        "UPDATE users SET status = 'active', suspended_until = NULL, suspension_reason = NULL,
+                updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(lifted == 1)
+}
+
 /// Deletes an account. Personal data goes with it (`ON DELETE CASCADE`); community content
 /// stays, its author set to NULL.
 pub async fn delete(db: &mut PgConnection, user_id: Uuid) -> Result<Revocation, ApiError> {
