@@ -9,6 +9,7 @@
 #   ./scripts/bench.sh community   100k posts, 1M comments, 2M likes: the feed's first and tenth pages,
 #                                  GET /posts/{id} vs pgbench -S, likes on one hot post from 10,000 people
 #   ./scripts/bench.sh challenges  1M challenges: PATCH check-in and GET /challenges
+#   ./scripts/bench.sh admin       1M people, 10M logs: GET /admin/stats (cached, computed), search
 #   ./scripts/bench.sh chat        time our server adds to the first streamed token (instant fake provider,
 #                                  functions/chat/examples/ttft.rs as the client)
 set -euo pipefail
@@ -40,6 +41,7 @@ case "$what" in
   notifications) build="migrate auth notifications notification-purge" ;;
   community) build="migrate auth community" ;;
   challenges) build="migrate auth challenges" ;;
+  admin) build="migrate auth admin" ;;
   chat) build="migrate auth chat" ;;
   *) build=$functions ;;
 esac
@@ -279,6 +281,38 @@ if [ "$what" = challenges ] || [ "$what" = all ]; then
   psql -tA "$DATABASE_URL" -c "SELECT '/' || id FROM challenges WHERE user_id = '$user'" > "$ids"
   echo "## PATCH /challenges/{id} {check_in: true}, a different challenge each time"
   python3 scripts/bench/latency.py "$base" "$token" 500 --method PATCH --body '{"check_in":true}' --each "$ids"
+fi
+
+if [ "$what" = admin ] || [ "$what" = all ]; then
+  machine
+  export RATE_LIMIT_GENERAL=100000000/minute DATABASE_POOL_SIZE=$pool_size DATABASE_MAX_OVERFLOW=0
+  auth_port=$(free_port); admin_port=$(free_port)
+  PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
+  PORT=$admin_port "$bin/admin" & admin_pid=$!; pids+=("$admin_pid")
+  wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$admin_port" 10
+  token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"admin-bench@example.com","password":"correct horse battery","nickname":"adminbench"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+  psql -q "$DATABASE_URL" -c "UPDATE users SET role = 'admin' WHERE email = 'admin-bench@example.com'"
+  log "seeding 1,000,000 people and 10,000,000 emotion logs"
+  psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f scripts/bench/admin_seed.sql
+  psql -q "$DATABASE_URL" -c "VACUUM ANALYZE users" -c "VACUUM ANALYZE emotion_logs"
+  psql -tA "$DATABASE_URL" -c "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM emotion_logs) AS logs"
+  base="http://127.0.0.1:$admin_port/api/v1/admin"
+  redis_port=${REDIS_URL##*:}
+  echo "## GET /admin/stats, cached (at most a minute old)"
+  python3 scripts/bench/latency.py "$base/stats" "$token" 500
+  echo "## GET /admin/stats, computed every time (the cache emptied before each request)"
+  python3 scripts/bench/latency.py "$base/stats" "$token" 50 \
+    --before "redis-cli -p $redis_port --scan --pattern '*admin:stats' | xargs -r redis-cli -p $redis_port DEL"
+  for query in "q=person12345" "q=PERSON9999" "q=example.com&limit=20" "status=suspended&limit=20" "limit=20"; do
+    echo "## GET /admin/users?$query"
+    python3 scripts/bench/latency.py "$base/users?$query" "$token" 200
+  done
+  echo "## EXPLAIN ANALYZE of the partial search"
+  psql "$DATABASE_URL" -c "EXPLAIN (ANALYZE, COSTS OFF) SELECT id FROM users
+    WHERE (lower(email) LIKE '%person12345%' OR lower(nickname) LIKE '%person12345%')
+    ORDER BY created_at DESC, id DESC LIMIT 21" | grep -E "Scan|Execution"
 fi
 
 if [ "$what" = chat ] || [ "$what" = all ]; then
