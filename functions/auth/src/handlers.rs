@@ -139,7 +139,14 @@ async fn sign_in(state: &AppState, body: &LoginRequest) -> ApiResult<Reply<AuthP
         return Err(ApiError::code(ErrorCode::InvalidCredentials));
     };
     if user.is_suspended() {
-        return Err(ApiError::code(ErrorCode::AccountSuspended));
+        // The end date, when there is one, so the app can say when to come back.
+        return Err(match user.suspended_until {
+            Some(until) => ApiError::with_details(
+                ErrorCode::AccountSuspended,
+                serde_json::json!({ "suspended_until": until }),
+            ),
+            None => ApiError::code(ErrorCode::AccountSuspended),
+        });
     }
     let mut tx = state.db.begin().await?;
     let tokens = sessions::start(state, &mut tx, user.id, user.role).await?;

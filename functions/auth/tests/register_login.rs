@@ -289,6 +289,33 @@ async fn suspended_accounts_are_refused_everywhere(pool: PgPool) {
         "ACCOUNT_SUSPENDED",
     );
     assert_error(&resend().await, 403, "ACCOUNT_SUSPENDED");
+
+    // A suspension with an end says when; once it has passed, login works by itself.
+    sqlx::query("UPDATE users SET suspended_until = '2999-01-01T00:00:00Z' WHERE id = $1")
+        .bind(user)
+        .execute(&h.admin)
+        .await
+        .unwrap();
+    let login = h
+        .post(
+            "/login",
+            json!({ "email": "a@example.com", "password": "correct horse battery" }),
+        )
+        .await;
+    let error = assert_error(&login, 403, "ACCOUNT_SUSPENDED");
+    assert_eq!(error["details"]["suspended_until"], "2999-01-01T00:00:00Z");
+    sqlx::query("UPDATE users SET suspended_until = now() - interval '1 second' WHERE id = $1")
+        .bind(user)
+        .execute(&h.admin)
+        .await
+        .unwrap();
+    let login = h
+        .post(
+            "/login",
+            json!({ "email": "a@example.com", "password": "correct horse battery" }),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
 }
 
 fn session_user(h: &Harness, access: &str) -> uuid::Uuid {
