@@ -709,3 +709,57 @@ async fn statistics_count_the_week_and_are_cached_for_a_minute(pool: PgPool) {
     let fresh = expect(&h, &admin.access_token, "GET", "/stats", Value::Null, 200).await;
     assert_eq!(fresh["posts_7d"], 2);
 }
+
+/// `admin promote EMAIL` and `admin demote EMAIL` as ops run them.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn ops_promote_and_demote_from_a_shell(pool: PgPool) {
+    let h = harness(pool.clone());
+    let (id, _) = someone(&h, "새운영자", Role::User).await;
+    let database = pool.connect_options().get_database().unwrap().to_owned();
+    let url = database_url();
+    let url = format!("{}/{database}", url.rsplit_once('/').unwrap().0);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_admin"))
+            .env_clear()
+            .env("DATABASE_URL", &url)
+            .env("APP_ENV", "test")
+            .env("LOG_LEVEL", "error")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let role = || async {
+        sqlx::query_scalar::<_, String>("SELECT role FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let promoted = run(&["promote", "새운영자@example.com"]);
+    assert!(
+        promoted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&promoted.stderr)
+    );
+    let printed: Value = serde_json::from_str(
+        String::from_utf8(promoted.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        printed,
+        json!({ "id": id, "email": "새운영자@example.com", "role": "admin" })
+    );
+    assert_eq!(role().await, "admin");
+    assert!(run(&["demote", "새운영자@example.com"]).status.success());
+    assert_eq!(role().await, "user");
+    assert_eq!(
+        run(&["promote", "nobody@example.com"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(run(&["promote"]).status.code(), Some(64));
+    assert_eq!(run(&["demote", "not an email"]).status.code(), Some(64));
+}
