@@ -71,6 +71,10 @@ async fn serves_everything_with_embedded_defaults() {
     assert_eq!(status, 401, "the notifications service is mounted");
     let (status, _) = server.get("/api/v1/community/posts").await;
     assert_eq!(status, 401, "the community service is mounted");
+    let (status, _) = server.get("/api/v1/challenges").await;
+    assert_eq!(status, 401, "the challenges service is mounted");
+    let (status, _) = server.get("/api/v1/admin/stats").await;
+    assert_eq!(status, 401, "the admin service is mounted");
 
     assert!(server.stop().await.success());
 }
