@@ -290,10 +290,13 @@ if [ "$what" = admin ] || [ "$what" = all ]; then
   PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
   PORT=$admin_port "$bin/admin" & admin_pid=$!; pids+=("$admin_pid")
   wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$admin_port" 10
-  token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
-    -d '{"email":"admin-bench@example.com","password":"correct horse battery","nickname":"adminbench"}' \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+  curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"admin-bench@example.com","password":"correct horse battery","nickname":"adminbench"}' >/dev/null
   psql -q "$DATABASE_URL" -c "UPDATE users SET role = 'admin' WHERE email = 'admin-bench@example.com'"
+  # Tokens of the old role are refused: sign in again as an admin.
+  token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/login" -H 'content-type: application/json' \
+    -d '{"email":"admin-bench@example.com","password":"correct horse battery"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
   log "seeding 1,000,000 people and 10,000,000 emotion logs"
   psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -f scripts/bench/admin_seed.sql
   psql -q "$DATABASE_URL" -c "VACUUM ANALYZE users" -c "VACUUM ANALYZE emotion_logs"

@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Fields};
 
 type HmacSha256 = Hmac<Sha256>;
 
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
+const LIMIT_PROBLEM: &str = "must be between 1 and 100";
 
 #[derive(Clone)]
 pub struct CursorCodec {
@@ -82,8 +83,14 @@ impl PageParams {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::field("limit", "must be between 1 and 100")),
+            Some(_) => Err(ApiError::field("limit", LIMIT_PROBLEM)),
         }
+    }
+
+    /// The page size, or the problem recorded under `limit` among a list's other parameters
+    /// (one 422 names them all).
+    pub fn check_limit(&self, fields: &mut Fields) -> Option<u32> {
+        fields.check("limit", self.limit().map_err(|_| LIMIT_PROBLEM))
     }
 
     pub fn position<T: DeserializeOwned>(

@@ -114,10 +114,7 @@ pub async fn list(
         cursor: params.cursor,
     };
     let mut f = Fields::default();
-    let limit = f.check(
-        "limit",
-        page.limit().map_err(|_| "must be between 1 and 100"),
-    );
+    let limit = page.check_limit(&mut f);
     let uuid = |v: &str| Uuid::parse_str(v).map_err(|_| "must be a UUID");
     let by = params
         .admin_id

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::domain::community::{self, Removed};
 use shared::domain::notifications::{self, Kind, Localized};
 use shared::envelope::Envelope;
@@ -12,6 +12,7 @@ use shared::http::{Json, ResourceId};
 use shared::{ApiError, ApiResult, AppState, Fields, Reply};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::Admin;
 use crate::audit::{self, Action};
@@ -30,27 +31,60 @@ fn reason(body: Option<Json<Removal>>) -> ApiResult<Option<String>> {
     f.finish(reason)
 }
 
-/// Tells the author (if their account is still there) that `what` was removed.
+/// What a moderator removes.
+#[derive(Clone, Copy)]
+enum Target {
+    Post,
+    Comment,
+}
+
+/// The removal, the author told, the record: one transaction.
+async fn remove(
+    state: &AppState,
+    admin: &Admin,
+    target: Target,
+    id: Uuid,
+    body: Option<Json<Removal>>,
+) -> ApiResult<Reply<()>> {
+    let reason = reason(body)?;
+    let mut tx = state.db.begin().await?;
+    let removed = match target {
+        Target::Post => community::posts::remove(&mut tx, id).await?,
+        Target::Comment => community::comments::remove(&mut tx, id).await?,
+    }
+    .ok_or_else(ApiError::not_found)?;
+    tell(&mut tx, &removed, target, id, reason.as_deref()).await?;
+    let action = match target {
+        Target::Post => Action::DeletePost,
+        Target::Comment => Action::DeleteComment,
+    };
+    audit::record(&mut tx, admin.id, action, id, reason.as_deref()).await?;
+    tx.commit().await?;
+    Ok(Reply::empty())
+}
+
+/// Tells the author (if their account is still there) why their post or comment went.
 async fn tell(
     db: &mut PgConnection,
     removed: &Removed,
-    comment: bool,
+    target: Target,
+    id: Uuid,
     reason: Option<&str>,
-    data: &Value,
 ) -> ApiResult<()> {
     let Some(author) = removed.author_id else {
         return Ok(());
     };
-    let (ko, en) = if comment {
-        (
-            "운영 정책에 따라 회원님의 댓글이 삭제되었어요",
-            "A moderator removed your comment",
-        )
-    } else {
-        (
+    let (ko, en, data) = match target {
+        Target::Post => (
             "운영 정책에 따라 회원님의 글이 삭제되었어요",
             "A moderator removed your post",
-        )
+            json!({ "post_id": id }),
+        ),
+        Target::Comment => (
+            "운영 정책에 따라 회원님의 댓글이 삭제되었어요",
+            "A moderator removed your comment",
+            json!({ "comment_id": id }),
+        ),
     };
     let body_ko = format!(
         "'{}': {}",
@@ -71,7 +105,7 @@ async fn tell(
             ko: &body_ko,
             en: &body_en,
         },
-        data,
+        &data,
     )
     .await?;
     Ok(())
@@ -89,22 +123,7 @@ pub async fn delete_post(
     ResourceId(id): ResourceId,
     body: Option<Json<Removal>>,
 ) -> ApiResult<Reply<()>> {
-    let reason = reason(body)?;
-    let mut tx = state.db.begin().await?;
-    let removed = community::posts::remove(&mut tx, id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    tell(
-        &mut tx,
-        &removed,
-        false,
-        reason.as_deref(),
-        &json!({ "post_id": id }),
-    )
-    .await?;
-    audit::record(&mut tx, admin.id, Action::DeletePost, id, reason.as_deref()).await?;
-    tx.commit().await?;
-    Ok(Reply::empty())
+    remove(&state, &admin, Target::Post, id, body).await
 }
 
 /// Remove a comment (its post's count drops).
@@ -119,27 +138,5 @@ pub async fn delete_comment(
     ResourceId(id): ResourceId,
     body: Option<Json<Removal>>,
 ) -> ApiResult<Reply<()>> {
-    let reason = reason(body)?;
-    let mut tx = state.db.begin().await?;
-    let removed = community::comments::remove(&mut tx, id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    tell(
-        &mut tx,
-        &removed,
-        true,
-        reason.as_deref(),
-        &json!({ "comment_id": id }),
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        admin.id,
-        Action::DeleteComment,
-        id,
-        reason.as_deref(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Reply::empty())
+    remove(&state, &admin, Target::Comment, id, body).await
 }

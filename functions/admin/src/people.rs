@@ -149,10 +149,7 @@ pub async fn search(
         cursor: params.cursor,
     };
     let mut f = Fields::default();
-    let limit = f.check(
-        "limit",
-        page.limit().map_err(|_| "must be between 1 and 100"),
-    );
+    let limit = page.check_limit(&mut f);
     let status = params.status.as_deref().map(|s| {
         f.check(
             "status",

@@ -55,10 +55,7 @@ pub async fn list(
         cursor: params.cursor,
     };
     let mut f = Fields::default();
-    let limit = f.check(
-        "limit",
-        page.limit().map_err(|_| "must be between 1 and 100"),
-    );
+    let limit = page.check_limit(&mut f);
     let sort = f.check(
         "sort",
         params.sort.as_deref().map_or(Ok(Sort::Latest), Sort::parse),

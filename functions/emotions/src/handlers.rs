@@ -81,10 +81,7 @@ pub async fn list(
         cursor: params.cursor,
     };
     let mut f = Fields::default();
-    let limit = f.check(
-        "limit",
-        page.limit().map_err(|_| "must be between 1 and 100"),
-    );
+    let limit = page.check_limit(&mut f);
     let from = params
         .from
         .as_deref()
