@@ -55,6 +55,29 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 # (PostgreSQL's rule of thumb). 32 connections measured 25-40% slower.
 pool_size=$((2 * $(nproc)))
 
+# `GET $2` with $token (wrk, 64 connections) against `pgbench -S` (64 clients) on the same
+# database, in the same state, with no autovacuum running, in 3 alternating rounds of 10 s:
+# this VM's speed drifts by ±20% within minutes. $1 names the request.
+versus_pgbench() {
+  local label=$1 url=$2 out="$SERVICES_DIR/wrk.out" ratios=()
+  pgbench -q -i -s 10 "$DATABASE_URL" >/dev/null 2>&1
+  for _ in $(seq 60); do
+    [ "$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" = 0 ] && break
+    sleep 1
+  done
+  echo "## $label (wrk, 64 connections) vs pgbench -S (64 clients), 3 alternating rounds of 10 s"
+  for round in 1 2 3; do
+    wrk -t2 -c64 -d10s --latency -H "Authorization: Bearer $token" "$url" > "$out"
+    api_rps=$(awk '/Requests\/sec/ {print $2}' "$out")
+    api_p50=$(awk '$1 == "50%" {print $2}' "$out"); api_p99=$(awk '$1 == "99%" {print $2}' "$out")
+    ! grep -q "Non-2xx" "$out" || { grep "Non-2xx" "$out"; exit 1; }
+    pg_tps=$(pgbench -S -c 64 -j 2 -T 10 "$DATABASE_URL" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+    ratios+=("$(python3 -c "print(f'{$api_rps / $pg_tps:.2f}')")")
+    echo "round $round: API $api_rps requests/s (p50 $api_p50, p99 $api_p99), pgbench -S $pg_tps tps, ratio ${ratios[-1]}"
+  done
+  python3 -c "import statistics, sys; print(f'ratio {sys.argv[1]} / pgbench -S, median of 3 rounds = {statistics.median(map(float, sys.argv[2:])):.2f}')" "$label" "${ratios[@]}"
+}
+
 machine() {
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), rustc $(rustc --version | cut -d' ' -f2)"
 }
@@ -125,26 +148,7 @@ if [ "$what" = emotions ] || [ "$what" = all ]; then
   echo "## GET /emotions (a page of 20)"
   python3 scripts/bench/latency.py "$base?limit=20" "$token" 500
   id=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM emotion_logs WHERE user_id = '$user' LIMIT 1")
-  pgbench -q -i -s 10 "$DATABASE_URL" >/dev/null 2>&1
-  # Both sides measured in the same state of the database, with no autovacuum running, in
-  # alternating rounds: this VM's speed drifts by ±20% within minutes.
-  for _ in $(seq 60); do
-    [ "$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" = 0 ] && break
-    sleep 1
-  done
-  echo "## GET /emotions/{id} (wrk, 64 connections) vs pgbench -S (64 clients), 3 alternating rounds of 10 s"
-  out="$SERVICES_DIR/wrk.out"
-  ratios=()
-  for round in 1 2 3; do
-    wrk -t2 -c64 -d10s --latency -H "Authorization: Bearer $token" "$base/$id" > "$out"
-    api_rps=$(awk '/Requests\/sec/ {print $2}' "$out")
-    api_p50=$(awk '$1 == "50%" {print $2}' "$out"); api_p99=$(awk '$1 == "99%" {print $2}' "$out")
-    ! grep -q "Non-2xx" "$out" || { grep "Non-2xx" "$out"; exit 1; }
-    pg_tps=$(pgbench -S -c 64 -j 2 -T 10 "$DATABASE_URL" 2>/dev/null | awk '/^tps/ {print $3; exit}')
-    ratios+=("$(python3 -c "print(f'{$api_rps / $pg_tps:.2f}')")")
-    echo "round $round: API $api_rps requests/s (p50 $api_p50, p99 $api_p99), pgbench -S $pg_tps tps, ratio ${ratios[-1]}"
-  done
-  python3 -c "import statistics, sys; print(f'ratio GET /emotions/{{id}} / pgbench -S, median of 3 rounds = {statistics.median(map(float, sys.argv[1:])):.2f}')" "${ratios[@]}"
+  versus_pgbench "GET /emotions/{id}" "$base/$id"
   echo "## EXPLAIN ANALYZE of the stats queries (365 days of the daily rollup; they run concurrently)"
   psql -v ON_ERROR_STOP=1 "$DATABASE_URL" -v user="$user" -v from="$(date -u -d '364 days ago' +%F)" -v to="$(date -u +%F)" <<'SQL'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
@@ -230,24 +234,8 @@ if [ "$what" = community ] || [ "$what" = all ]; then
     python3 scripts/bench/latency.py "$base/posts?$query&cursor=$(cursor_of_page "$query")" "$token" 500
   done
   hot=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM posts ORDER BY like_count DESC LIMIT 1")
-  pgbench -q -i -s 10 "$DATABASE_URL" >/dev/null 2>&1
-  for _ in $(seq 60); do
-    [ "$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" = 0 ] && break
-    sleep 1
-  done
-  echo "## GET /posts/{id} (wrk, 64 connections) vs pgbench -S (64 clients), 3 alternating rounds of 10 s"
+  versus_pgbench "GET /posts/{id}" "$base/posts/$hot"
   out="$SERVICES_DIR/wrk.out"
-  ratios=()
-  for round in 1 2 3; do
-    wrk -t2 -c64 -d10s --latency -H "Authorization: Bearer $token" "$base/posts/$hot" > "$out"
-    api_rps=$(awk '/Requests\/sec/ {print $2}' "$out")
-    api_p50=$(awk '$1 == "50%" {print $2}' "$out"); api_p99=$(awk '$1 == "99%" {print $2}' "$out")
-    ! grep -q "Non-2xx" "$out" || { grep "Non-2xx" "$out"; exit 1; }
-    pg_tps=$(pgbench -S -c 64 -j 2 -T 10 "$DATABASE_URL" 2>/dev/null | awk '/^tps/ {print $3; exit}')
-    ratios+=("$(python3 -c "print(f'{$api_rps / $pg_tps:.2f}')")")
-    echo "round $round: API $api_rps requests/s (p50 $api_p50, p99 $api_p99), pgbench -S $pg_tps tps, ratio ${ratios[-1]}"
-  done
-  python3 -c "import statistics, sys; print(f'ratio GET /posts/{{id}} / pgbench -S, median of 3 rounds = {statistics.median(map(float, sys.argv[1:])):.2f}')" "${ratios[@]}"
   log "10,000 likers with live sessions"
   tokens="$SERVICES_DIR/likers"
   cargo run --quiet -p community --example likers 10000 > "$tokens"
