@@ -3,7 +3,8 @@
 //! Layers point down; nothing imports from a layer above it:
 //!
 //! 1. leaves: `config` (settings, rate specs), `error` (+ `envelope`, `locale`),
-//!    `telemetry`, `functions` (the function table), `safety` (the crisis lexicon), `clock`;
+//!    `telemetry`, `functions` (the function table), `safety` (the crisis lexicon), `clock`,
+//!    `media` (uploads judged by their bytes);
 //! 2. integrations: `db`, `cache`, `ratelimit`, `auth` (tokens), `pagination`, `events`,
 //!    `mail`, `ai`, `storage` — each converts its own failures into `ApiError`;
 //! 3. `state` (what handlers reach), then `domain` (rules and SQL several functions share,
@@ -30,6 +31,8 @@ pub mod http;
 pub mod locale;
 #[cfg(feature = "mail")]
 pub mod mail;
+#[cfg(feature = "media")]
+pub mod media;
 pub mod openapi;
 pub mod pagination;
 pub mod ratelimit;

@@ -1,0 +1,359 @@
+//! Uploaded files judged by their bytes, never by a name or the client's `Content-Type`: the
+//! kind from the magic bytes, an image's pixel count from its header before anything decodes
+//! it (decompression bombs are refused unread), a PDF's header and trailer, and metadata
+//! removed without decoding — EXIF (GPS!), XMP, IPTC, comments and text chunks. A JPEG's EXIF
+//! orientation survives alone, so a phone's portrait photo still stands up.
+
+/// What an upload is, by its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Jpeg,
+    Png,
+    Webp,
+    Gif,
+    Pdf,
+}
+
+impl Kind {
+    /// By the first bytes (16 are enough).
+    pub fn sniff(head: &[u8]) -> Option<Self> {
+        match head {
+            [0xFF, 0xD8, 0xFF, ..] => Some(Self::Jpeg),
+            [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some(Self::Png),
+            [
+                b'R',
+                b'I',
+                b'F',
+                b'F',
+                _,
+                _,
+                _,
+                _,
+                b'W',
+                b'E',
+                b'B',
+                b'P',
+                ..,
+            ] => Some(Self::Webp),
+            [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => Some(Self::Gif),
+            [b'%', b'P', b'D', b'F', b'-', ..] => Some(Self::Pdf),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Webp => "image/webp",
+            Self::Gif => "image/gif",
+            Self::Pdf => "application/pdf",
+        }
+    }
+
+    pub fn is_image(self) -> bool {
+        self != Self::Pdf
+    }
+}
+
+/// An image's width × height as its header declares it (nothing is decoded), or `None` when
+/// the header cannot be read.
+pub fn pixels(data: &[u8]) -> Option<u64> {
+    let size = imagesize::blob_size(data).ok()?;
+    Some(size.width as u64 * size.height as u64)
+}
+
+/// Whether `data` is shaped as a PDF: its header, and the end-of-file marker within the last
+/// kilobyte (where readers look for it). Nothing in it is read further, let alone run.
+pub fn is_pdf(data: &[u8]) -> bool {
+    let tail = &data[data.len().saturating_sub(1024)..];
+    data.starts_with(b"%PDF-") && tail.windows(5).any(|w| w == b"%%EOF")
+}
+
+/// The file's structure does not hold (truncated, or not what its magic bytes said).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed {0}")]
+pub struct Malformed(&'static str);
+
+/// `data` of `kind` without its metadata; a PDF is returned as it is.
+pub fn strip_metadata(kind: Kind, data: &[u8]) -> Result<Vec<u8>, Malformed> {
+    match kind {
+        Kind::Jpeg => jpeg(data),
+        Kind::Png => png(data),
+        Kind::Webp => webp(data),
+        Kind::Gif => gif(data),
+        Kind::Pdf => Ok(data.to_vec()),
+    }
+}
+
+/// JPEG: every segment before the image data is kept but APP1 (EXIF, XMP), APP13 (IPTC),
+/// COM and the other application segments; APP0 (JFIF), APP2 (the colour profile) and APP14
+/// (Adobe's colour transform) stay, as does a new EXIF holding only the orientation.
+fn jpeg(data: &[u8]) -> Result<Vec<u8>, Malformed> {
+    const BAD: Malformed = Malformed("JPEG");
+    if !data.starts_with(&[0xFF, 0xD8]) {
+        return Err(BAD);
+    }
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(&[0xFF, 0xD8]);
+    // The orientation of the first EXIF, and where that EXIF stood.
+    let mut orientation: Option<(u16, usize)> = None;
+    let mut at = 2;
+    loop {
+        let marker = *data.get(at + 1).ok_or(BAD)?;
+        if data[at] != 0xFF {
+            return Err(BAD);
+        }
+        if marker == 0xFF {
+            at += 1; // fill byte
+            continue;
+        }
+        // Standalone markers carry no length.
+        if matches!(marker, 0x01 | 0xD0..=0xD7) {
+            out.extend_from_slice(&data[at..at + 2]);
+            at += 2;
+            continue;
+        }
+        let length =
+            u16::from_be_bytes([*data.get(at + 2).ok_or(BAD)?, *data.get(at + 3).ok_or(BAD)?])
+                as usize;
+        let end = at + 2 + length;
+        if length < 2 || end > data.len() {
+            return Err(BAD);
+        }
+        let segment = &data[at..end];
+        match marker {
+            // Start of scan: the rest is image data; it is copied as it is.
+            0xDA => {
+                if let Some((o, place)) = orientation {
+                    out.splice(place..place, orientation_exif(o));
+                }
+                out.extend_from_slice(&data[at..]);
+                return Ok(out);
+            }
+            0xE1 => {
+                if orientation.is_none() {
+                    orientation = exif_orientation(&segment[4..]).map(|o| (o, out.len()));
+                }
+            }
+            0xE0 | 0xE2 | 0xEE => out.extend_from_slice(segment),
+            0xE3..=0xEF | 0xFE => {}
+            _ => out.extend_from_slice(segment),
+        }
+        at = end;
+    }
+}
+
+/// The orientation (1..=8) an APP1 EXIF payload (`Exif\0\0` + TIFF) declares.
+fn exif_orientation(app1: &[u8]) -> Option<u16> {
+    let tiff = app1.strip_prefix(b"Exif\0\0")?;
+    let big = match tiff.get(..2)? {
+        b"MM" => true,
+        b"II" => false,
+        _ => return None,
+    };
+    let u16_at = |i: usize| -> Option<u16> {
+        let b = tiff.get(i..i + 2)?;
+        Some(if big {
+            u16::from_be_bytes([b[0], b[1]])
+        } else {
+            u16::from_le_bytes([b[0], b[1]])
+        })
+    };
+    let u32_at = |i: usize| -> Option<u32> {
+        let b = tiff.get(i..i + 4)?;
+        let b = [b[0], b[1], b[2], b[3]];
+        Some(if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    let ifd = u32_at(4)? as usize;
+    let entries = u16_at(ifd)? as usize;
+    (0..entries.min(512))
+        .map(|n| ifd + 2 + n * 12)
+        .find(|&entry| u16_at(entry) == Some(0x0112))
+        .and_then(|entry| u16_at(entry + 8))
+        .filter(|o| (1..=8).contains(o))
+}
+
+/// An APP1 segment whose EXIF holds the orientation and nothing else.
+fn orientation_exif(orientation: u16) -> Vec<u8> {
+    let mut tiff = Vec::with_capacity(26);
+    tiff.extend_from_slice(b"MM\0\x2A\0\0\0\x08"); // big-endian, first IFD at 8
+    tiff.extend_from_slice(&1u16.to_be_bytes()); // one entry
+    tiff.extend_from_slice(&0x0112u16.to_be_bytes()); // Orientation
+    tiff.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+    tiff.extend_from_slice(&1u32.to_be_bytes()); // one value
+    tiff.extend_from_slice(&orientation.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0]); // padding of the 4-byte value field
+    tiff.extend_from_slice(&0u32.to_be_bytes()); // no next IFD
+    let mut segment = vec![0xFF, 0xE1];
+    segment.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
+    segment.extend_from_slice(b"Exif\0\0");
+    segment.extend_from_slice(&tiff);
+    segment
+}
+
+/// PNG: the text chunks, EXIF and the modification time go; every other chunk stays.
+fn png(data: &[u8]) -> Result<Vec<u8>, Malformed> {
+    const BAD: Malformed = Malformed("PNG");
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(data.get(..8).ok_or(BAD)?);
+    let mut at = 8;
+    while at < data.len() {
+        let length = u32::from_be_bytes(
+            data.get(at..at + 4)
+                .ok_or(BAD)?
+                .try_into()
+                .unwrap_or_default(),
+        ) as usize;
+        let end = at
+            .checked_add(12 + length)
+            .filter(|&e| e <= data.len())
+            .ok_or(BAD)?;
+        let kind = &data[at + 4..at + 8];
+        if !matches!(kind, b"tEXt" | b"zTXt" | b"iTXt" | b"eXIf" | b"tIME") {
+            out.extend_from_slice(&data[at..end]);
+        }
+        at = end;
+        if kind == b"IEND" {
+            return Ok(out);
+        }
+    }
+    Err(BAD)
+}
+
+/// WebP: the EXIF and XMP chunks go, and the extended header stops announcing them.
+fn webp(data: &[u8]) -> Result<Vec<u8>, Malformed> {
+    const BAD: Malformed = Malformed("WebP");
+    if data.len() < 12 {
+        return Err(BAD);
+    }
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(&data[..12]);
+    let mut at = 12;
+    while at < data.len() {
+        let fourcc = data.get(at..at + 4).ok_or(BAD)?;
+        let size = u32::from_le_bytes(
+            data.get(at + 4..at + 8)
+                .ok_or(BAD)?
+                .try_into()
+                .unwrap_or_default(),
+        ) as usize;
+        let end = at
+            .checked_add(8 + size + size % 2)
+            .ok_or(BAD)?
+            .min(data.len());
+        if at + 8 + size > data.len() {
+            return Err(BAD);
+        }
+        match fourcc {
+            b"EXIF" | b"XMP " => {}
+            b"VP8X" => {
+                let start = out.len();
+                out.extend_from_slice(&data[at..end]);
+                // Flags: bit 3 EXIF, bit 2 XMP.
+                if let Some(flags) = out.get_mut(start + 8) {
+                    *flags &= !0b0000_1100;
+                }
+            }
+            _ => out.extend_from_slice(&data[at..end]),
+        }
+        at = end;
+    }
+    let riff = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    Ok(out)
+}
+
+/// GIF: comment extensions and XMP's application extension go; the loop extension and the
+/// frames stay.
+fn gif(data: &[u8]) -> Result<Vec<u8>, Malformed> {
+    const BAD: Malformed = Malformed("GIF");
+    let screen = data.get(..13).ok_or(BAD)?;
+    let mut at = 13;
+    if screen[10] & 0x80 != 0 {
+        at += 3 << ((screen[10] & 0x07) + 1);
+    }
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(data.get(..at).ok_or(BAD)?);
+    // The end of the data sub-blocks starting at `from`.
+    let blocks_end = |mut from: usize| -> Result<usize, Malformed> {
+        loop {
+            let size = *data.get(from).ok_or(BAD)? as usize;
+            from += 1 + size;
+            if size == 0 {
+                return Ok(from);
+            }
+        }
+    };
+    loop {
+        match *data.get(at).ok_or(BAD)? {
+            0x3B => {
+                out.push(0x3B);
+                return Ok(out);
+            }
+            0x21 => {
+                let label = *data.get(at + 1).ok_or(BAD)?;
+                let end = blocks_end(at + 2)?;
+                let xmp = label == 0xFF && data.get(at + 3..at + 11) == Some(b"XMP Data");
+                if label != 0xFE && !xmp {
+                    out.extend_from_slice(data.get(at..end).ok_or(BAD)?);
+                }
+                at = end;
+            }
+            0x2C => {
+                let descriptor = data.get(at..at + 10).ok_or(BAD)?;
+                let mut start = at + 10;
+                if descriptor[9] & 0x80 != 0 {
+                    start += 3 << ((descriptor[9] & 0x07) + 1);
+                }
+                // LZW minimum code size, then the image's sub-blocks.
+                let end = blocks_end(start + 1)?;
+                out.extend_from_slice(data.get(at..end).ok_or(BAD)?);
+                at = end;
+            }
+            _ => return Err(BAD),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_judged_by_their_bytes() {
+        assert_eq!(Kind::sniff(b"\xFF\xD8\xFF\xE0rest"), Some(Kind::Jpeg));
+        assert_eq!(Kind::sniff(b"\x89PNG\r\n\x1a\nIHDR"), Some(Kind::Png));
+        assert_eq!(Kind::sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(Kind::Webp));
+        assert_eq!(Kind::sniff(b"GIF89a.."), Some(Kind::Gif));
+        assert_eq!(Kind::sniff(b"%PDF-1.7"), Some(Kind::Pdf));
+        for other in [
+            &b"<html>"[..],
+            b"MZ\x90\0",
+            b"RIFF\0\0\0\0WAVEfmt ",
+            b"",
+            b"\xFF\xD8",
+        ] {
+            assert_eq!(Kind::sniff(other), None);
+        }
+    }
+
+    #[test]
+    fn a_pdf_needs_its_header_and_its_trailer() {
+        assert!(is_pdf(
+            b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+        ));
+        assert!(!is_pdf(b"%PDF-1.4\n1 0 obj"), "truncated");
+        assert!(!is_pdf(b"<script>%%EOF"));
+    }
+
+    #[test]
+    fn an_orientation_exif_reads_back() {
+        let segment = orientation_exif(6);
+        assert_eq!(exif_orientation(&segment[4..]), Some(6));
+    }
+}

@@ -1,0 +1,122 @@
+//! Uploads judged by their bytes and stripped of their metadata, on real files made by
+//! Pillow with EXIF (GPS, camera, orientation), XMP, comments and text chunks
+//! (`tests/fixtures/media`).
+
+use shared::media::{self, Kind};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/media/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// What the fixtures hide: the camera's make, the XMP creator, the comment, the latitude.
+fn secrets(data: &[u8]) -> Vec<&'static str> {
+    let text = String::from_utf8_lossy(data);
+    ["Secret", "GPS", "xmpmeta", "XMP", "Comment"]
+        .into_iter()
+        .filter(|s| text.contains(s))
+        .collect()
+}
+
+#[test]
+fn every_image_loses_its_metadata_and_keeps_its_picture() {
+    for (name, kind) in [
+        ("photo.jpg", Kind::Jpeg),
+        ("picture.png", Kind::Png),
+        ("picture.webp", Kind::Webp),
+        ("animation.gif", Kind::Gif),
+    ] {
+        let original = fixture(name);
+        assert_eq!(Kind::sniff(&original), Some(kind), "{name}");
+        assert!(
+            !secrets(&original).is_empty(),
+            "{name}: the fixture hides something"
+        );
+        let stripped = media::strip_metadata(kind, &original).unwrap();
+        assert_eq!(secrets(&stripped), Vec::<&str>::new(), "{name}");
+        assert_eq!(Kind::sniff(&stripped), Some(kind), "{name}");
+        assert_eq!(
+            media::pixels(&stripped),
+            Some(64 * 48),
+            "{name}: still a 64×48 image"
+        );
+        assert!(stripped.len() < original.len(), "{name}");
+        // Stripping again changes nothing.
+        assert_eq!(
+            media::strip_metadata(kind, &stripped).unwrap(),
+            stripped,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_jpeg_keeps_only_its_orientation() {
+    let stripped = media::strip_metadata(Kind::Jpeg, &fixture("photo.jpg")).unwrap();
+    // One EXIF segment is left, holding the orientation (6: turned 90°) and nothing else.
+    let exif = stripped
+        .windows(6)
+        .position(|w| w == b"Exif\0\0")
+        .expect("an EXIF");
+    assert_eq!(stripped.windows(6).filter(|w| *w == b"Exif\0\0").count(), 1);
+    let length = u16::from_be_bytes([stripped[exif - 2], stripped[exif - 1]]);
+    assert_eq!(length, 2 + 6 + 26);
+    assert_eq!(&stripped[exif + 6 + 8..exif + 6 + 10], &[0, 1], "one entry");
+    assert_eq!(
+        &stripped[exif + 6 + 10..exif + 6 + 12],
+        &[0x01, 0x12],
+        "Orientation"
+    );
+    assert_eq!(&stripped[exif + 6 + 18..exif + 6 + 20], &[0, 6]);
+    // JFIF still opens the file.
+    assert_eq!(&stripped[2..4], &[0xFF, 0xE0]);
+}
+
+#[test]
+fn truncated_or_lying_files_are_malformed_not_a_panic() {
+    for (name, kind) in [
+        ("photo.jpg", Kind::Jpeg),
+        ("picture.png", Kind::Png),
+        ("picture.webp", Kind::Webp),
+        ("animation.gif", Kind::Gif),
+    ] {
+        let original = fixture(name);
+        for cut in [1, 10, 40, original.len() / 2] {
+            let truncated = &original[..cut];
+            // A cut through the image data of a JPEG is not seen here (the decoder sees it).
+            if kind != Kind::Jpeg || cut < 40 {
+                assert!(
+                    media::strip_metadata(kind, truncated).is_err(),
+                    "{name} cut at {cut}"
+                );
+            }
+        }
+        let other = if kind == Kind::Png {
+            Kind::Gif
+        } else {
+            Kind::Png
+        };
+        assert!(
+            media::strip_metadata(other, &original).is_err(),
+            "{name} as {other:?}"
+        );
+    }
+}
+
+#[test]
+fn a_decompression_bomb_is_counted_from_its_header() {
+    // A PNG header declaring 20000×20000 and nothing else.
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend_from_slice(&20000u32.to_be_bytes());
+    png.extend_from_slice(&20000u32.to_be_bytes());
+    png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(media::pixels(&png), Some(400_000_000));
+    assert_eq!(
+        media::pixels(b"\x89PNG\r\n\x1a\n"),
+        None,
+        "no header, no count"
+    );
+}
