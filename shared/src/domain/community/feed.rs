@@ -72,7 +72,8 @@ macro_rules! latest_sql {
 }
 
 /// The most liked first as of the snapshot `$2` (none: one second ago), after the place
-/// `$3, $4, $5` (none: the top); `$6` the limit, `$7` the category where there is one.
+/// `$3, $4, $5` (none: the top; given inline, so the index scan starts there); `$6` the
+/// limit, `$7` the category where there is one.
 /// `changed` is each post's likes gained since the snapshot (a like given or withdrawn
 /// since counts as it stood then); unchanged posts come straight from the index.
 macro_rules! popular_sql {
@@ -87,26 +88,21 @@ macro_rules! popular_sql {
                  FROM post_likes l, snap WHERE l.changed_at > snap.t
                  GROUP BY l.post_id
              ),
-             after AS (
-                 SELECT COALESCE($3, 2147483647) AS likes,
-                        COALESCE($4, 'infinity'::timestamptz) AS at,
-                        COALESCE($5, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) AS id
-             ),
              ranked AS (
-                 (SELECT p.id, p.like_count AS score, p.created_at FROM posts p, snap, after
+                 (SELECT p.id, p.like_count AS score, p.created_at FROM posts p, snap
                   WHERE p.deleted_at IS NULL",
             $category,
-            " AND (p.like_count, p.created_at, p.id) < (after.likes, after.at, after.id)
+            " AND (p.like_count, p.created_at, p.id) < (COALESCE($3::int, 2147483647), COALESCE($4::timestamptz, 'infinity'), COALESCE($5::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
                     AND p.created_at <= snap.t
                     AND p.id NOT IN (SELECT post_id FROM changed)
                   ORDER BY p.like_count DESC, p.created_at DESC, p.id DESC
                   LIMIT $6)
                  UNION ALL
                  SELECT p.id, p.like_count - c.gained, p.created_at
-                 FROM changed c JOIN posts p ON p.id = c.post_id, snap, after
+                 FROM changed c JOIN posts p ON p.id = c.post_id, snap
                  WHERE p.deleted_at IS NULL",
             $category,
-            " AND (p.like_count - c.gained, p.created_at, p.id) < (after.likes, after.at, after.id)
+            " AND (p.like_count - c.gained, p.created_at, p.id) < (COALESCE($3::int, 2147483647), COALESCE($4::timestamptz, 'infinity'), COALESCE($5::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
                    AND p.created_at <= snap.t
              ),
              page AS (
