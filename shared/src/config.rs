@@ -237,6 +237,18 @@ pub struct PubSubSettings {
     pub topic_email_send: String,
     /// Cloud Scheduler publishes here daily; the purge worker listens.
     pub topic_notification_purge: String,
+    /// The files function (and account deletion) asks the image worker here.
+    pub topic_image_resize: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    /// The Cloud Storage bucket (`STORAGE_BUCKET`); without it, files go to `dir`.
+    pub bucket: Option<String>,
+    /// `http://host:port` of an emulator (fake-gcs-server), reached without credentials.
+    pub emulator_host: Option<String>,
+    /// Development: the directory that stands in for the bucket.
+    pub dir: String,
 }
 
 #[derive(Debug, Clone)]
@@ -274,6 +286,10 @@ pub struct Settings {
     pub openai: OpenAiSettings,
     pub mail: MailSettings,
     pub pubsub: PubSubSettings,
+    pub storage: StorageSettings,
+    /// Where the files function is reached from outside (`FILES_URL`): the base of the
+    /// signed links to files handed to clients.
+    pub files_url: String,
     pub push: PushAuthSettings,
     pub sentry_dsn: Option<Secret>,
     pub cors_origins: Vec<String>,
@@ -524,7 +540,20 @@ impl Settings {
                 topic_email_send: v.string("PUBSUB_TOPIC_EMAIL_SEND", "email-send"),
                 topic_notification_purge: v
                     .string("PUBSUB_TOPIC_NOTIFICATION_PURGE", "notification-purge"),
+                topic_image_resize: v.string("PUBSUB_TOPIC_IMAGE_RESIZE", "image-resize"),
             },
+            storage: StorageSettings {
+                bucket: v.opt_string("STORAGE_BUCKET"),
+                emulator_host: match v.opt_string("STORAGE_EMULATOR_HOST") {
+                    Some(host) => {
+                        check_url("STORAGE_EMULATOR_HOST", &host)?;
+                        Some(host.trim_end_matches('/').to_owned())
+                    }
+                    None => None,
+                },
+                dir: v.string("STORAGE_DIR", ".data/files"),
+            },
+            files_url: v.url("FILES_URL", "http://localhost:8000/api/v1/files")?,
             push: PushAuthSettings {
                 verify: v.boolean("PUSH_AUTH_VERIFY", production)?,
                 audience: v.opt_string("PUSH_AUDIENCE"),
@@ -612,6 +641,18 @@ impl Settings {
                     "must be rediss:// in production (sessions' gates travel encrypted)",
                 ));
             }
+            if !self.files_url.starts_with("https://") {
+                return Err(ConfigError::new(
+                    "FILES_URL",
+                    "must be an https:// URL in production",
+                ));
+            }
+        }
+        if self.storage.emulator_host.is_some() {
+            return Err(ConfigError::new(
+                "STORAGE_EMULATOR_HOST",
+                "the storage emulator is for development and tests only",
+            ));
         }
         if kind == Kind::Worker {
             let push = [
@@ -678,6 +719,7 @@ pub fn required_in_production(kind: Kind, features: &[String]) -> Vec<&'static s
             "CURSOR_SECRET_KEY",
             "CORS_ORIGINS",
             "FRONTEND_URL",
+            "FILES_URL",
             "TRUSTED_PROXY_HOPS",
         ][..],
         Kind::Worker => &[
@@ -699,6 +741,7 @@ pub fn required_in_production(kind: Kind, features: &[String]) -> Vec<&'static s
             ][..],
             "sentry" => &["SENTRY_DSN"][..],
             "ai" => &["OPENAI_API_KEY", "OPENAI_MODEL"][..],
+            "storage" => &["STORAGE_BUCKET"][..],
             _ => &[][..],
         });
     }

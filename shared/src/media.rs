@@ -123,12 +123,13 @@ fn jpeg(data: &[u8]) -> Result<Vec<u8>, Malformed> {
         }
         let segment = &data[at..end];
         match marker {
-            // Start of scan: the rest is image data; it is copied as it is.
+            // Start of scan: the image data is copied as it is, up to its end marker;
+            // what follows the end (a phone's appended video, a trailer) goes too.
             0xDA => {
                 if let Some((o, place)) = orientation {
                     out.splice(place..place, orientation_exif(o));
                 }
-                out.extend_from_slice(&data[at..]);
+                out.extend_from_slice(&data[at..jpeg_end(data, end).ok_or(BAD)?]);
                 return Ok(out);
             }
             0xE1 => {
@@ -141,6 +142,25 @@ fn jpeg(data: &[u8]) -> Result<Vec<u8>, Malformed> {
             _ => out.extend_from_slice(segment),
         }
         at = end;
+    }
+}
+
+/// Where the image ends (just past its EOI marker), scanning from the first scan's data at
+/// `from`: entropy-coded bytes never hold a marker (0xFF is followed by 0 or a restart
+/// marker there), and the segments between the scans of a progressive JPEG are skipped by
+/// their length. `None` when the file stops before its end (truncated).
+fn jpeg_end(data: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let ff = at + data.get(at..)?.iter().position(|&b| b == 0xFF)?;
+        let marker = *data.get(ff + 1)?;
+        match marker {
+            0x00 | 0xD0..=0xD7 | 0xFF => at = ff + 1,
+            0xD9 => return Some(ff + 2),
+            _ => {
+                let length = u16::from_be_bytes([*data.get(ff + 2)?, *data.get(ff + 3)?]) as usize;
+                at = ff + 2 + length;
+            }
+        }
     }
 }
 
@@ -231,6 +251,10 @@ fn webp(data: &[u8]) -> Result<Vec<u8>, Malformed> {
     if data.len() < 12 {
         return Err(BAD);
     }
+    // The RIFF header's size says where the file ends: shorter is truncated, and anything
+    // after it is not part of the picture.
+    let declared = u32::from_le_bytes([data[4], data[5], data[6], data[7]]) as usize;
+    let data = data.get(..declared.checked_add(8).ok_or(BAD)?).ok_or(BAD)?;
     let mut out = Vec::with_capacity(data.len());
     out.extend_from_slice(&data[..12]);
     let mut at = 12;

@@ -9,6 +9,7 @@ use crate::auth::TokenKeys;
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::files::FileLinks;
 use crate::error::ErrorChain;
 use crate::events::Events;
 use crate::pagination::CursorCodec;
@@ -22,6 +23,8 @@ pub struct Inner {
     pub cache: Cache,
     pub tokens: TokenKeys,
     pub cursors: CursorCodec,
+    /// Signs the links to files handed to clients.
+    pub links: FileLinks,
     pub events: Events,
     /// "Now" for rules of a person's local day (tests set it).
     pub clock: Clock,
@@ -31,6 +34,9 @@ pub struct Inner {
     /// The AI companion (OpenAI, or offline in development).
     #[cfg(feature = "ai")]
     pub companion: crate::ai::Companion,
+    /// Where files live (Cloud Storage, an emulator, or a directory), reached lazily.
+    #[cfg(feature = "storage")]
+    pub storage: crate::storage::Storage,
 }
 
 impl Deref for AppState {
@@ -68,18 +74,24 @@ impl AppState {
         let companion = crate::ai::Companion::from_settings(&settings)?;
         let tokens = TokenKeys::new(&settings.jwt);
         let cursors = CursorCodec::new(settings.cursor_secret.expose());
+        let links = FileLinks::new(settings.cursor_secret.expose(), &settings.files_url);
+        #[cfg(feature = "storage")]
+        let storage = crate::storage::Storage::new(&settings)?;
         Ok(Self(Arc::new(Inner {
             settings,
             db,
             cache,
             tokens,
             cursors,
+            links,
             events,
             clock: Clock::system(),
             #[cfg(feature = "worker")]
             push_verifier,
             #[cfg(feature = "ai")]
             companion,
+            #[cfg(feature = "storage")]
+            storage,
         })))
     }
 }

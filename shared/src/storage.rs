@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use google_cloud_storage::client::Storage;
+use google_cloud_storage::client::Storage as Client;
 
 use crate::error::BoxError;
 
@@ -61,7 +61,7 @@ pub enum Store {
 /// A bucket of Cloud Storage (or of the emulator).
 #[derive(Clone)]
 pub struct Cloud {
-    client: Storage,
+    client: Client,
     /// `projects/_/buckets/NAME`, as the SDK addresses it.
     bucket: String,
     name: String,
@@ -69,6 +69,53 @@ pub struct Cloud {
     json_api: String,
     http: reqwest::Client,
     credentials: Option<google_cloud_auth::credentials::Credentials>,
+    /// Signs V4 URLs: the service account (through IAM's signBlob on Cloud Run); none for an
+    /// emulator, whose objects the files function serves itself.
+    signer: Option<google_cloud_auth::signer::Signer>,
+}
+
+/// The store a function's settings name, made on first use (a cold start touches nothing):
+/// the bucket `STORAGE_BUCKET` (of the emulator at `STORAGE_EMULATOR_HOST` if set), else
+/// the directory `STORAGE_DIR` — which production refuses.
+pub struct Storage {
+    bucket: Option<String>,
+    emulator: Option<String>,
+    dir: String,
+    store: tokio::sync::OnceCell<Store>,
+}
+
+impl Storage {
+    pub fn new(settings: &crate::config::Settings) -> Result<Self, crate::config::ConfigError> {
+        let s = &settings.storage;
+        if settings.is_production() && s.bucket.is_none() {
+            return Err(crate::config::ConfigError::new(
+                "STORAGE_BUCKET",
+                "is required in production",
+            ));
+        }
+        Ok(Self {
+            bucket: s.bucket.clone(),
+            emulator: s.emulator_host.clone(),
+            dir: s.dir.clone(),
+            store: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    pub async fn store(&self) -> StorageResult<&Store> {
+        self.store
+            .get_or_try_init(|| async {
+                match &self.bucket {
+                    Some(bucket) => Store::cloud(bucket, self.emulator.as_deref()).await,
+                    None => Ok(Store::directory(&self.dir)),
+                }
+            })
+            .await
+    }
+
+    /// Whether objects live in a directory of this machine (development).
+    pub fn is_local(&self) -> bool {
+        self.bucket.is_none()
+    }
 }
 
 /// How long one storage call may take: a slow store must not hold a request or a worker.
@@ -78,19 +125,25 @@ impl Store {
     /// Bucket `name` of Cloud Storage with the ambient credentials (the service account on
     /// Cloud Run), or of the emulator at `emulator` (`http://host:port`) without any.
     pub async fn cloud(name: &str, emulator: Option<&str>) -> StorageResult<Self> {
-        let mut builder = Storage::builder();
-        let credentials = match emulator {
+        let mut builder = Client::builder();
+        let (credentials, signer) = match emulator {
             Some(url) => {
                 builder = builder.with_endpoint(url).with_credentials(
                     google_cloud_auth::credentials::anonymous::Builder::new().build(),
                 );
-                None
+                (None, None)
             }
-            None => Some(
-                google_cloud_auth::credentials::Builder::default()
-                    .build()
-                    .map_err(|e| StorageError::new(false, e))?,
-            ),
+            None => {
+                let ambient = || google_cloud_auth::credentials::Builder::default();
+                (
+                    Some(ambient().build().map_err(|e| StorageError::new(false, e))?),
+                    Some(
+                        ambient()
+                            .build_signer()
+                            .map_err(|e| StorageError::new(false, e))?,
+                    ),
+                )
+            }
         };
         let client = builder
             .build()
@@ -110,7 +163,37 @@ impl Store {
                 .to_owned(),
             http,
             credentials,
+            signer,
         })))
+    }
+
+    /// Signs V4 URLs with `signer` (a service account's key, in tests).
+    pub fn with_signer(mut self, signer: google_cloud_auth::signer::Signer) -> Self {
+        if let Self::Cloud(cloud) = &mut self {
+            cloud.signer = Some(signer);
+        }
+        self
+    }
+
+    /// A V4 signed URL that lets anyone GET `object` for `ttl`, or `None` when this store
+    /// cannot sign (a directory, an emulator): then the caller serves the bytes itself.
+    pub async fn signed_url(&self, object: &str, ttl: Duration) -> StorageResult<Option<String>> {
+        let Self::Cloud(cloud) = self else {
+            return Ok(None);
+        };
+        let Some(signer) = &cloud.signer else {
+            return Ok(None);
+        };
+        let sign = google_cloud_storage::builder::storage::SignedUrlBuilder::for_object(
+            &cloud.bucket,
+            object,
+        )
+        .with_expiration(ttl)
+        .sign_with(signer);
+        match timed(sign).await? {
+            Ok(url) => Ok(Some(url)),
+            Err(e) => Err(StorageError::new(true, e)),
+        }
     }
 
     /// A directory (created when first written).

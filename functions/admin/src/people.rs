@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::auth::Role;
 use shared::domain::accounts::{self, User};
+use shared::domain::files::{FileLinks, PROFILE_VARIANT};
 use shared::envelope::Envelope;
 use shared::http::{Json, Query, ResourceId};
 use shared::pagination::{Keyset, Page, PageParams};
 use shared::{ApiError, ApiResult, AppState, Fields, Reply};
-use sqlx::{AssertSqlSafe, FromRow, PgPool};
+use sqlx::{AssertSqlSafe, FromRow};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -38,7 +39,7 @@ struct Row {
     email: String,
     nickname: String,
     bio: Option<String>,
-    profile_image_url: Option<String>,
+    profile_image_id: Option<Uuid>,
     role: Role,
     timezone: String,
     locale: String,
@@ -51,7 +52,7 @@ struct Row {
     last_active_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, email, nickname, bio, profile_image_url, role, timezone, locale, \
+const COLUMNS: &str = "id, email, nickname, bio, profile_image_id, role, timezone, locale, \
     email_verified_at, password_hash IS NOT NULL AS has_password, created_at, \
     (status = 'suspended' AND (suspended_until IS NULL OR suspended_until > now())) AS suspended_now, \
     suspended_until, suspension_reason, last_active_at";
@@ -60,14 +61,16 @@ const SUSPENDED: &str =
     "status = 'suspended' AND (suspended_until IS NULL OR suspended_until > now())";
 
 impl Row {
-    fn person(self) -> Person {
+    fn person(self, links: &FileLinks) -> Person {
         Person {
             user: User {
                 id: self.id,
                 email: self.email,
                 nickname: self.nickname,
                 bio: self.bio,
-                profile_image_url: self.profile_image_url,
+                profile_image_url: self
+                    .profile_image_id
+                    .map(|file| links.link(file, &PROFILE_VARIANT.to_string(), Utc::now())),
                 role: self.role,
                 timezone: self.timezone,
                 locale: self.locale,
@@ -92,14 +95,14 @@ impl Row {
     }
 }
 
-async fn person(db: &PgPool, id: Uuid) -> ApiResult<Option<Person>> {
+async fn person(state: &AppState, id: Uuid) -> ApiResult<Option<Person>> {
     let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM users WHERE id = $1"
     )))
     .bind(id)
-    .fetch_optional(db)
+    .fetch_optional(&state.db)
     .await?;
-    Ok(row.map(Row::person))
+    Ok(row.map(|r| r.person(&state.links)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -196,7 +199,11 @@ pub async fn search(
         id: r.id,
     });
     Ok(Reply::ok(Page {
-        items: page.items.into_iter().map(Row::person).collect(),
+        items: page
+            .items
+            .into_iter()
+            .map(|r| r.person(&state.links))
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -274,8 +281,6 @@ pub async fn suspend(
         tx.commit().await?;
     }
     Ok(Reply::ok(
-        person(&state.db, id)
-            .await?
-            .ok_or_else(ApiError::not_found)?,
+        person(&state, id).await?.ok_or_else(ApiError::not_found)?,
     ))
 }

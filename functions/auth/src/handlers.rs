@@ -60,7 +60,7 @@ pub async fn register(
     accounts::send_email(&state, &user, AccountEmail::Welcome { token: &token });
     tracing::info!(user_id = %user.id, "registered");
     Ok(Reply::created(AuthPayload {
-        user: user.to_user(),
+        user: user.to_user(&state.links),
         tokens,
     }))
 }
@@ -153,7 +153,7 @@ async fn sign_in(state: &AppState, body: &LoginRequest) -> ApiResult<Reply<AuthP
     accounts::touch(&mut tx, user.id).await?;
     tx.commit().await?;
     Ok(Reply::ok(AuthPayload {
-        user: user.to_user(),
+        user: user.to_user(&state.links),
         tokens,
     }))
 }
@@ -260,7 +260,7 @@ pub async fn verify_email(
     let mut tx = state.db.begin().await?;
     let user = accounts::verify_email(&mut tx, &body.token).await?;
     tx.commit().await?;
-    Ok(Reply::ok(user.to_user()))
+    Ok(Reply::ok(user.to_user(&state.links)))
 }
 
 fn resend_key(user_id: uuid::Uuid) -> String {

@@ -14,6 +14,7 @@ pub fn service(name: &str) -> Option<OpenApiRouter<AppState>> {
         "community" => Some(community::routes()),
         "challenges" => Some(challenges::routes()),
         "admin" => Some(admin::routes()),
+        "files" => Some(files::routes()),
         "notifications" => Some(notifications::routes()),
         _ => None,
     }
@@ -23,6 +24,7 @@ pub fn worker(name: &str, state: &AppState) -> Option<Result<Router<AppState>, C
     match name {
         "email-worker" => Some(email_worker::routes(state)),
         "notification-purge" => Some(notification_purge::routes(state)),
+        "image-worker" => Some(image_worker::routes(state)),
         _ => None,
     }
 }

@@ -4,6 +4,7 @@ use shared::domain::accounts::{
 };
 use shared::domain::journal;
 use shared::envelope::Envelope;
+use shared::events::image::ImageEvent;
 use shared::http::{AuthUser, Json, Patch};
 use shared::locale::Lang;
 use shared::ratelimit;
@@ -18,7 +19,9 @@ use crate::{ChangePassword, DeleteMe, UpdateMe};
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Reply<User>> {
     Ok(Reply::ok(
-        accounts::current(&state.db, user.id).await?.to_user(),
+        accounts::current(&state.db, user.id)
+            .await?
+            .to_user(&state.links),
     ))
 }
 
@@ -47,7 +50,7 @@ pub async fn update_me(
     if moves_days {
         journal::invalidate_stats(&state.cache, user.id).await;
     }
-    Ok(Reply::ok(row.to_user()))
+    Ok(Reply::ok(row.to_user(&state.links)))
 }
 
 impl UpdateMe {
@@ -170,6 +173,12 @@ pub async fn delete_me(
     let revocation = accounts::delete(&mut tx, user.id).await?;
     tx.commit().await?;
     revocation.announce(&state).await;
+    // The account's files were queued as garbage with it; the image worker deletes them.
+    state.events.publish_later(
+        &state.settings.pubsub.topic_image_resize,
+        &ImageEvent::Sweep,
+        "storage sweep",
+    );
     tracing::info!("account deleted");
     Ok(Reply::empty())
 }

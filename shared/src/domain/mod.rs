@@ -4,9 +4,11 @@
 //! - [`accounts`]: `users`, `sessions`, `one_time_tokens`
 //! - [`journal`]: `emotion_days`, `emotion_daily_tags` (the mood journal's daily rollup)
 //! - [`community`]: `posts`, `comments`, `post_likes` (community and admin moderation)
+//! - [`files`]: `files`, `storage_garbage` (the files function and the image worker)
 //! - [`notifications`]: `notifications`, written through `notify` in the notifier's transaction
 
 pub mod accounts;
 pub mod community;
+pub mod files;
 pub mod journal;
 pub mod notifications;

@@ -2,6 +2,7 @@
 //! delivered in-process to the same worker handlers, wrapped in the same push envelope.
 
 pub mod email;
+pub mod image;
 mod in_process;
 #[cfg(feature = "worker")]
 pub mod oidc;

@@ -276,6 +276,29 @@ pub async fn delete(db: &mut PgConnection, user_id: Uuid) -> Result<Revocation, 
     Ok(Revocation::closing(closed, Gate::Revoked))
 }
 
+/// Shows picture `file` on `user`'s profile unless a newer one is shown already (file ids
+/// are UUIDv7: a later upload has the greater id, whichever is processed first).
+/// `Some(previous)` when it is shown now (the picture it replaces, if any), `None` when it
+/// was overtaken (or the user is gone).
+pub async fn show_picture(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    file: Uuid,
+) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH before AS (SELECT profile_image_id FROM users WHERE id = $1 FOR UPDATE)
+         UPDATE users SET profile_image_id = $2, updated_at = now()
+         FROM before
+         WHERE users.id = $1
+           AND (before.profile_image_id IS NULL OR before.profile_image_id < $2)
+         RETURNING before.profile_image_id",
+    )
+    .bind(user_id)
+    .bind(file)
+    .fetch_optional(db)
+    .await
+}
+
 /// Records that the user was active now (sign-in, refresh).
 pub async fn touch(db: &mut PgConnection, user_id: Uuid) -> Result<(), ApiError> {
     sqlx::query("UPDATE users SET last_active_at = now() WHERE id = $1")

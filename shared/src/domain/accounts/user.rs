@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Role;
+use crate::domain::files::{FileLinks, PROFILE_VARIANT};
 
 /// The `user` object of the API.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -15,6 +16,7 @@ pub struct User {
     pub email: String,
     pub nickname: String,
     pub bio: Option<String>,
+    /// A signed link to the profile picture (256 px WebP), valid for at least an hour.
     pub profile_image_url: Option<String>,
     pub role: Role,
     /// IANA time zone, default `Asia/Seoul`.
@@ -34,7 +36,7 @@ pub struct UserRow {
     pub email: String,
     pub nickname: String,
     pub bio: Option<String>,
-    pub profile_image_url: Option<String>,
+    pub profile_image_id: Option<Uuid>,
     pub role: Role,
     pub timezone: String,
     pub locale: String,
@@ -48,7 +50,7 @@ pub struct UserRow {
 /// The columns of [`UserRow`], for `SELECT`s and `RETURNING`s.
 macro_rules! user_columns {
     () => {
-        "id, email, nickname, bio, profile_image_url, role, timezone, locale, email_verified_at, \
+        "id, email, nickname, bio, profile_image_id, role, timezone, locale, email_verified_at, \
          status, suspended_until, password_hash, created_at"
     };
 }
@@ -60,7 +62,8 @@ impl UserRow {
         self.status == "suspended" && self.suspended_until.is_none_or(|until| until > Utc::now())
     }
 
-    pub fn to_user(&self) -> User {
+    /// The `user` object; its picture is a signed link ([`FileLinks`]).
+    pub fn to_user(&self, links: &FileLinks) -> User {
         let mut providers = Vec::new();
         if self.password_hash.is_some() {
             providers.push("password".to_owned());
@@ -70,7 +73,9 @@ impl UserRow {
             email: self.email.clone(),
             nickname: self.nickname.clone(),
             bio: self.bio.clone(),
-            profile_image_url: self.profile_image_url.clone(),
+            profile_image_url: self
+                .profile_image_id
+                .map(|file| links.link(file, &PROFILE_VARIANT.to_string(), Utc::now())),
             role: self.role,
             timezone: self.timezone.clone(),
             locale: self.locale.clone(),
