@@ -190,7 +190,7 @@ impl Store {
         )
         .with_expiration(ttl)
         .sign_with(signer);
-        match timed(sign).await? {
+        match timed(Box::pin(sign)).await? {
             Ok(url) => Ok(Some(url)),
             Err(e) => Err(StorageError::new(true, e)),
         }
@@ -221,7 +221,8 @@ impl Store {
                     .write_object(&cloud.bucket, object, data)
                     .set_content_type(content_type)
                     .send_buffered();
-                timed(write)
+                // Boxed: the SDK's futures are large, and a handler's stack is not.
+                timed(Box::pin(write))
                     .await?
                     .map(|_| ())
                     .map_err(StorageError::from_sdk)
@@ -251,7 +252,7 @@ impl Store {
                     }
                     Ok(Some(Bytes::from(data)))
                 };
-                timed(read).await?
+                timed(Box::pin(read)).await?
             }
         }
     }
