@@ -82,17 +82,7 @@ resource "google_storage_bucket" "files" {
       type = "AbortIncompleteMultipartUpload"
     }
   }
-
-  lifecycle_rule {
-    # Uploads the image worker has not processed within a week are abandoned.
-    condition {
-      age            = 7
-      matches_prefix = ["incoming/"]
-    }
-    action {
-      type = "Delete"
-    }
-  }
+  # No age rule deletes objects: each goes with its row (storage_garbage, the image worker).
 }
 
 resource "google_storage_bucket_iam_member" "files" {
@@ -100,6 +90,15 @@ resource "google_storage_bucket_iam_member" "files" {
   bucket   = google_storage_bucket.files.name
   role     = "roles/storage.objectAdmin"
   member   = "serviceAccount:${google_service_account.function[each.key].email}"
+}
+
+# V4 signed URLs are signed by the function's own service account through IAM's signBlob
+# (no key file exists): it may sign as itself, as nobody else.
+resource "google_service_account_iam_member" "files_sign_as_self" {
+  for_each           = { for name, f in local.functions : name => f if contains(f.features, "storage") }
+  service_account_id = google_service_account.function[each.key].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_service_account.function[each.key].email}"
 }
 
 resource "google_artifact_registry_repository" "images" {

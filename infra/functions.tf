@@ -42,6 +42,9 @@ locals {
     service = {
       CORS_ORIGINS = var.frontend_url
       FRONTEND_URL = var.frontend_url
+      # The base of the signed links to files (a profile picture's link is made wherever a
+      # user is shown).
+      FILES_URL = "https://${var.domain}${local.services["files"].route}"
       # Google's external Application LB appends "<client>,<forwarding rule address>" to
       # X-Forwarded-For: the client is the second entry from the right (docs/decisions.md).
       TRUSTED_PROXY_HOPS = "2"
@@ -54,6 +57,7 @@ locals {
       PUSH_AUTH_VERIFY           = "true"
       PUSH_SERVICE_ACCOUNT_EMAIL = google_service_account.push.email
       PUBSUB_TOPIC_EMAIL_SEND    = "email-send"
+      PUBSUB_TOPIC_IMAGE_RESIZE  = "image-resize"
     }
     job = {}
   }
@@ -61,8 +65,12 @@ locals {
   # Environment by feature of `shared`.
   feature_env = {
     pubsub = {
-      PUBSUB_PROJECT_ID       = var.project
-      PUBSUB_TOPIC_EMAIL_SEND = "email-send"
+      PUBSUB_PROJECT_ID         = var.project
+      PUBSUB_TOPIC_EMAIL_SEND   = "email-send"
+      PUBSUB_TOPIC_IMAGE_RESIZE = "image-resize"
+    }
+    storage = {
+      STORAGE_BUCKET = google_storage_bucket.files.name
     }
     mail = {
       MAIL_PROVIDER       = "sendgrid"

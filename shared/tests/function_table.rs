@@ -115,7 +115,11 @@ fn worker_topics_are_the_configured_ones() {
         [("DATABASE_URL", "postgres://x@localhost/x")],
     )
     .unwrap();
-    let topics = [s.pubsub.topic_email_send, s.pubsub.topic_notification_purge];
+    let topics = [
+        s.pubsub.topic_email_send,
+        s.pubsub.topic_notification_purge,
+        s.pubsub.topic_image_resize,
+    ];
     for f in functions::all().iter().filter(|f| f.kind == Kind::Worker) {
         assert!(
             topics.contains(f.topic.as_ref().unwrap()),
@@ -199,6 +203,11 @@ const REACH: &[(&str, &[&str])] = &[
         ],
     ),
     ("notifications", &["notifications", "sessions", "users"]),
+    ("files", &["files", "sessions", "users"]),
+    (
+        "image-worker",
+        &["files", "processed_messages", "storage_garbage", "users"],
+    ),
     (
         "notification-purge",
         &["notifications", "processed_messages"],

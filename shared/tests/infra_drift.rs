@@ -510,6 +510,7 @@ fn placeholder(name: &str) -> String {
         "CURSOR_SECRET_KEY" => "c".repeat(64),
         "SENTRY_DSN" => "https://key@o0.ingest.sentry.io/1".into(),
         "CORS_ORIGINS" | "FRONTEND_URL" => "https://app.mindpause.kr".into(),
+        "FILES_URL" => "https://api.mindpause.kr/api/v1/files".into(),
         "PUSH_AUDIENCE" => "https://mindpause-email-worker-push".into(),
         _ => "placeholder-value".into(),
     }

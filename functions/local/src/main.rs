@@ -17,6 +17,10 @@ async fn main() {
     if std::env::var_os("PORT").is_none() {
         settings.port = 8000;
     }
+    // Links to files point at this server, whatever its port.
+    if std::env::var_os("FILES_URL").is_none() {
+        settings.files_url = format!("http://localhost:{}/api/v1/files", settings.port);
+    }
     shared::telemetry::init(&settings);
 
     let bus = std::sync::Arc::new(InProcessBus::new());

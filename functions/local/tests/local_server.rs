@@ -75,6 +75,10 @@ async fn serves_everything_with_embedded_defaults() {
     assert_eq!(status, 401, "the challenges service is mounted");
     let (status, _) = server.get("/api/v1/admin/stats").await;
     assert_eq!(status, 401, "the admin service is mounted");
+    let (status, _) = server
+        .get("/api/v1/files/0191d8a0-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(status, 401, "the files service is mounted");
 
     assert!(server.stop().await.success());
 }
