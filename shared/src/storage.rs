@@ -34,6 +34,8 @@ impl StorageError {
 
     fn from_sdk(e: google_cloud_storage::Error) -> Self {
         let transient = e.is_timeout()
+            || e.is_exhausted()
+            || e.is_connect()
             || e.is_io()
             || e.is_transport()
             || e.http_status_code().is_some_and(|s| s == 429 || s >= 500);
@@ -145,6 +147,14 @@ impl Store {
                 )
             }
         };
+        // A few quick attempts, not the SDK's five minutes: a caller (a request, a push)
+        // would rather fail over to its own retry than hold on.
+        use google_cloud_gax::retry_policy::RetryPolicyExt;
+        builder = builder.with_retry_policy(
+            google_cloud_storage::retry_policy::RetryableErrors
+                .with_attempt_limit(3)
+                .with_time_limit(Duration::from_secs(10)),
+        );
         let client = builder
             .build()
             .await
