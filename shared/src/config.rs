@@ -895,6 +895,8 @@ MCowBQYDK2VwAyEAwzql3hb+ZuOhl+EkGlYsLF18UpnWBvqueR5dgM4r0+0=
         vars.push(("REDIS_URL", "rediss://10.0.0.3:6378"));
         vars.push(("JWT_PUBLIC_KEYS", REAL_PUBLIC));
         vars.push(("CURSOR_SECRET_KEY", CURSOR));
+        assert_eq!(with(&vars).unwrap_err().var, "FILES_URL");
+        vars.push(("FILES_URL", "https://api.example.com/api/v1/files"));
         let s = with(&vars).unwrap();
         assert!(s.push.verify);
         assert_eq!(s.log_format, LogFormat::Json);
@@ -910,6 +912,7 @@ MCowBQYDK2VwAyEAwzql3hb+ZuOhl+EkGlYsLF18UpnWBvqueR5dgM4r0+0=
             ("APP_ENV", "production"),
             ("REDIS_URL", "rediss://10.0.0.3:6378"),
             ("CURSOR_SECRET_KEY", CURSOR),
+            ("FILES_URL", "https://api.example.com/api/v1/files"),
         ];
         // A function that only verifies: the public keys are enough.
         let mut vars = prod.to_vec();
@@ -958,6 +961,7 @@ MCowBQYDK2VwAyEAwzql3hb+ZuOhl+EkGlYsLF18UpnWBvqueR5dgM4r0+0=
             ("JWT_PUBLIC_KEYS", REAL_PUBLIC),
             ("CURSOR_SECRET_KEY", CURSOR),
             ("REDIS_URL", "rediss://10.0.0.3:6378"),
+            ("FILES_URL", "https://api.example.com/api/v1/files"),
             ("PUSH_AUDIENCE", "https://worker-push"),
             (
                 "PUSH_SERVICE_ACCOUNT_EMAIL",
@@ -978,6 +982,21 @@ MCowBQYDK2VwAyEAwzql3hb+ZuOhl+EkGlYsLF18UpnWBvqueR5dgM4r0+0=
             without(Kind::Worker, "REDIS_URL").is_ok(),
             "workers use no Redis"
         );
+        assert_eq!(
+            without(Kind::Service, "FILES_URL").unwrap_err().var,
+            "FILES_URL",
+            "links to files must not point at localhost"
+        );
+        assert!(
+            without(Kind::Worker, "FILES_URL").is_ok(),
+            "workers make no links"
+        );
+        let emulated = base
+            .iter()
+            .copied()
+            .chain([("STORAGE_EMULATOR_HOST", "http://127.0.0.1:4443")]);
+        let err = Settings::from_vars(Kind::Worker, emulated).unwrap_err();
+        assert_eq!(err.var, "STORAGE_EMULATOR_HOST");
         let plain = base
             .iter()
             .copied()

@@ -325,6 +325,9 @@ async fn every_answer_carries_the_security_headers(pool: PgPool) {
     }
     let production = settings(&[
         ("APP_ENV", "production"),
+        ("FILES_URL", "https://api.example.com/api/v1/files"),
+        // Read only when the storage feature is linked (never touched: the store is lazy).
+        ("STORAGE_BUCKET", "mindpause-files"),
         (
             "JWT_PUBLIC_KEYS",
             "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAOxyV82F6iHOIZurCfhC85zYfHJ6RS5yF86FzwODFOJE=\n-----END PUBLIC KEY-----",
