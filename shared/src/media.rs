@@ -1,7 +1,7 @@
 //! Uploaded files judged by their bytes, never by a name or the client's `Content-Type`: the
 //! kind from the magic bytes, an image's pixel count from its header before anything decodes
 //! it (decompression bombs are refused unread), a PDF's header and trailer, and metadata
-//! removed without decoding — EXIF (GPS!), XMP, IPTC, comments and text chunks. A JPEG's EXIF
+//! removed without decoding and in place (an upload is never held twice) — EXIF (GPS!), XMP, IPTC, comments and text chunks. A JPEG's EXIF
 //! orientation survives alone, so a phone's portrait photo still stands up.
 
 /// What an upload is, by its bytes.
@@ -75,28 +75,37 @@ pub fn is_pdf(data: &[u8]) -> bool {
 #[error("malformed {0}")]
 pub struct Malformed(&'static str);
 
-/// `data` of `kind` without its metadata; a PDF is returned as it is.
-pub fn strip_metadata(kind: Kind, data: &[u8]) -> Result<Vec<u8>, Malformed> {
+/// Removes `data`'s metadata in place (the buffer is compacted: kept parts move towards
+/// its start, nothing else is allocated) and returns the length of what is left; a PDF is
+/// left as it is. On `Err` the buffer's contents are unspecified.
+pub fn strip_metadata(kind: Kind, data: &mut [u8]) -> Result<usize, Malformed> {
     match kind {
         Kind::Jpeg => jpeg(data),
         Kind::Png => png(data),
         Kind::Webp => webp(data),
         Kind::Gif => gif(data),
-        Kind::Pdf => Ok(data.to_vec()),
+        Kind::Pdf => Ok(data.len()),
     }
+}
+
+/// Moves `data[from]` to `data[to..]` (to ≤ from.start: the writer never overtakes the
+/// reader) and returns where writing goes on.
+fn keep(data: &mut [u8], to: usize, from: std::ops::Range<usize>) -> usize {
+    let len = from.len();
+    data.copy_within(from, to);
+    to + len
 }
 
 /// JPEG: every segment before the image data is kept but APP1 (EXIF, XMP), APP13 (IPTC),
 /// COM and the other application segments; APP0 (JFIF), APP2 (the colour profile) and APP14
 /// (Adobe's colour transform) stay, as does a new EXIF holding only the orientation.
-fn jpeg(data: &[u8]) -> Result<Vec<u8>, Malformed> {
+fn jpeg(data: &mut [u8]) -> Result<usize, Malformed> {
     const BAD: Malformed = Malformed("JPEG");
     if !data.starts_with(&[0xFF, 0xD8]) {
         return Err(BAD);
     }
-    let mut out = Vec::with_capacity(data.len());
-    out.extend_from_slice(&[0xFF, 0xD8]);
-    // The orientation of the first EXIF, and where that EXIF stood.
+    let mut w = 2;
+    // The orientation of the first EXIF, and where in the output that EXIF stood.
     let mut orientation: Option<(u16, usize)> = None;
     let mut at = 2;
     loop {
@@ -110,7 +119,7 @@ fn jpeg(data: &[u8]) -> Result<Vec<u8>, Malformed> {
         }
         // Standalone markers carry no length.
         if matches!(marker, 0x01 | 0xD0..=0xD7) {
-            out.extend_from_slice(&data[at..at + 2]);
+            w = keep(data, w, at..at + 2);
             at += 2;
             continue;
         }
@@ -121,25 +130,31 @@ fn jpeg(data: &[u8]) -> Result<Vec<u8>, Malformed> {
         if length < 2 || end > data.len() {
             return Err(BAD);
         }
-        let segment = &data[at..end];
         match marker {
-            // Start of scan: the image data is copied as it is, up to its end marker;
-            // what follows the end (a phone's appended video, a trailer) goes too.
+            // Start of scan: the image data is kept as it is, up to its end marker; what
+            // follows the end (a phone's appended video, a trailer) goes too.
             0xDA => {
+                let image_end = jpeg_end(data, end).ok_or(BAD)?;
                 if let Some((o, place)) = orientation {
-                    out.splice(place..place, orientation_exif(o));
+                    let segment = orientation_exif(o);
+                    // Room is what was removed so far; an EXIF too small to make room
+                    // (only a crafted one) loses its orientation.
+                    if w + segment.len() <= at {
+                        data.copy_within(place..w, place + segment.len());
+                        data[place..place + segment.len()].copy_from_slice(&segment);
+                        w += segment.len();
+                    }
                 }
-                out.extend_from_slice(&data[at..jpeg_end(data, end).ok_or(BAD)?]);
-                return Ok(out);
+                return Ok(keep(data, w, at..image_end));
             }
             0xE1 => {
                 if orientation.is_none() {
-                    orientation = exif_orientation(&segment[4..]).map(|o| (o, out.len()));
+                    orientation = exif_orientation(&data[at + 4..end]).map(|o| (o, w));
                 }
             }
-            0xE0 | 0xE2 | 0xEE => out.extend_from_slice(segment),
-            0xE3..=0xEF | 0xFE => {}
-            _ => out.extend_from_slice(segment),
+            0xE3..=0xEF if !matches!(marker, 0xEE) => {}
+            0xFE => {}
+            _ => w = keep(data, w, at..end),
         }
         at = end;
     }
@@ -217,10 +232,12 @@ fn orientation_exif(orientation: u16) -> Vec<u8> {
 }
 
 /// PNG: the text chunks, EXIF and the modification time go; every other chunk stays.
-fn png(data: &[u8]) -> Result<Vec<u8>, Malformed> {
+fn png(data: &mut [u8]) -> Result<usize, Malformed> {
     const BAD: Malformed = Malformed("PNG");
-    let mut out = Vec::with_capacity(data.len());
-    out.extend_from_slice(data.get(..8).ok_or(BAD)?);
+    if data.len() < 8 {
+        return Err(BAD);
+    }
+    let mut w = 8;
     let mut at = 8;
     while at < data.len() {
         let length = u32::from_be_bytes(
@@ -233,20 +250,20 @@ fn png(data: &[u8]) -> Result<Vec<u8>, Malformed> {
             .checked_add(12 + length)
             .filter(|&e| e <= data.len())
             .ok_or(BAD)?;
-        let kind = &data[at + 4..at + 8];
-        if !matches!(kind, b"tEXt" | b"zTXt" | b"iTXt" | b"eXIf" | b"tIME") {
-            out.extend_from_slice(&data[at..end]);
+        let kind: [u8; 4] = data[at + 4..at + 8].try_into().unwrap_or_default();
+        if !matches!(&kind, b"tEXt" | b"zTXt" | b"iTXt" | b"eXIf" | b"tIME") {
+            w = keep(data, w, at..end);
         }
         at = end;
-        if kind == b"IEND" {
-            return Ok(out);
+        if &kind == b"IEND" {
+            return Ok(w);
         }
     }
     Err(BAD)
 }
 
 /// WebP: the EXIF and XMP chunks go, and the extended header stops announcing them.
-fn webp(data: &[u8]) -> Result<Vec<u8>, Malformed> {
+fn webp(data: &mut [u8]) -> Result<usize, Malformed> {
     const BAD: Malformed = Malformed("WebP");
     if data.len() < 12 {
         return Err(BAD);
@@ -254,57 +271,58 @@ fn webp(data: &[u8]) -> Result<Vec<u8>, Malformed> {
     // The RIFF header's size says where the file ends: shorter is truncated, and anything
     // after it is not part of the picture.
     let declared = u32::from_le_bytes([data[4], data[5], data[6], data[7]]) as usize;
-    let data = data.get(..declared.checked_add(8).ok_or(BAD)?).ok_or(BAD)?;
-    let mut out = Vec::with_capacity(data.len());
-    out.extend_from_slice(&data[..12]);
+    let total = declared.checked_add(8).ok_or(BAD)?;
+    if total > data.len() {
+        return Err(BAD);
+    }
+    let mut w = 12;
     let mut at = 12;
-    while at < data.len() {
-        let fourcc = data.get(at..at + 4).ok_or(BAD)?;
-        let size = u32::from_le_bytes(
-            data.get(at + 4..at + 8)
-                .ok_or(BAD)?
-                .try_into()
-                .unwrap_or_default(),
-        ) as usize;
-        let end = at
-            .checked_add(8 + size + size % 2)
+    while at < total {
+        let fourcc: [u8; 4] = data
+            .get(at..at + 4)
+            .filter(|_| at + 8 <= total)
             .ok_or(BAD)?
-            .min(data.len());
-        if at + 8 + size > data.len() {
+            .try_into()
+            .unwrap_or_default();
+        let size = u32::from_le_bytes(data[at + 4..at + 8].try_into().unwrap_or_default()) as usize;
+        if at + 8 + size > total {
             return Err(BAD);
         }
-        match fourcc {
+        let end = (at + 8 + size + size % 2).min(total);
+        match &fourcc {
             b"EXIF" | b"XMP " => {}
             b"VP8X" => {
-                let start = out.len();
-                out.extend_from_slice(&data[at..end]);
+                let start = w;
+                w = keep(data, w, at..end);
                 // Flags: bit 3 EXIF, bit 2 XMP.
-                if let Some(flags) = out.get_mut(start + 8) {
-                    *flags &= !0b0000_1100;
+                if start + 8 < w {
+                    data[start + 8] &= !0b0000_1100;
                 }
             }
-            _ => out.extend_from_slice(&data[at..end]),
+            _ => w = keep(data, w, at..end),
         }
         at = end;
     }
-    let riff = (out.len() - 8) as u32;
-    out[4..8].copy_from_slice(&riff.to_le_bytes());
-    Ok(out)
+    let riff = (w - 8) as u32;
+    data[4..8].copy_from_slice(&riff.to_le_bytes());
+    Ok(w)
 }
 
 /// GIF: comment extensions and XMP's application extension go; the loop extension and the
 /// frames stay.
-fn gif(data: &[u8]) -> Result<Vec<u8>, Malformed> {
+fn gif(data: &mut [u8]) -> Result<usize, Malformed> {
     const BAD: Malformed = Malformed("GIF");
-    let screen = data.get(..13).ok_or(BAD)?;
+    let screen: [u8; 13] = data.get(..13).ok_or(BAD)?.try_into().unwrap_or_default();
     let mut at = 13;
     if screen[10] & 0x80 != 0 {
         at += 3 << ((screen[10] & 0x07) + 1);
     }
-    let mut out = Vec::with_capacity(data.len());
-    out.extend_from_slice(data.get(..at).ok_or(BAD)?);
+    if at > data.len() {
+        return Err(BAD);
+    }
+    let mut w = at;
     // The end of the data sub-blocks starting at `from`.
-    let blocks_end = |mut from: usize| -> Result<usize, Malformed> {
+    let blocks_end = |data: &[u8], mut from: usize| -> Result<usize, Malformed> {
         loop {
             let size = *data.get(from).ok_or(BAD)? as usize;
             from += 1 + size;
@@ -316,27 +334,37 @@ fn gif(data: &[u8]) -> Result<Vec<u8>, Malformed> {
     loop {
         match *data.get(at).ok_or(BAD)? {
             0x3B => {
-                out.push(0x3B);
-                return Ok(out);
+                data[w] = 0x3B;
+                return Ok(w + 1);
             }
             0x21 => {
                 let label = *data.get(at + 1).ok_or(BAD)?;
-                let end = blocks_end(at + 2)?;
+                let end = blocks_end(data, at + 2)?;
+                if end > data.len() {
+                    return Err(BAD);
+                }
                 let xmp = label == 0xFF && data.get(at + 3..at + 11) == Some(b"XMP Data");
                 if label != 0xFE && !xmp {
-                    out.extend_from_slice(data.get(at..end).ok_or(BAD)?);
+                    w = keep(data, w, at..end);
                 }
                 at = end;
             }
             0x2C => {
-                let descriptor = data.get(at..at + 10).ok_or(BAD)?;
+                let descriptor: [u8; 10] = data
+                    .get(at..at + 10)
+                    .ok_or(BAD)?
+                    .try_into()
+                    .unwrap_or_default();
                 let mut start = at + 10;
                 if descriptor[9] & 0x80 != 0 {
                     start += 3 << ((descriptor[9] & 0x07) + 1);
                 }
                 // LZW minimum code size, then the image's sub-blocks.
-                let end = blocks_end(start + 1)?;
-                out.extend_from_slice(data.get(at..end).ok_or(BAD)?);
+                let end = blocks_end(data, start + 1)?;
+                if end > data.len() {
+                    return Err(BAD);
+                }
+                w = keep(data, w, at..end);
                 at = end;
             }
             _ => return Err(BAD),

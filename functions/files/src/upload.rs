@@ -194,7 +194,7 @@ async fn read_file(mut multipart: Multipart, max: usize) -> ApiResult<(BytesMut,
 
 /// What the bytes are (415 if not accepted), whether an image's declared size is
 /// acceptable (413) and its structure holds (422); the bytes without metadata.
-fn judge(rules: &Rules, data: BytesMut) -> ApiResult<(media::Kind, Bytes)> {
+fn judge(rules: &Rules, mut data: BytesMut) -> ApiResult<(media::Kind, Bytes)> {
     let unsupported = || {
         ApiError::with_details(
             ErrorCode::UnsupportedMediaType,
@@ -213,12 +213,11 @@ fn judge(rules: &Rules, data: BytesMut) -> ApiResult<(media::Kind, Bytes)> {
     } else if !media::is_pdf(&data) {
         return Err(unsupported());
     }
-    if kind == media::Kind::Pdf {
-        return Ok((kind, data.freeze()));
-    }
-    let cleaned = media::strip_metadata(kind, &data)
+    // In place: the upload is never held twice.
+    let kept = media::strip_metadata(kind, &mut data)
         .map_err(|_| ApiError::field("file", "is a damaged image"))?;
-    Ok((kind, Bytes::from(cleaned)))
+    data.truncate(kept);
+    Ok((kind, data.freeze()))
 }
 
 fn too_large(details: serde_json::Value) -> ApiError {
