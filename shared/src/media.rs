@@ -1,8 +1,9 @@
 //! Uploaded files judged by their bytes, never by a name or the client's `Content-Type`: the
 //! kind from the magic bytes, an image's pixel count from its header before anything decodes
 //! it (decompression bombs are refused unread), a PDF's header and trailer, and metadata
-//! removed without decoding and in place (an upload is never held twice) — EXIF (GPS!), XMP, IPTC, comments and text chunks. A JPEG's EXIF
-//! orientation survives alone, so a phone's portrait photo still stands up.
+//! removed without decoding and in place (an upload is never held twice) — EXIF (GPS!), XMP,
+//! IPTC, comments and text chunks. A JPEG's EXIF orientation survives alone, so a phone's
+//! portrait photo still stands up.
 
 /// What an upload is, by its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
