@@ -10,6 +10,8 @@
 #                                  GET /posts/{id} vs pgbench -S, likes on one hot post from 10,000 people
 #   ./scripts/bench.sh challenges  1M challenges: PATCH check-in and GET /challenges
 #   ./scripts/bench.sh admin       1M people, 10M logs: GET /admin/stats (cached, computed), search
+#   ./scripts/bench.sh files       uploads: MiB/s and peak RSS of `files` for 20 parallel 5 MiB uploads (to the
+#                                  storage emulator); the image worker on a 40-megapixel JPEG: time, peak RSS
 #   ./scripts/bench.sh chat        time our server adds to the first streamed token (instant fake provider,
 #                                  functions/chat/examples/ttft.rs as the client)
 set -euo pipefail
@@ -43,6 +45,7 @@ case "$what" in
   challenges) build="migrate auth challenges" ;;
   admin) build="migrate auth admin" ;;
   chat) build="migrate auth chat" ;;
+  files) build="migrate auth files image-worker" ;;
   *) build=$functions ;;
 esac
 log "building release binaries: $build"
@@ -336,4 +339,44 @@ ANALYZE chat_messages;
 SQL
   echo "## POST /chat/conversations/{id}/messages with Accept: text/event-stream, 32 at once"
   "$bin/examples/ttft" "http://127.0.0.1:$chat_port/api/v1/chat" "$token" "$ids" 32 40
+fi
+
+if [ "$what" = files ] || [ "$what" = all ]; then
+  machine
+  python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check pillow
+  start_storage_emulator
+  python3 scripts/bench/pictures.py "$SERVICES_DIR"
+  export RATE_LIMIT_GENERAL=100000000/minute RATE_LIMIT_FILE_UPLOAD=100000000/hour DATABASE_POOL_SIZE=$pool_size DATABASE_MAX_OVERFLOW=0
+  auth_port=$(free_port); files_port=$(free_port); worker_port=$(free_port)
+  PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
+  PORT=$files_port "$bin/files" & files_pid=$!; pids+=("$files_pid")
+  PORT=$worker_port "$bin/image-worker" & worker_pid=$!; pids+=("$worker_pid")
+  wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$files_port" 10; wait_for_port 127.0.0.1 "$worker_port" 10
+  token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"files-bench@example.com","password":"correct horse battery","nickname":"filesbench"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+  echo "files idle RSS: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$files_pid/status")"
+  echo "## POST /api/v1/files/upload/attachment, a $(du -h "$SERVICES_DIR/upload.jpg" | cut -f1) JPEG with EXIF, to the storage emulator"
+  python3 scripts/bench/uploads.py "http://127.0.0.1:$files_port/api/v1/files/upload/attachment" "$token" "$SERVICES_DIR/upload.jpg" 20 20
+  python3 scripts/bench/uploads.py "http://127.0.0.1:$files_port/api/v1/files/upload/attachment" "$token" "$SERVICES_DIR/upload.jpg" 200 20
+  echo "files peak RSS (20 uploads at once): $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$files_pid/status")"
+
+  echo "## image worker: a 40-megapixel JPEG of $(du -h "$SERVICES_DIR/40mp.jpg" | cut -f1) (7744 × 5164) → three WebP copies"
+  echo "image-worker idle RSS: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$worker_pid/status")"
+  user=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM users WHERE email = 'files-bench@example.com'")
+  for round in 1 2 3; do
+    file=$(python3 -c 'import uuid, time, os; t = int(time.time() * 1000); b = t.to_bytes(6, "big") + os.urandom(10); b = bytearray(b); b[6] = 0x70 | (b[6] & 0x0F); b[8] = 0x80 | (b[8] & 0x3F); print(uuid.UUID(bytes=bytes(b)))')
+    object="files/$file/original"
+    curl -sf -X POST "$STORAGE_EMULATOR_HOST/upload/storage/v1/b/$STORAGE_BUCKET/o?uploadType=media&name=$object" \
+      -H 'content-type: image/jpeg' --data-binary "@$SERVICES_DIR/40mp.jpg" >/dev/null
+    psql -q "$DATABASE_URL" -c "INSERT INTO files (id, user_id, kind, content_type, size, object, status)
+      VALUES ('$file', '$user', 'profile', 'image/jpeg', $(stat -c %s "$SERVICES_DIR/40mp.jpg"), '$object', 'processing')"
+    payload=$(printf '{"version":1,"kind":"profile","file_id":"%s","bucket":"%s","object":"%s"}' "$file" "$STORAGE_BUCKET" "$object" | base64 -w0)
+    started=$(date +%s%N)
+    status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$worker_port/push/image-resize" \
+      -H 'content-type: application/json' -d "{\"message\":{\"data\":\"$payload\",\"messageId\":\"bench-$round\"},\"subscription\":\"bench\"}")
+    took=$(( ($(date +%s%N) - started) / 1000000 ))
+    echo "round $round: $status in $took ms, file $(psql -tA "$DATABASE_URL" -c "SELECT status FROM files WHERE id = '$file'")"
+  done
+  echo "image-worker peak RSS: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$worker_pid/status")"
 fi
