@@ -127,6 +127,7 @@ impl Store {
     /// Bucket `name` of Cloud Storage with the ambient credentials (the service account on
     /// Cloud Run), or of the emulator at `emulator` (`http://host:port`) without any.
     pub async fn cloud(name: &str, emulator: Option<&str>) -> StorageResult<Self> {
+        crate::install_tls_provider();
         let mut builder = Client::builder();
         let (credentials, signer) = match emulator {
             Some(url) => {

@@ -22,7 +22,6 @@ struct World {
 }
 
 fn world_on(pool: PgPool, emulator: &str) -> World {
-    shared::install_tls_provider();
     let bucket = std::env::var("STORAGE_BUCKET").expect("STORAGE_BUCKET (scripts/test.sh)");
     let settings = settings(&[
         ("STORAGE_BUCKET", bucket.as_str()),

@@ -13,7 +13,8 @@ pub fn harness(pool: PgPool) -> Harness {
 }
 
 pub fn harness_with(pool: PgPool, extra: &[(&str, &str)]) -> Harness {
-    shared::install_tls_provider();
+    // No TLS provider installed here: the store must install its own (a binary does
+    // nothing else before its first upload).
     let host = std::env::var("STORAGE_EMULATOR_HOST")
         .expect("STORAGE_EMULATOR_HOST is unset: run the tests with ./scripts/test.sh");
     let bucket = std::env::var("STORAGE_BUCKET").expect("STORAGE_BUCKET");
