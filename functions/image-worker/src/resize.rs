@@ -24,17 +24,18 @@ pub fn copies(data: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, image::ImageError> {
     reader.limits(limits);
     let mut decoder = reader.into_decoder()?;
     let orientation = decoder.orientation()?;
-    let mut picture = DynamicImage::from_decoder(decoder)?;
-    picture.apply_orientation(orientation);
+    let picture = DynamicImage::from_decoder(decoder)?;
 
     // The largest copy straight from the picture (a fast box filter over millions of
-    // pixels), then the finer filter from it for the smaller ones.
+    // pixels), then the finer filter from it for the smaller ones. Turned upright only
+    // then: turning the whole picture would hold it twice (a 40-megapixel one is 120 MiB).
     let largest = VARIANTS.iter().copied().max().unwrap_or(512);
     let mut base = if picture.width().max(picture.height()) > largest {
         picture.thumbnail(largest, largest)
     } else {
         picture
     };
+    base.apply_orientation(orientation);
     base = if base.color().has_alpha() {
         DynamicImage::ImageRgba8(base.to_rgba8())
     } else {
@@ -86,6 +87,21 @@ mod tests {
             sizes,
             [(512, (512, 341)), (256, (256, 171)), (64, (64, 43))]
         );
+    }
+
+    #[test]
+    fn a_sideways_photo_is_turned_upright() {
+        // A JPEG whose EXIF says "rotate 90° clockwise" (orientation 6), as phones write.
+        let mut exif = b"Exif\0\0MM\0\x2A\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0".to_vec();
+        let mut app1 = vec![0xFF, 0xE1];
+        app1.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+        app1.append(&mut exif);
+        let plain = jpeg(1200, 800);
+        let mut rotated = plain[..2].to_vec();
+        rotated.extend_from_slice(&app1);
+        rotated.extend_from_slice(&plain[2..]);
+        let copies = copies(&rotated).unwrap();
+        assert_eq!(dimensions(&copies[0].1), (341, 512), "portrait now");
     }
 
     #[test]
