@@ -92,7 +92,8 @@ mod tests {
     #[test]
     fn a_sideways_photo_is_turned_upright() {
         // A JPEG whose EXIF says "rotate 90° clockwise" (orientation 6), as phones write.
-        let mut exif = b"Exif\0\0MM\0\x2A\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0".to_vec();
+        let mut exif =
+            b"Exif\0\0MM\0\x2A\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0".to_vec();
         let mut app1 = vec![0xFF, 0xE1];
         app1.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
         app1.append(&mut exif);
