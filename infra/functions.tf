@@ -82,6 +82,12 @@ locals {
       OPENAI_MODEL      = "gpt-4o-mini"
       OPENAI_MAX_TOKENS = "500"
     }
+    # Sign-in with Google and Kakao: providers send people back to the auth function.
+    oidc = {
+      GOOGLE_CLIENT_ID    = var.google_client_id
+      KAKAO_CLIENT_ID     = var.kakao_client_id
+      OAUTH_REDIRECT_BASE = "https://${var.domain}${local.services["auth"].route}"
+    }
   }
 
   # Secrets every function gets, by kind and by feature. Each function's service account
@@ -97,6 +103,7 @@ locals {
     signing = ["JWT_PRIVATE_KEY", "JWT_REFRESH_SECRET_KEY"]
     mail    = ["SENDGRID_API_KEY"]
     ai      = ["OPENAI_API_KEY"]
+    oidc    = ["GOOGLE_CLIENT_SECRET", "KAKAO_CLIENT_SECRET"]
     sentry  = ["SENTRY_DSN"]
   }
 

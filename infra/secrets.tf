@@ -45,6 +45,8 @@ locals {
     SENDGRID_API_KEY            = var.sendgrid_api_key
     OPENAI_API_KEY              = var.openai_api_key
     SENTRY_DSN                  = var.sentry_dsn
+    GOOGLE_CLIENT_SECRET        = var.google_client_secret
+    KAKAO_CLIENT_SECRET         = var.kakao_client_secret
   }
   # DATABASE_URL is one secret per function (below): each holds its own role's password.
   secret_names = setsubtract(toset(concat(local.common_secrets, flatten(values(local.kind_secrets)), flatten(values(local.feature_secrets)))), ["DATABASE_URL"])

@@ -67,6 +67,28 @@ variable "sentry_dsn" {
   default     = ""
 }
 
+variable "google_client_id" {
+  description = "OAuth client id of sign-in with Google (a Web application client)."
+  type        = string
+}
+
+variable "google_client_secret" {
+  description = "OAuth client secret of sign-in with Google (stored in Secret Manager)."
+  type        = string
+  sensitive   = true
+}
+
+variable "kakao_client_id" {
+  description = "REST API key of the Kakao Login app."
+  type        = string
+}
+
+variable "kakao_client_secret" {
+  description = "Client secret of the Kakao Login app (stored in Secret Manager)."
+  type        = string
+  sensitive   = true
+}
+
 variable "sql_tier" {
   description = "Cloud SQL machine tier."
   type        = string

@@ -8,6 +8,7 @@ STARTED_PG=""
 STARTED_REDIS=""
 STARTED_PUBSUB=""
 STARTED_STORAGE=""
+STARTED_OIDC=""
 
 log() { printf '\033[1;34m[mindpause]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[mindpause]\033[0m %s\n' "$*" >&2; exit 1; }
@@ -152,7 +153,28 @@ start_storage_emulator() { # exports STORAGE_EMULATOR_HOST and STORAGE_BUCKET (c
   log "Storage emulator (fake-gcs-server) on $STORAGE_EMULATOR_HOST, bucket $STORAGE_BUCKET"
 }
 
+# PyPI oidc-provider-mock: an OpenID provider with a real login form, single-use codes and a
+# JWKS, standing in for Google in the sign-in tests.
+start_oidc_provider() { # exports OIDC_PROVIDER_URL
+  local dir port
+  python3 -c 'import oidc_provider_mock' 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check 'oidc-provider-mock==0.3.4' >&2
+  services_dir
+  dir="$SERVICES_DIR/oidc"
+  port=$(free_port)
+  mkdir -p "$dir"
+  python3 -m oidc_provider_mock --port "$port" --require-nonce true >"$dir/provider.log" 2>&1 &
+  echo $! >"$dir/pid"
+  STARTED_OIDC="$dir"
+  wait_for_port 127.0.0.1 "$port" 30 || { cat "$dir/provider.log" >&2; die "the OpenID provider did not start"; }
+  export OIDC_PROVIDER_URL="http://127.0.0.1:$port"
+  log "OpenID provider (oidc-provider-mock) on $OIDC_PROVIDER_URL"
+}
+
 stop_services() {
+  if [ -n "$STARTED_OIDC" ] && [ -f "$STARTED_OIDC/pid" ]; then
+    kill "$(cat "$STARTED_OIDC/pid")" 2>/dev/null || true
+  fi
   if [ -n "$STARTED_STORAGE" ] && [ -f "$STARTED_STORAGE/pid" ]; then
     kill "$(cat "$STARTED_STORAGE/pid")" 2>/dev/null || true
   fi
@@ -171,5 +193,5 @@ stop_services() {
     sleep 0.2
     rm -rf "$SERVICES_DIR"
   fi
-  STARTED_PG="" STARTED_REDIS="" STARTED_PUBSUB="" STARTED_STORAGE="" SERVICES_DIR=""
+  STARTED_PG="" STARTED_REDIS="" STARTED_PUBSUB="" STARTED_STORAGE="" STARTED_OIDC="" SERVICES_DIR=""
 }

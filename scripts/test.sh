@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The second README command: start throwaway PostgreSQL, Redis, the storage emulator and
-# (when installed) the Pub/Sub emulator, run every test of the workspace against them, stop
+# The second README command: start throwaway PostgreSQL, Redis, the storage emulator, an
+# OpenID provider and (when installed) the Pub/Sub emulator, run every test of the workspace against them, stop
 # what was started.
 # Extra arguments go to the test runner, e.g. `./scripts/test.sh -p shared edge`.
 set -euo pipefail
@@ -13,11 +13,12 @@ trap 'exit 130' INT TERM
 command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
 command -v python3 >/dev/null || apt_install python3
 
-unset REDIS_URL PUBSUB_EMULATOR_HOST STORAGE_EMULATOR_HOST STORAGE_BUCKET
+unset REDIS_URL PUBSUB_EMULATOR_HOST STORAGE_EMULATOR_HOST STORAGE_BUCKET OIDC_PROVIDER_URL
 start_postgres
 start_redis
 start_pubsub_emulator
 start_storage_emulator
+start_oidc_provider
 export APP_ENV=test
 export RUST_LOG="${RUST_LOG:-warn}"
 

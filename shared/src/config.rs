@@ -241,6 +241,30 @@ pub struct PubSubSettings {
     pub topic_image_resize: String,
 }
 
+/// One social-login provider: an OAuth 2.0 client (OIDC for Google).
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub authorize_url: String,
+    pub token_url: String,
+    /// Kakao: the user info endpoint; Google: the JWKS of its ID tokens.
+    pub keys_or_userinfo_url: String,
+    /// Google: the ID tokens' issuer.
+    pub issuer: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// Where providers send people back: `{OAUTH_REDIRECT_BASE}/google/callback` (the auth
+    /// function's public URL).
+    pub redirect_base: String,
+    /// `None` when `GOOGLE_CLIENT_ID` is unset (sign-in with Google is off).
+    pub google: Option<ProviderSettings>,
+    /// `None` when `KAKAO_CLIENT_ID` is unset.
+    pub kakao: Option<ProviderSettings>,
+}
+
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
     /// The Cloud Storage bucket (`STORAGE_BUCKET`); without it, files go to `dir`.
@@ -287,6 +311,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub pubsub: PubSubSettings,
     pub storage: StorageSettings,
+    pub oauth: OAuthSettings,
     /// Where the files function is reached from outside (`FILES_URL`): the base of the
     /// signed links to files handed to clients.
     pub files_url: String,
@@ -554,6 +579,29 @@ impl Settings {
                 dir: v.string("STORAGE_DIR", ".data/files"),
             },
             files_url: v.url("FILES_URL", "http://localhost:8000/api/v1/files")?,
+            oauth: OAuthSettings {
+                redirect_base: v.url("OAUTH_REDIRECT_BASE", "http://localhost:8000/api/v1/auth")?,
+                google: provider(
+                    &v,
+                    "GOOGLE",
+                    [
+                        "https://accounts.google.com/o/oauth2/v2/auth",
+                        "https://oauth2.googleapis.com/token",
+                        "https://www.googleapis.com/oauth2/v3/certs",
+                    ],
+                    "https://accounts.google.com",
+                )?,
+                kakao: provider(
+                    &v,
+                    "KAKAO",
+                    [
+                        "https://kauth.kakao.com/oauth/authorize",
+                        "https://kauth.kakao.com/oauth/token",
+                        "https://kapi.kakao.com/v2/user/me",
+                    ],
+                    "https://kauth.kakao.com",
+                )?,
+            },
             push: PushAuthSettings {
                 verify: v.boolean("PUSH_AUTH_VERIFY", production)?,
                 audience: v.opt_string("PUSH_AUDIENCE"),
@@ -663,14 +711,27 @@ impl Settings {
                 return Err(ConfigError::new(*var, "is required in production"));
             }
         }
-        let peers = [
-            ("GOOGLE_JWKS_URL", &self.push.jwks_url),
-            ("OPENAI_BASE_URL", &self.openai.base_url),
-            ("SENDGRID_BASE_URL", &self.mail.sendgrid_base_url),
+        let mut peers = vec![
+            ("GOOGLE_JWKS_URL".to_owned(), &self.push.jwks_url),
+            ("OPENAI_BASE_URL".to_owned(), &self.openai.base_url),
+            ("SENDGRID_BASE_URL".to_owned(), &self.mail.sendgrid_base_url),
         ];
+        for (name, provider) in [("GOOGLE", &self.oauth.google), ("KAKAO", &self.oauth.kakao)] {
+            if let Some(p) = provider {
+                let third = if name == "GOOGLE" {
+                    "KEYS_URL"
+                } else {
+                    "USERINFO_URL"
+                };
+                peers.push((format!("{name}_AUTHORIZE_URL"), &p.authorize_url));
+                peers.push((format!("{name}_TOKEN_URL"), &p.token_url));
+                peers.push((format!("{name}_{third}"), &p.keys_or_userinfo_url));
+                peers.push(("OAUTH_REDIRECT_BASE".to_owned(), &self.oauth.redirect_base));
+            }
+        }
         if let Some((var, _)) = peers.iter().find(|(_, url)| !url.starts_with("https://")) {
             return Err(ConfigError::new(
-                *var,
+                var.clone(),
                 "must be an https:// URL in production",
             ));
         }
@@ -742,6 +803,13 @@ pub fn required_in_production(kind: Kind, features: &[String]) -> Vec<&'static s
             "sentry" => &["SENTRY_DSN"][..],
             "ai" => &["OPENAI_API_KEY", "OPENAI_MODEL"][..],
             "storage" => &["STORAGE_BUCKET"][..],
+            "oidc" => &[
+                "GOOGLE_CLIENT_ID",
+                "GOOGLE_CLIENT_SECRET",
+                "KAKAO_CLIENT_ID",
+                "KAKAO_CLIENT_SECRET",
+                "OAUTH_REDIRECT_BASE",
+            ][..],
             _ => &[][..],
         });
     }
@@ -783,6 +851,36 @@ fn random_key() -> String {
     let mut key = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut key);
     key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `<NAME>_CLIENT_ID`, `_CLIENT_SECRET`, `_AUTHORIZE_URL`, `_TOKEN_URL`, `_KEYS_URL` (Google)
+/// or `_USERINFO_URL` (Kakao), `_ISSUER`; `None` without a client id.
+fn provider(
+    v: &Vars,
+    name: &str,
+    [authorize, token, keys_or_userinfo]: [&str; 3],
+    issuer: &str,
+) -> Result<Option<ProviderSettings>, ConfigError> {
+    let var = |suffix: &str| format!("{name}_{suffix}");
+    let Some(client_id) = v.opt_string(&var("CLIENT_ID")) else {
+        return Ok(None);
+    };
+    let client_secret = v
+        .opt_string(&var("CLIENT_SECRET"))
+        .ok_or_else(|| ConfigError::new(var("CLIENT_SECRET"), "is required with the client id"))?;
+    let third = if name == "GOOGLE" {
+        "KEYS_URL"
+    } else {
+        "USERINFO_URL"
+    };
+    Ok(Some(ProviderSettings {
+        client_id,
+        client_secret: Secret::new(client_secret),
+        authorize_url: v.url(&var("AUTHORIZE_URL"), authorize)?,
+        token_url: v.url(&var("TOKEN_URL"), token)?,
+        keys_or_userinfo_url: v.url(&var(third), keys_or_userinfo)?,
+        issuer: v.string(&var("ISSUER"), issuer),
+    }))
 }
 
 fn one_of(v: &Vars, name: &str, allowed: &[&str]) -> Result<Option<String>, ConfigError> {

@@ -133,7 +133,10 @@ fn worker_topics_are_the_configured_ones() {
 /// `migrations/*_function_roles.sql`. The suites run every function under its role, which
 /// proves the grants suffice; this proves they go no further.
 const REACH: &[(&str, &[&str])] = &[
-    ("auth", &["one_time_tokens", "sessions", "users"]),
+    (
+        "auth",
+        &["one_time_tokens", "sessions", "user_identities", "users"],
+    ),
     (
         "users",
         &[
@@ -141,6 +144,7 @@ const REACH: &[(&str, &[&str])] = &[
             "emotion_days",
             "emotion_logs",
             "sessions",
+            "user_identities",
             "users",
         ],
     ),
@@ -166,7 +170,12 @@ const REACH: &[(&str, &[&str])] = &[
     ),
     (
         "email-worker",
-        &["one_time_tokens", "processed_messages", "users"],
+        &[
+            "one_time_tokens",
+            "processed_messages",
+            "user_identities",
+            "users",
+        ],
     ),
     (
         "admin",
@@ -178,6 +187,7 @@ const REACH: &[(&str, &[&str])] = &[
             "notifications",
             "posts",
             "sessions",
+            "user_identities",
             "users",
         ],
     ),

@@ -511,6 +511,7 @@ fn placeholder(name: &str) -> String {
         "SENTRY_DSN" => "https://key@o0.ingest.sentry.io/1".into(),
         "CORS_ORIGINS" | "FRONTEND_URL" => "https://app.mindpause.kr".into(),
         "FILES_URL" => "https://api.mindpause.kr/api/v1/files".into(),
+        "OAUTH_REDIRECT_BASE" => "https://api.mindpause.kr/api/v1/auth".into(),
         "PUSH_AUDIENCE" => "https://mindpause-email-worker-push".into(),
         _ => "placeholder-value".into(),
     }

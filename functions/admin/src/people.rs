@@ -36,7 +36,7 @@ pub struct Person {
 #[derive(FromRow)]
 struct Row {
     id: Uuid,
-    email: String,
+    email: Option<String>,
     nickname: String,
     bio: Option<String>,
     profile_image_id: Option<Uuid>,
@@ -45,6 +45,7 @@ struct Row {
     locale: String,
     email_verified_at: Option<DateTime<Utc>>,
     has_password: bool,
+    identities: Vec<String>,
     created_at: DateTime<Utc>,
     suspended_now: bool,
     suspended_until: Option<DateTime<Utc>>,
@@ -54,6 +55,7 @@ struct Row {
 
 const COLUMNS: &str = "id, email, nickname, bio, profile_image_id, role, timezone, locale, \
     email_verified_at, password_hash IS NOT NULL AS has_password, created_at, \
+    ARRAY(SELECT i.provider FROM user_identities i WHERE i.user_id = users.id ORDER BY i.provider) AS identities, \
     (status = 'suspended' AND (suspended_until IS NULL OR suspended_until > now())) AS suspended_now, \
     suspended_until, suspension_reason, last_active_at";
 
@@ -75,11 +77,12 @@ impl Row {
                 timezone: self.timezone,
                 locale: self.locale,
                 email_verified: self.email_verified_at.is_some(),
-                providers: if self.has_password {
-                    vec!["password".to_owned()]
-                } else {
-                    Vec::new()
-                },
+                providers: self
+                    .has_password
+                    .then(|| "password".to_owned())
+                    .into_iter()
+                    .chain(self.identities)
+                    .collect(),
                 created_at: self.created_at,
             },
             status: if self.suspended_now {

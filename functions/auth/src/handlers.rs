@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared::domain::accounts::{
     self, AccountEmail, Email, NewAccount, Nickname, Password, Purpose, TokensPayload, User,
-    one_time, passwords, sessions,
+    UserRow, one_time, passwords, sessions,
 };
 use shared::envelope::Envelope;
 use shared::error::RateInfo;
@@ -43,7 +43,7 @@ pub async fn register(
 
     let mut tx = state.db.begin().await?;
     let new = NewAccount {
-        email: &email,
+        email: Some(&email),
         nickname: &nickname,
         password_hash: Some(&hash),
         locale: Lang::current(),
@@ -138,6 +138,11 @@ async fn sign_in(state: &AppState, body: &LoginRequest) -> ApiResult<Reply<AuthP
     let Some(user) = user.filter(|_| valid) else {
         return Err(ApiError::code(ErrorCode::InvalidCredentials));
     };
+    open_session(state, user).await
+}
+
+/// Signs `user` in (password or provider): a new session, unless they are suspended.
+pub async fn open_session(state: &AppState, user: UserRow) -> ApiResult<Reply<AuthPayload>> {
     if user.is_suspended() {
         // The end date, when there is one, so the app can say when to come back.
         return Err(match user.suspended_until {

@@ -1,7 +1,8 @@
-//! `/api/v1/auth`: registration, login, token refresh and logout, password reset and email
-//! verification. OAuth (Google, Kakao) comes later.
+//! `/api/v1/auth`: registration, login, token refresh and logout, password reset, email
+//! verification, and sign-in with Google and Kakao (`oauth`).
 
 mod handlers;
+pub mod oauth;
 
 use serde::{Deserialize, Serialize};
 use shared::AppState;
@@ -20,6 +21,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::reset_password))
         .routes(routes!(handlers::verify_email))
         .routes(routes!(handlers::resend_verification))
+        .routes(routes!(oauth::start))
+        .routes(routes!(oauth::callback))
+        .routes(routes!(oauth::exchange))
+        .layer(axum::Extension(oauth::ProvidersCell::default()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -3,6 +3,8 @@
 //! Ed25519 (EdDSA) by the functions that make tokens and verified everywhere with the public
 //! keys, chosen by `kid`; refresh tokens are HMAC-SHA256 and never leave auth and users.
 
+#[cfg(feature = "oidc")]
+pub mod jwks;
 pub mod keys;
 
 use std::collections::HashMap;

@@ -58,7 +58,9 @@ impl<'a> AccountEmail<'a> {
 }
 
 /// What the email worker renders for `email` to `user`, in their language.
-fn request(settings: &Settings, user: &UserRow, email: AccountEmail<'_>) -> EmailRequest {
+/// `None` when the account has no email address.
+fn request(settings: &Settings, user: &UserRow, email: AccountEmail<'_>) -> Option<EmailRequest> {
+    let to = user.email.clone()?;
     let mut params = Map::new();
     params.insert("nickname".into(), Value::String(user.nickname.clone()));
     if let Some((page, token)) = email.link() {
@@ -66,19 +68,20 @@ fn request(settings: &Settings, user: &UserRow, email: AccountEmail<'_>) -> Emai
         params.insert("token".into(), Value::String(token.to_owned()));
         params.insert("link".into(), Value::String(link));
     }
-    EmailRequest {
+    Some(EmailRequest {
         template: email.template(),
-        to: user.email.clone(),
+        to,
         locale: user.locale.clone(),
         params,
-    }
+    })
 }
 
 /// Asks the email worker to send `email` to `user`. Never fails the request: the change is
 /// committed, and the person can ask for the email again.
 pub fn send(state: &AppState, user: &UserRow, email: AccountEmail<'_>) {
-    let event = EmailEvent::Send(request(&state.settings, user, email));
-    publish(state, &event, "account email");
+    if let Some(request) = request(&state.settings, user, email) {
+        publish(state, &EmailEvent::Send(request), "account email");
+    }
 }
 
 /// `forgot-password`: the same work and the same answer whether or not `email` has an
@@ -131,5 +134,5 @@ pub async fn prepare(
     let token = one_time::issue(&mut tx, user.id, one_time::Purpose::PasswordReset).await?;
     tx.commit().await?;
     let email = AccountEmail::PasswordReset { token: &token };
-    Ok(Some(request(settings, &user, email)))
+    Ok(request(settings, &user, email))
 }

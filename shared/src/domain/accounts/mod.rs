@@ -6,6 +6,7 @@
 //! [`Revocation`], announced once the transaction has committed.
 
 pub mod emails;
+pub mod identities;
 mod input;
 pub mod one_time;
 pub mod passwords;
@@ -71,7 +72,8 @@ pub async fn current(db: &PgPool, id: Uuid) -> Result<UserRow, ApiError> {
 
 /// A new account, its input already parsed.
 pub struct NewAccount<'a> {
-    pub email: &'a Email,
+    /// `None` for a provider's account without a verified email it could have.
+    pub email: Option<&'a Email>,
     pub nickname: &'a Nickname,
     /// `None` for an account that signs in only through a provider.
     pub password_hash: Option<&'a str>,
@@ -86,7 +88,7 @@ pub async fn create(db: &mut PgConnection, new: NewAccount<'_>) -> Result<UserRo
         user_columns!()
     ))
     .bind(Uuid::now_v7())
-    .bind(new.email.as_str())
+    .bind(new.email.map(Email::as_str))
     .bind(new.password_hash)
     .bind(new.nickname.as_str())
     .bind(new.locale.as_str())

@@ -1,4 +1,4 @@
-//! Single-use tokens (password reset, email verification): 256 random bits for the user,
+//! Single-use tokens (password reset, email verification, a provider sign-in's code): 256 random bits for the user,
 //! only their SHA-256 in the database, consumed atomically.
 
 use base64::Engine;
@@ -15,6 +15,8 @@ use crate::error::{ApiError, ErrorCode};
 pub enum Purpose {
     PasswordReset,
     EmailVerification,
+    /// What a provider's callback hands the app, traded for tokens once.
+    OAuthExchange,
 }
 
 impl Purpose {
@@ -22,6 +24,7 @@ impl Purpose {
         match self {
             Self::PasswordReset => "password_reset",
             Self::EmailVerification => "email_verification",
+            Self::OAuthExchange => "oauth_exchange",
         }
     }
 
@@ -29,6 +32,7 @@ impl Purpose {
         match self {
             Self::PasswordReset => Duration::minutes(30),
             Self::EmailVerification => Duration::hours(24),
+            Self::OAuthExchange => Duration::seconds(60),
         }
     }
 }

@@ -13,7 +13,8 @@ use crate::domain::files::{FileLinks, PROFILE_VARIANT};
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct User {
     pub id: Uuid,
-    pub email: String,
+    /// `null` for an account made through a provider that shared no verified email.
+    pub email: Option<String>,
     pub nickname: String,
     pub bio: Option<String>,
     /// A signed link to the profile picture (256 px WebP), valid for at least an hour.
@@ -33,7 +34,7 @@ pub struct User {
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
     pub id: Uuid,
-    pub email: String,
+    pub email: Option<String>,
     pub nickname: String,
     pub bio: Option<String>,
     pub profile_image_id: Option<Uuid>,
@@ -44,6 +45,8 @@ pub struct UserRow {
     pub status: String,
     pub suspended_until: Option<DateTime<Utc>>,
     pub password_hash: Option<String>,
+    /// The linked providers (`google`, `kakao`), in that order.
+    pub identities: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -51,7 +54,9 @@ pub struct UserRow {
 macro_rules! user_columns {
     () => {
         "id, email, nickname, bio, profile_image_id, role, timezone, locale, email_verified_at, \
-         status, suspended_until, password_hash, created_at"
+         status, suspended_until, password_hash, created_at, \
+         ARRAY(SELECT i.provider FROM user_identities i WHERE i.user_id = users.id \
+               ORDER BY i.provider) AS identities"
     };
 }
 pub(super) use user_columns;
@@ -68,6 +73,7 @@ impl UserRow {
         if self.password_hash.is_some() {
             providers.push("password".to_owned());
         }
+        providers.extend(self.identities.iter().cloned());
         User {
             id: self.id,
             email: self.email.clone(),
