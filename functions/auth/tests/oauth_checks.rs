@@ -303,3 +303,20 @@ async fn id_tokens_that_are_not_for_us_are_refused(pool: PgPool) {
         assert_eq!(a.body["error"], "provider_error", "{what}: {}", a.body);
     }
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_suspended_account_gets_no_tokens_through_a_provider(pool: PgPool) {
+    let me = json!({ "id": 777, "kakao_account": {} });
+    let (h, _server) = kakao(pool, me).await;
+    let (location, _) = round_trip(&h, "kakao").await;
+    assert_eq!(exchange(&h, &location).await.status, 200);
+    sqlx::query(
+        "UPDATE users SET status = 'suspended', suspension_reason = 'test'
+         WHERE id = (SELECT user_id FROM user_identities WHERE subject = '777')",
+    )
+    .execute(&h.admin)
+    .await
+    .unwrap();
+    let (location, _) = round_trip(&h, "kakao").await;
+    assert_error(&exchange(&h, &location).await, 403, "ACCOUNT_SUSPENDED");
+}
