@@ -51,9 +51,28 @@ fn the_detector_meets_its_bars_on_the_evaluation_set() {
     let mut alarms = Vec::new();
     // Per expected category: (cases, judged at the expected level).
     let mut by_category: BTreeMap<(&str, &str), (u32, u32)> = BTreeMap::new();
+    // Per category name: (expected, judged, both).
+    let mut categories: BTreeMap<String, (u32, u32, u32)> = BTreeMap::new();
     for case in &cases {
         let judged = assess(case.message);
         let got = level_name(judged.level);
+        let named = judged.category.map(|c| {
+            serde_json::to_value(c)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        });
+        if case.level != "none" {
+            categories.entry(case.category.to_owned()).or_default().0 += 1;
+        }
+        if let Some(named) = &named {
+            let entry = categories.entry(named.clone()).or_default();
+            entry.1 += 1;
+            if named == case.category {
+                entry.2 += 1;
+            }
+        }
         let entry = by_category.entry((case.level, case.category)).or_default();
         entry.0 += 1;
         if got == case.level {
@@ -97,6 +116,22 @@ fn the_detector_meets_its_bars_on_the_evaluation_set() {
     if std::env::var_os("CRISIS_EVAL_VERBOSE").is_some() {
         println!("alarms:\n{}", alarms.join("\n"));
         println!("missed:\n{}", missed.join("\n"));
+    }
+    println!("| category | precision | recall |");
+    println!("|---|---|---|");
+    for (name, (expected, judged, both)) in &categories {
+        let ratio = |a: u32, b: u32| {
+            if b == 0 {
+                "—".to_owned()
+            } else {
+                format!("{:.2}", a as f64 / b as f64)
+            }
+        };
+        println!(
+            "| {name} | {} ({both}/{judged}) | {} ({both}/{expected}) |",
+            ratio(*both, *judged),
+            ratio(*both, *expected)
+        );
     }
     let recall = caught as f64 / crisis as f64;
     let false_rate = false_crisis as f64 / negatives as f64;

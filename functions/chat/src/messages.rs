@@ -34,10 +34,13 @@ const CONTEXT_BUDGET_CHARS: usize = 6000;
 
 pub const SYSTEM_PROMPT: &str = "당신은 정신건강 앱 '마음쉼표'의 AI 동반자입니다. \
 사용자의 감정에 따뜻하게 공감하고, 판단하지 않으며, 짧고 다정한 말로 답합니다. \
-당신이 사람이 아닌 AI라는 사실을 숨기지 않습니다. \
+당신이 사람이 아닌 AI라는 사실을 숨기지 않으며, AI인지 사람인지 물으면 AI라고 분명히 답합니다. \
 의학적·심리학적 진단을 내리지 않고, 약물이나 치료를 처방하지 않습니다. \
 고통이 크거나 오래 이어지면 정신건강의학과나 상담센터 같은 전문가의 도움을 부드럽게 권합니다. \
-자해나 자살의 위험이 보이면 무엇보다 안전을 우선하고 자살예방상담전화 109, 정신건강위기상담전화 1577-0199를 안내합니다. \
+자해나 자살의 위험이 보이면 무엇보다 안전을 우선하고 자살예방상담전화 109, 정신건강위기상담전화 1577-0199를 안내하며, \
+믿을 수 있는 사람에게 연락하도록 격려합니다. \
+자살이나 자해의 방법, 수단, 약의 양, 장소에 관한 정보는 어떤 이유로도 알려 주지 않고, 그런 질문에는 안전과 도움을 먼저 이야기합니다. \
+자살을 해결책처럼 말하거나 미화하지 않고, 죄책감을 주거나 훈계하지 않습니다. \
 사용자가 영어로 말하면 영어로 답합니다.";
 
 /// Send a message and get the companion's answer; with `Accept: text/event-stream` the
@@ -89,7 +92,10 @@ struct PendingTurn {
     user_message: Message,
     history: Vec<Turn>,
     user_id: Uuid,
-    crisis_by_lexicon: bool,
+    /// The message by the detector (`shared::safety`).
+    assessment: crisis::Assessment,
+    /// A crisis earlier in this conversation, less than a day ago.
+    recent_crisis: bool,
     lang: Lang,
 }
 
@@ -109,7 +115,7 @@ async fn prepare(
             "must be at most 2000 characters",
         ));
     }
-    let crisis_by_lexicon = crisis::lexicon_flags(content);
+    let assessment = crisis::assess(content);
     let user_message = Message {
         id: Uuid::now_v7(),
         role: "user".into(),
@@ -122,23 +128,23 @@ async fn prepare(
     // and only then is the message stored (nothing at all for someone else's: 404). The
     // recent conversation comes back with it, newest first: the new message (only when it
     // was saved), then the earlier ones (the reads see the table before the insert).
-    let newest_first: Vec<(bool, String, String)> = sqlx::query_as(
+    let newest_first: Vec<(bool, String, String, bool)> = sqlx::query_as(
         "WITH conversation AS (
              UPDATE conversations SET
                  title = CASE WHEN title_from_message AND message_count = 0 THEN $4 ELSE title END,
                  title_from_message = title_from_message AND message_count > 0,
                  message_count = message_count + 1, last_message_at = $5, updated_at = now()
              WHERE id = $1 AND user_id = $2
-             RETURNING id
+             RETURNING id, COALESCE(crisis_until > now(), false) AS recent_crisis
          ),
          saved AS (
              INSERT INTO chat_messages (id, conversation_id, role, content, created_at)
              SELECT $6, id, 'user', $3, $5 FROM conversation
              RETURNING role, content
          )
-         SELECT true, role, content FROM saved
+         SELECT true, role, content, (SELECT recent_crisis FROM conversation) FROM saved
          UNION ALL
-         (SELECT false, role, content FROM chat_messages
+         (SELECT false, role, content, false FROM chat_messages
           WHERE conversation_id = (SELECT id FROM conversation)
           ORDER BY created_at DESC, id DESC LIMIT 39)",
     )
@@ -150,56 +156,104 @@ async fn prepare(
     .bind(user_message.id)
     .fetch_all(&state.db)
     .await?;
-    if !newest_first.first().is_some_and(|(saved, _, _)| *saved) {
+    let Some(&(true, _, _, recent_crisis)) = newest_first.first() else {
         return Err(ApiError::not_found());
-    }
+    };
     Ok(PendingTurn {
         conversation_id: id,
-        history: context(newest_first.into_iter().map(|(_, role, text)| (role, text))),
+        history: context(
+            newest_first
+                .into_iter()
+                .map(|(_, role, text, _)| (role, text)),
+        ),
         user_message,
         user_id: user.id,
-        crisis_by_lexicon,
+        assessment,
+        recent_crisis,
         lang: Lang::current(),
     })
 }
 
-/// The crisis check beyond the lexicon (the provider's moderation), run alongside the
-/// model's answer so that it adds no waiting; a crisis is recorded without the words.
-async fn assess(state: &AppState, turn: &PendingTurn) -> Safety {
-    let crisis_by_moderation = state
+/// The message's safety: the detector's judgement, raised to `crisis` when the provider's
+/// moderation flags self-harm (run alongside the model's answer, so it adds no waiting), and
+/// kept at `concern` with the lines for a day after a crisis in the conversation. A crisis
+/// is recorded without the words, and the conversation remembers it.
+async fn assess(state: &AppState, turn: &PendingTurn) -> (Safety, Handling) {
+    let moderation = state
         .companion
-        .flags_self_harm(&turn.user_message.content)
+        .moderate(&turn.user_message.content)
         .await
-        == Some(true);
-    if !turn.crisis_by_lexicon && !crisis_by_moderation {
-        return Safety::calm();
+        .unwrap_or_default();
+    let mut assessment = turn.assessment;
+    if moderation.flagged && assessment.level != crisis::Level::Crisis {
+        assessment = crisis::Assessment {
+            level: crisis::Level::Crisis,
+            category: None,
+        };
     }
-    let mut sources = Vec::new();
-    if turn.crisis_by_lexicon {
-        sources.push("lexicon");
+    // Counts for the team, never who or what (our own logs only, outside the request's span).
+    if assessment.level != crisis::Level::None {
+        tracing::info!(target: PRIVATE, parent: None, level = ?assessment.level, category = ?assessment.category, moderation = moderation.flagged, "safety assessment");
     }
-    if crisis_by_moderation {
-        sources.push("moderation");
+    let handling =
+        if assessment.category == Some(crisis::Category::Means) || moderation.instructions {
+            Handling::Replace
+        } else {
+            Handling::Lead
+        };
+    if assessment.level == crisis::Level::Crisis {
+        let mut sources = Vec::new();
+        if turn.assessment.level == crisis::Level::Crisis {
+            sources.push("lexicon");
+        }
+        if moderation.flagged {
+            sources.push("moderation");
+        }
+        let recorded = sqlx::query(
+            "WITH remembered AS (
+                 UPDATE conversations SET crisis_until = now() + interval '24 hours' WHERE id = $3
+             )
+             INSERT INTO safety_events (id, user_id, conversation_id, message_id, sources)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(turn.user_id)
+        .bind(turn.conversation_id)
+        .bind(turn.user_message.id)
+        .bind(&sources)
+        .execute(&state.db)
+        .await;
+        if let Err(e) = recorded {
+            // The person's answer matters more than the record.
+            tracing::error!(target: PRIVATE, parent: None, error = %ErrorChain(&e), "could not record a safety event");
+        }
     }
-    let event_id = Uuid::now_v7();
-    let recorded = sqlx::query(
-        "INSERT INTO safety_events (id, user_id, conversation_id, message_id, sources) VALUES ($1, $2, $3, $4, $5)",
+    (
+        Safety::of(assessment).remembering(turn.recent_crisis),
+        handling,
     )
-    .bind(event_id)
-    .bind(turn.user_id)
-    .bind(turn.conversation_id)
-    .bind(turn.user_message.id)
-    .bind(&sources)
-    .execute(&state.db)
-    .await;
-    // Health data: our own logs only (never Sentry), outside the request's span (which names
-    // the person), with the opaque id of the recorded event.
-    if let Err(e) = recorded {
-        // The person's answer matters more than the record.
-        tracing::error!(target: PRIVATE, parent: None, error = %ErrorChain(&e), "could not record a safety event");
+}
+
+/// What becomes of the model's words when the message shows risk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handling {
+    /// Our words first, then the model's.
+    Lead,
+    /// Our words only: the message asks for means, or moderation saw instructions; nothing
+    /// of the model's (which might answer it) passes.
+    Replace,
+}
+
+/// What the reply says first for `safety`, if anything.
+fn safety_words(safety: &Safety, english: bool) -> Option<&'static str> {
+    match safety.level {
+        crisis::Level::Crisis => Some(safety::crisis_preamble(english)),
+        crisis::Level::Concern if safety.category == Some(crisis::Category::ThirdParty) => {
+            Some(safety::helping_someone(english))
+        }
+        crisis::Level::Concern => Some(safety::gentle_lines(english)),
+        crisis::Level::None => None,
     }
-    tracing::warn!(target: PRIVATE, parent: None, %event_id, ?sources, "crisis signals in a message");
-    Safety::crisis()
 }
 
 /// The recent conversation within the budget, oldest first, from (role, text) newest first.
@@ -257,31 +311,33 @@ async fn save_reply(
     Ok(message)
 }
 
-/// The reply the person gets: with the crisis lines first when the message showed risk;
-/// without any model at all if the model failed then.
+/// The reply the person gets: our words first when the message showed risk (only ours when
+/// the model must not answer it); ours alone if the model failed then.
 fn compose(
     turn: &PendingTurn,
-    safety: &Safety,
+    (safety, handling): &(Safety, Handling),
     model: Result<String, shared::ai::AiError>,
     provider: &'static str,
 ) -> Result<(String, &'static str), shared::ai::AiError> {
-    let preamble = safety::crisis_preamble(turn.lang == Lang::En);
-    match (model, safety.crisis_detected) {
-        (Ok(text), false) => Ok((text, provider)),
-        (Ok(text), true) => Ok((format!("{preamble}\n\n{text}"), provider)),
-        (Err(_), true) => Ok((preamble.to_owned(), "offline")),
-        (Err(e), false) => Err(e),
+    let ours = safety_words(safety, turn.lang == Lang::En);
+    let replace = safety.level == crisis::Level::Crisis && *handling == Handling::Replace;
+    match (model, ours) {
+        (_, Some(ours)) if replace => Ok((ours.to_owned(), "offline")),
+        (Ok(text), None) => Ok((text, provider)),
+        (Ok(text), Some(ours)) => Ok((format!("{ours}\n\n{text}"), provider)),
+        (Err(_), Some(ours)) => Ok((ours.to_owned(), "offline")),
+        (Err(e), None) => Err(e),
     }
 }
 
 async fn answer(state: &AppState, turn: PendingTurn) -> ApiResult<Reply<Exchange>> {
     let english = turn.lang == Lang::En;
-    let (safety, model) = tokio::join!(
+    let (judged, model) = tokio::join!(
         assess(state, &turn),
         state.companion.reply(SYSTEM_PROMPT, &turn.history, english)
     );
     let (content, provider) =
-        compose(&turn, &safety, model, state.companion.provider()).map_err(|e| {
+        compose(&turn, &judged, model, state.companion.provider()).map_err(|e| {
             tracing::warn!(conversation_id = %turn.conversation_id, error = %ErrorChain(&e), "AI companion unavailable");
             ApiError::code(ErrorCode::AiUnavailable)
         })?;
@@ -289,7 +345,7 @@ async fn answer(state: &AppState, turn: PendingTurn) -> ApiResult<Reply<Exchange
     Ok(Reply::created(Exchange {
         user_message: turn.user_message,
         assistant_message,
-        safety,
+        safety: judged.0,
     }))
 }
 
@@ -327,14 +383,18 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
         let english = turn.lang == Lang::En;
         // The moderation check and the model's first bytes are awaited together; the crisis
         // lines, when needed, still come before the model's first word.
-        let (safety, upstream) = tokio::join!(
+        let (judged, upstream) = tokio::join!(
             assess(&state, &turn),
             state
                 .companion
                 .stream(SYSTEM_PROMPT, &turn.history, english)
         );
-        if safety.crisis_detected {
-            emit(delta(&format!("{}\n\n", safety::crisis_preamble(english)))).await;
+        let ours = safety_words(&judged.0, english);
+        // The model's words are not shown at all when they must not pass.
+        let replace = judged.0.level == crisis::Level::Crisis && judged.1 == Handling::Replace;
+        if let Some(ours) = ours {
+            let tail = if replace { "" } else { "\n\n" };
+            emit(delta(&format!("{ours}{tail}"))).await;
         }
         let mut text = String::new();
         let mut failure = None;
@@ -343,7 +403,9 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
                 while let Some(piece) = pieces.next().await {
                     match piece {
                         Ok(piece) => {
-                            emit(delta(&piece)).await;
+                            if !replace {
+                                emit(delta(&piece)).await;
+                            }
                             text.push_str(&piece);
                         }
                         Err(e) => {
@@ -360,7 +422,7 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
             None => Err(shared::ai::AiError::new("empty reply")),
             Some(e) => Err(e),
         };
-        let (content, provider) = match compose(&turn, &safety, model, state.companion.provider()) {
+        let (content, provider) = match compose(&turn, &judged, model, state.companion.provider()) {
             Ok(reply) => reply,
             Err(e) => {
                 tracing::warn!(conversation_id = %turn.conversation_id, error = %ErrorChain(&e), "AI companion unavailable (stream)");
@@ -377,7 +439,7 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
                 let exchange = Exchange {
                     user_message: turn.user_message,
                     assistant_message,
-                    safety,
+                    safety: judged.0,
                 };
                 emit(done_event(&exchange)).await;
             }

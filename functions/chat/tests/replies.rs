@@ -33,7 +33,7 @@ async fn a_plain_reply_is_saved_with_the_message(pool: PgPool) {
     assert_eq!(data["assistant_message"]["provider"], "openai");
     assert_eq!(
         data["safety"],
-        json!({ "crisis_detected": false, "resources": [] })
+        json!({ "crisis_detected": false, "level": "none", "category": null, "resources": [] })
     );
     assert!(a.headers.contains_key("ratelimit-remaining"));
 

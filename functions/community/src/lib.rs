@@ -27,11 +27,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(comments::update, comments::delete))
 }
 
-/// The hotlines when any of `texts` shows risk (the content is published all the same).
-/// Our own logs count it without the words or anyone's id.
+/// The hotlines when any of `texts` shows risk (the content is published all the same): the
+/// most severe judgement of them. Our own logs count it without the words or anyone's id.
 fn assess(what: &'static str, texts: &[&str]) -> Option<Safety> {
-    texts.iter().any(|t| safety::lexicon_flags(t)).then(|| {
-        tracing::warn!(target: PRIVATE, parent: None, what, "crisis signals in community content");
-        Safety::crisis()
+    let judged = texts
+        .iter()
+        .map(|t| safety::assess(t))
+        .max_by_key(|a| a.level)?;
+    (judged.level != safety::Level::None).then(|| {
+        tracing::info!(target: PRIVATE, parent: None, what, level = ?judged.level, category = ?judged.category, "safety assessment");
+        Safety::of(judged)
     })
 }

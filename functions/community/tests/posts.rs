@@ -452,6 +452,8 @@ async fn a_post_or_comment_that_shows_risk_carries_the_hotlines(pool: PgPool) {
     )
     .await;
     assert_eq!(post["safety"]["crisis_detected"], true);
+    assert_eq!(post["safety"]["level"], "crisis");
+    assert_eq!(post["safety"]["category"], "intent");
     let phones: Vec<&str> = post["safety"]["resources"]
         .as_array()
         .unwrap()
@@ -486,8 +488,21 @@ async fn a_post_or_comment_that_shows_risk_carries_the_hotlines(pool: PgPool) {
     )
     .await;
     assert!(calm.get("safety").is_none(), "{calm}");
+    // Despair without a signal of danger: the lines, offered gently.
+    let heavy = expect(
+        &h,
+        &me,
+        "POST",
+        &format!("/posts/{id}/comments"),
+        json!({ "content": "아무것도 나아질 것 같지 않아요" }),
+        201,
+    )
+    .await;
+    assert_eq!(heavy["safety"]["level"], "concern", "{heavy}");
+    assert_eq!(heavy["safety"]["crisis_detected"], false);
+    assert!(!heavy["safety"]["resources"].as_array().unwrap().is_empty());
 
     let lines = logs.text();
-    assert!(lines.contains("crisis signals"), "{lines}");
+    assert!(lines.contains("safety assessment"), "{lines}");
     assert!(!me.named_in(&lines), "{lines}");
 }

@@ -11,6 +11,15 @@ use futures_util::Stream;
 
 use crate::config::{ConfigError, Settings};
 
+/// Self-harm as a moderation check sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SelfHarm {
+    /// Any self-harm: the topic, intent or instructions.
+    pub flagged: bool,
+    /// Asking for or giving means and methods: the model's own words must not pass.
+    pub instructions: bool,
+}
+
 /// One earlier message of the conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Turn {
@@ -95,11 +104,11 @@ impl Companion {
         }
     }
 
-    /// Whether the provider's moderation flags self-harm in `text`; `None` when there is no
+    /// What the provider's moderation says of self-harm in `text`; `None` when there is no
     /// such check (offline) or it failed (the lexicon still applies).
-    pub async fn flags_self_harm(&self, text: &str) -> Option<bool> {
+    pub async fn moderate(&self, text: &str) -> Option<SelfHarm> {
         match self {
-            Self::OpenAi(ai) => ai.flags_self_harm(text).await,
+            Self::OpenAi(ai) => ai.moderate(text).await,
             Self::Offline => None,
         }
     }

@@ -168,7 +168,7 @@ impl OpenAi {
         Ok(Box::pin(pieces))
     }
 
-    pub async fn flags_self_harm(&self, text: &str) -> Option<bool> {
+    pub async fn moderate(&self, text: &str) -> Option<super::SelfHarm> {
         let request = CreateModerationRequestArgs::default()
             .input(text)
             .model("omni-moderation-latest")
@@ -180,10 +180,19 @@ impl OpenAi {
         )
         .await
         {
-            Ok(Ok(response)) => Some(response.results.iter().any(|r| {
-                let c = &r.categories;
-                c.self_harm || c.self_harm_intent || c.self_harm_instructions
-            })),
+            Ok(Ok(response)) => Some(response.results.iter().fold(
+                super::SelfHarm::default(),
+                |seen, r| {
+                    let c = &r.categories;
+                    super::SelfHarm {
+                        flagged: seen.flagged
+                            || c.self_harm
+                            || c.self_harm_intent
+                            || c.self_harm_instructions,
+                        instructions: seen.instructions || c.self_harm_instructions,
+                    }
+                },
+            )),
             Ok(Err(e)) => {
                 tracing::warn!(error = %ErrorChain(&unavailable(e)), "moderation unavailable; the lexicon still applies");
                 None

@@ -177,102 +177,180 @@ enum Context {
 struct Pattern {
     kind: Kind,
     script: Script,
-    /// Parts that must follow one another, each within [`GAP`] of the previous one.
-    parts: Vec<String>,
+    /// Ids of the parts (in [`Table`]) that must follow one another, each within the gap of
+    /// the previous one.
+    parts: Vec<usize>,
 }
 
 /// How far apart (characters in Korean, words in English) the parts of a pattern may be.
 const GAP_KOREAN: usize = 8;
 const GAP_ENGLISH: usize = 4;
 
+/// The patterns, and every distinct part of them in two automata (one per script) that find
+/// them all in one pass over a message.
+struct Table {
+    patterns: Vec<Pattern>,
+    korean: aho_corasick::AhoCorasick,
+    english: aho_corasick::AhoCorasick,
+    /// How many parts there are.
+    parts: usize,
+    /// Automaton match ids → part ids: Korean, English.
+    ids: [Vec<usize>; 2],
+    /// Part id → the patterns that start with it (only those are checked).
+    by_first: Vec<Vec<usize>>,
+}
+
 /// The table (`patterns.tsv`, kept beside this file): `kind category script pattern`.
-fn patterns() -> &'static [Pattern] {
-    static PATTERNS: std::sync::OnceLock<Vec<Pattern>> = std::sync::OnceLock::new();
-    PATTERNS.get_or_init(|| {
-        include_str!("patterns.tsv")
+fn table() -> &'static Table {
+    static TABLE: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut korean: Vec<String> = Vec::new();
+        let mut english: Vec<String> = Vec::new();
+        let mut parts: Vec<(Script, usize)> = Vec::new();
+        let mut known: std::collections::HashMap<(bool, String), usize> =
+            std::collections::HashMap::new();
+        let mut patterns = Vec::new();
+        for line in include_str!("patterns.tsv")
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .map(|line| {
-                let fields: Vec<&str> = line.split('\t').collect();
-                let [kind, name, script, pattern] = fields[..] else {
-                    panic!("patterns.tsv: four fields expected: {line}");
-                };
-                let kind = match (kind, name) {
-                    ("signal", name) => Kind::Signal(
-                        Category::parse(name).unwrap_or_else(|| panic!("patterns.tsv: {name}")),
-                    ),
-                    ("topic", name) => Kind::Topic(
-                        Category::parse(name).unwrap_or_else(|| panic!("patterns.tsv: {name}")),
-                    ),
-                    ("own", _) => Kind::Own,
-                    ("context", "topic") => Kind::Context(Context::Topic),
-                    ("context", "third_party") => Kind::Context(Context::ThirdParty),
-                    ("context", "recovered") => Kind::Context(Context::Recovered),
-                    _ => panic!("patterns.tsv: unknown kind {kind} {name}"),
-                };
-                let script = match script {
-                    "ko" => Script::Korean,
-                    "en" => Script::English,
-                    _ => panic!("patterns.tsv: unknown script {script}"),
-                };
-                let parts = pattern
-                    .split('~')
-                    .map(|part| match script {
+        {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [kind, name, script, pattern] = fields[..] else {
+                panic!("patterns.tsv: four fields expected: {line}");
+            };
+            let kind = match (kind, name) {
+                ("signal", name) => Kind::Signal(
+                    Category::parse(name).unwrap_or_else(|| panic!("patterns.tsv: {name}")),
+                ),
+                ("topic", name) => Kind::Topic(
+                    Category::parse(name).unwrap_or_else(|| panic!("patterns.tsv: {name}")),
+                ),
+                ("own", _) => Kind::Own,
+                ("context", "topic") => Kind::Context(Context::Topic),
+                ("context", "third_party") => Kind::Context(Context::ThirdParty),
+                ("context", "recovered") => Kind::Context(Context::Recovered),
+                _ => panic!("patterns.tsv: unknown kind {kind} {name}"),
+            };
+            let script = match script {
+                "ko" => Script::Korean,
+                "en" => Script::English,
+                _ => panic!("patterns.tsv: unknown script {script}"),
+            };
+            let ids = pattern
+                .split('~')
+                .map(|part| {
+                    // English parts are whole words: padded as the text is.
+                    let form = match script {
                         Script::Korean => korean_form(part),
-                        Script::English => english_form(part).trim().to_owned(),
+                        Script::English => format!(" {} ", english_form(part).trim()),
+                    };
+                    let key = (script == Script::Korean, form.clone());
+                    *known.entry(key).or_insert_with(|| {
+                        let list = match script {
+                            Script::Korean => &mut korean,
+                            Script::English => &mut english,
+                        };
+                        list.push(form);
+                        parts.push((script, list.len() - 1));
+                        parts.len() - 1
                     })
-                    .collect();
-                Pattern {
-                    kind,
-                    script,
-                    parts,
-                }
-            })
-            .collect()
+                })
+                .collect();
+            patterns.push(Pattern {
+                kind,
+                script,
+                parts: ids,
+            });
+        }
+        let automaton = |words: &[String]| {
+            aho_corasick::AhoCorasick::new(words).expect("the crisis patterns build an automaton")
+        };
+        let mut ids = [vec![0; korean.len()], vec![0; english.len()]];
+        for (part, (script, index)) in parts.iter().enumerate() {
+            ids[(*script == Script::English) as usize][*index] = part;
+        }
+        let mut by_first = vec![Vec::new(); parts.len()];
+        for (index, pattern) in patterns.iter().enumerate() {
+            by_first[pattern.parts[0]].push(index);
+        }
+        Table {
+            patterns,
+            korean: automaton(&korean),
+            english: automaton(&english),
+            parts: parts.len(),
+            ids,
+            by_first,
+        }
     })
 }
 
-/// Whether `parts` occur in order in `text`, each starting within `gap` of the previous
-/// one's end (`text` and the parts in the same form; English padded with spaces).
-fn occurs(text: &str, parts: &[String], script: Script) -> bool {
-    let find = |from: usize, part: &str| -> Option<(usize, usize)> {
-        match script {
-            Script::Korean => text[from..]
-                .find(part)
-                .map(|i| (from + i, from + i + part.len())),
-            Script::English => text[from..]
-                .find(&format!(" {part} "))
-                .map(|i| (from + i, from + i + part.len() + 1)),
-        }
-    };
-    let Some((first, rest)) = parts.split_first() else {
-        return false;
-    };
-    let mut start = 0;
-    'first: while let Some((at, mut end)) = find(start, first) {
-        for part in rest {
-            let Some((next, next_end)) = find(end, part) else {
-                return false;
-            };
-            let between = &text[end..next];
-            let distance = match script {
-                Script::Korean => between.chars().count(),
-                Script::English => between.split_whitespace().count(),
-            };
-            let gap = if script == Script::Korean {
-                GAP_KOREAN
-            } else {
-                GAP_ENGLISH
-            };
-            if distance > gap {
-                start = at + first.len().max(1);
-                continue 'first;
+/// Where each part occurs in a message: part id → (start, end) byte ranges.
+struct Found {
+    at: Vec<Vec<(usize, usize)>>,
+}
+
+impl Found {
+    fn scan(table: &Table, korean: &str, english: &str) -> Self {
+        let mut at = vec![Vec::new(); table.parts];
+        for (script, automaton, text) in [(0, &table.korean, korean), (1, &table.english, english)]
+        {
+            for m in automaton.find_overlapping_iter(text) {
+                at[table.ids[script][m.pattern().as_usize()]].push((m.start(), m.end()));
             }
-            end = next_end;
         }
-        return true;
+        Self { at }
     }
-    false
+
+    /// Whether the pattern's parts occur in order, each starting within the gap of the
+    /// previous one's end (English parts share their padding space).
+    fn pattern(&self, pattern: &Pattern, text: &str) -> bool {
+        let (gap, english) = match pattern.script {
+            Script::Korean => (GAP_KOREAN, false),
+            Script::English => (GAP_ENGLISH, true),
+        };
+        let follows = |end: usize, rest: &[usize]| -> bool {
+            fn go(
+                found: &Found,
+                text: &str,
+                end: usize,
+                rest: &[usize],
+                gap: usize,
+                english: bool,
+            ) -> bool {
+                let Some((&part, more)) = rest.split_first() else {
+                    return true;
+                };
+                found.at[part].iter().any(|&(start, next_end)| {
+                    let start = if english { start + 1 } else { start };
+                    start >= end
+                        && {
+                            let between = &text[end..start];
+                            let distance = if english {
+                                between.split_whitespace().count()
+                            } else {
+                                between.chars().count()
+                            };
+                            distance <= gap
+                        }
+                        && go(
+                            found,
+                            text,
+                            if english { next_end - 1 } else { next_end },
+                            more,
+                            gap,
+                            english,
+                        )
+                })
+            }
+            go(self, text, end, rest, gap, english)
+        };
+        let Some((&first, rest)) = pattern.parts.split_first() else {
+            return false;
+        };
+        self.at[first]
+            .iter()
+            .any(|&(_, end)| follows(if english { end - 1 } else { end }, rest))
+    }
 }
 
 /// The risk `text` shows, by the pattern table: signals of each category, weighed against
@@ -286,12 +364,20 @@ pub fn assess(text: &str) -> Assessment {
     let mut topic_word: Option<Category> = None;
     let mut own = false;
     let mut contexts = Vec::new();
-    for p in patterns() {
+    let table = table();
+    let found = Found::scan(table, &korean, &english);
+    let candidates = found
+        .at
+        .iter()
+        .enumerate()
+        .filter(|(_, at)| !at.is_empty())
+        .flat_map(|(part, _)| &table.by_first[part]);
+    for p in candidates.map(|&index| &table.patterns[index]) {
         let form = match p.script {
             Script::Korean => &korean,
             Script::English => &english,
         };
-        if !occurs(form, &p.parts, p.script) {
+        if !found.pattern(p, form) {
             continue;
         }
         match p.kind {
@@ -350,7 +436,12 @@ pub struct Resource {
 /// `safety` of the API.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct Safety {
+    /// `level` is `crisis` (kept for the apps that read only this).
     pub crisis_detected: bool,
+    pub level: Level,
+    /// What kind of risk, when there is any.
+    pub category: Option<Category>,
+    /// The lines to call: with `crisis`, and offered gently with `concern`.
     pub resources: Vec<Resource>,
 }
 
@@ -358,13 +449,28 @@ impl Safety {
     pub fn calm() -> Self {
         Self {
             crisis_detected: false,
+            level: Level::None,
+            category: None,
             resources: Vec::new(),
         }
     }
 
+    /// A crisis that only the provider's moderation saw (no category of ours).
     pub fn crisis() -> Self {
+        Self::of(Assessment {
+            level: Level::Crisis,
+            category: None,
+        })
+    }
+
+    pub fn of(assessment: Assessment) -> Self {
+        if assessment.level == Level::None {
+            return Self::calm();
+        }
         Self {
-            crisis_detected: true,
+            crisis_detected: assessment.level == Level::Crisis,
+            level: assessment.level,
+            category: assessment.category,
             resources: vec![
                 Resource {
                     name: "자살예방상담전화",
@@ -382,6 +488,19 @@ impl Safety {
                     url: None,
                 },
             ],
+        }
+    }
+
+    /// The message's own assessment, at least `concern` with the lines while an earlier
+    /// crisis of the conversation is recent.
+    pub fn remembering(self, recent_crisis: bool) -> Self {
+        if recent_crisis && self.level == Level::None {
+            Self::of(Assessment {
+                level: Level::Concern,
+                category: None,
+            })
+        } else {
+            self
         }
     }
 }
