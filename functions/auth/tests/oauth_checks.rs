@@ -18,14 +18,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const FRONTEND: &str = "https://app.mindpause.test";
 
-fn query(location: &str, key: &str) -> Option<String> {
-    reqwest::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
 /// `GET /<provider>` then the browser back at the callback with `code`: the app's location,
 /// and the authorization URL we sent the browser to.
 async fn round_trip(h: &Harness, provider: &str) -> (String, String) {

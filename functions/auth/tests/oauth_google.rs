@@ -113,14 +113,6 @@ async fn back(g: &Google, callback: &str, cookie: Option<&str>) -> String {
     location
 }
 
-fn query(location: &str, key: &str) -> Option<String> {
-    reqwest::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
 /// The whole sign-in of `sub`: the app's one-time code.
 async fn sign_in(g: &Google, sub: &str) -> String {
     let (authorize, cookie) = start(g).await;

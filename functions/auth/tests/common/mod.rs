@@ -26,3 +26,12 @@ pub async fn register(h: &Harness, email: &str, nickname: &str, password: &str) 
 pub fn param(mail: &EmailRequest, name: &str) -> String {
     mail.params[name].as_str().unwrap().to_owned()
 }
+
+/// The value of `key` in the query of URL `location`.
+pub fn query(location: &str, key: &str) -> Option<String> {
+    reqwest::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
