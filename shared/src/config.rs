@@ -303,6 +303,9 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Keys the HMAC of list cursors (`CURSOR_SECRET_KEY`).
     pub cursor_secret: Secret,
+    /// Keys of the data sealed at rest (`DATA_ENCRYPTION_KEYS`, `id:base64` pairs, the
+    /// sealing key first): read by `sealing::Keyring`.
+    pub data_encryption_keys: Option<Secret>,
     /// The migrate job: `{"<function>": "<password>"}` of the functions' database roles
     /// (`FUNCTION_DATABASE_PASSWORDS`), which it lets log in.
     pub function_database_passwords: Option<Secret>,
@@ -523,6 +526,7 @@ impl Settings {
             cache_ttl: Duration::from_secs(v.positive("REDIS_CACHE_TTL", 3600)?),
             jwt,
             cursor_secret,
+            data_encryption_keys: v.opt_string("DATA_ENCRYPTION_KEYS").map(Secret::new),
             function_database_passwords: v
                 .opt_string("FUNCTION_DATABASE_PASSWORDS")
                 .map(Secret::new),

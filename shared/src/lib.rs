@@ -38,6 +38,8 @@ pub mod pagination;
 pub mod ratelimit;
 pub mod runtime;
 pub mod safety;
+#[cfg(feature = "sealing")]
+pub mod sealing;
 pub mod state;
 #[cfg(feature = "storage")]
 pub mod storage;

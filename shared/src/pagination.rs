@@ -144,6 +144,14 @@ impl<T> Page<T> {
             next_cursor,
         }
     }
+
+    /// The same page with each item converted (e.g. rows opened into what the API shows).
+    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self.items.into_iter().map(f).collect::<Result<_, _>>()?,
+            next_cursor: self.next_cursor,
+        })
+    }
 }
 
 #[cfg(test)]

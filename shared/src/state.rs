@@ -34,6 +34,9 @@ pub struct Inner {
     /// The AI companion (OpenAI, or offline in development).
     #[cfg(feature = "ai")]
     pub companion: crate::ai::Companion,
+    /// Seals and opens what people write for themselves.
+    #[cfg(feature = "sealing")]
+    pub keyring: crate::sealing::Keyring,
     /// Where files live (Cloud Storage, an emulator, or a directory), reached lazily.
     #[cfg(feature = "storage")]
     pub storage: crate::storage::Storage,
@@ -77,6 +80,8 @@ impl AppState {
         let links = FileLinks::new(settings.cursor_secret.expose(), &settings.files_url);
         #[cfg(feature = "storage")]
         let storage = crate::storage::Storage::new(&settings)?;
+        #[cfg(feature = "sealing")]
+        let keyring = crate::sealing::Keyring::from_settings(&settings)?;
         Ok(Self(Arc::new(Inner {
             settings,
             db,
@@ -92,6 +97,8 @@ impl AppState {
             companion,
             #[cfg(feature = "storage")]
             storage,
+            #[cfg(feature = "sealing")]
+            keyring,
         })))
     }
 }

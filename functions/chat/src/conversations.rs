@@ -10,7 +10,8 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::model::{
-    Conversation, ConversationDetail, CreateConversation, Message, TITLE_MAX, conversation_columns,
+    Conversation, ConversationDetail, ConversationRow, CreateConversation, MessageRow, TITLE,
+    TITLE_MAX, conversation_columns,
 };
 
 const LIST_SCOPE: &str = "conversations";
@@ -33,17 +34,18 @@ pub async fn create(
     if title.is_some_and(|t| t.chars().count() > TITLE_MAX) {
         return Err(ApiError::field("title", "must be at most 100 characters"));
     }
-    let conversation: Conversation = sqlx::query_as(concat!(
+    let shown = title.unwrap_or("새 대화");
+    let row: ConversationRow = sqlx::query_as(concat!(
         "INSERT INTO conversations (id, user_id, title, title_from_message) VALUES ($1, $2, $3, $4) RETURNING ",
         conversation_columns!()
     ))
     .bind(Uuid::now_v7())
     .bind(user.id)
-    .bind(title.unwrap_or("새 대화"))
+    .bind(state.keyring.seal(TITLE, user.id, shown))
     .bind(title.is_none())
     .fetch_one(&state.db)
     .await?;
-    Ok(Reply::created(conversation))
+    Ok(Reply::created(row.open(&state.keyring, user.id)?))
 }
 
 /// Your conversations, most recent activity first.
@@ -57,7 +59,7 @@ pub async fn list(
 ) -> ApiResult<Reply<Page<Conversation>>> {
     let limit = page.limit()?;
     let after: Option<Keyset> = page.position(&state.cursors, LIST_SCOPE)?;
-    let rows: Vec<Conversation> = sqlx::query_as(concat!(
+    let rows: Vec<ConversationRow> = sqlx::query_as(concat!(
         "SELECT ",
         conversation_columns!(),
         " FROM conversations
@@ -70,21 +72,18 @@ pub async fn list(
     .bind(i64::from(limit) + 1)
     .fetch_all(&state.db)
     .await?;
-    Ok(Reply::ok(Page::from_rows(
-        rows,
-        limit,
-        &state.cursors,
-        LIST_SCOPE,
-        |c| Keyset {
-            at: c.last_message_at,
-            id: c.id,
-        },
-    )))
+    let page = Page::from_rows(rows, limit, &state.cursors, LIST_SCOPE, |c| Keyset {
+        at: c.last_message_at,
+        id: c.id,
+    });
+    Ok(Reply::ok(
+        page.try_map(|row| row.open(&state.keyring, user.id))?,
+    ))
 }
 
 /// The user's conversation, or 404 (someone else's too).
 async fn owned(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Conversation> {
-    sqlx::query_as(concat!(
+    let row: ConversationRow = sqlx::query_as(concat!(
         "SELECT ",
         conversation_columns!(),
         " FROM conversations WHERE id = $1 AND user_id = $2"
@@ -93,7 +92,8 @@ async fn owned(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Convers
     .bind(user.id)
     .fetch_optional(&state.db)
     .await?
-    .ok_or_else(ApiError::not_found)
+    .ok_or_else(ApiError::not_found)?;
+    Ok(row.open(&state.keyring, user.id)?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -122,7 +122,7 @@ pub async fn get(
     let limit = page.limit()?;
     let before: Option<Keyset> = page.position(&state.cursors, MESSAGES_SCOPE)?;
     let conversation = owned(&state, &user, id).await?;
-    let rows: Vec<Message> = sqlx::query_as(
+    let rows: Vec<MessageRow> = sqlx::query_as(
         "SELECT id, role, content, provider, created_at FROM chat_messages
          WHERE conversation_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
          ORDER BY created_at DESC, id DESC LIMIT $4",
@@ -137,6 +137,7 @@ pub async fn get(
         at: m.created_at,
         id: m.id,
     });
+    let page = page.try_map(|row| row.open(&state.keyring, user.id))?;
     let mut messages = page.items;
     messages.reverse();
     Ok(Reply::ok(ConversationDetail {

@@ -22,7 +22,7 @@ use shared::{ApiError, ApiResult, AppState, ErrorCode, Reply};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::model::{CONTENT_MAX, Exchange, Message, SendMessage, title_from};
+use crate::model::{CONTENT, CONTENT_MAX, Exchange, Message, SendMessage, TITLE, title_from};
 use crate::safety;
 use shared::safety::{self as crisis, Safety};
 
@@ -128,7 +128,7 @@ async fn prepare(
     // and only then is the message stored (nothing at all for someone else's: 404). The
     // recent conversation comes back with it, newest first: the new message (only when it
     // was saved), then the earlier ones (the reads see the table before the insert).
-    let newest_first: Vec<(bool, String, String, bool)> = sqlx::query_as(
+    let newest_first: Vec<(bool, String, Vec<u8>, bool)> = sqlx::query_as(
         "WITH conversation AS (
              UPDATE conversations SET
                  title = CASE WHEN title_from_message AND message_count = 0 THEN $4 ELSE title END,
@@ -150,8 +150,8 @@ async fn prepare(
     )
     .bind(id)
     .bind(user.id)
-    .bind(&user_message.content)
-    .bind(title_from(content))
+    .bind(state.keyring.seal(CONTENT, user.id, content))
+    .bind(state.keyring.seal(TITLE, user.id, &title_from(content)))
     .bind(user_message.created_at)
     .bind(user_message.id)
     .fetch_all(&state.db)
@@ -159,13 +159,18 @@ async fn prepare(
     let Some(&(true, _, _, recent_crisis)) = newest_first.first() else {
         return Err(ApiError::not_found());
     };
+    let mut history = Vec::with_capacity(newest_first.len());
+    for (new, role, sealed, _) in newest_first {
+        let text = if new {
+            content.to_owned()
+        } else {
+            state.keyring.open(CONTENT, user.id, &sealed)?
+        };
+        history.push((role, text));
+    }
     Ok(PendingTurn {
         conversation_id: id,
-        history: context(
-            newest_first
-                .into_iter()
-                .map(|(_, role, text, _)| (role, text)),
-        ),
+        history: context(history.into_iter()),
         user_message,
         user_id: user.id,
         assessment,
@@ -280,7 +285,7 @@ fn context(newest_first: impl Iterator<Item = (String, String)>) -> Vec<Turn> {
 /// as it would have been.
 async fn save_reply(
     state: &AppState,
-    conversation_id: Uuid,
+    turn: &PendingTurn,
     content: &str,
     provider: &str,
 ) -> ApiResult<Message> {
@@ -302,8 +307,8 @@ async fn save_reply(
          SELECT $1, id, 'assistant', $3, $4, $5 FROM conversation",
     )
     .bind(message.id)
-    .bind(conversation_id)
-    .bind(&message.content)
+    .bind(turn.conversation_id)
+    .bind(state.keyring.seal(CONTENT, turn.user_id, content))
     .bind(provider)
     .bind(message.created_at)
     .execute(&state.db)
@@ -341,7 +346,7 @@ async fn answer(state: &AppState, turn: PendingTurn) -> ApiResult<Reply<Exchange
             tracing::warn!(conversation_id = %turn.conversation_id, error = %ErrorChain(&e), "AI companion unavailable");
             ApiError::code(ErrorCode::AiUnavailable)
         })?;
-    let assistant_message = save_reply(state, turn.conversation_id, &content, provider).await?;
+    let assistant_message = save_reply(state, &turn, &content, provider).await?;
     Ok(Reply::created(Exchange {
         user_message: turn.user_message,
         assistant_message,
@@ -434,7 +439,7 @@ fn stream(state: AppState, turn: PendingTurn) -> impl IntoResponse {
                 return;
             }
         };
-        match save_reply(&state, turn.conversation_id, &content, provider).await {
+        match save_reply(&state, &turn, &content, provider).await {
             Ok(assistant_message) => {
                 let exchange = Exchange {
                     user_message: turn.user_message,

@@ -7,12 +7,18 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use shared::safety::Safety;
+use shared::sealing::{Column, Keyring, SealError};
+
+/// Where titles and messages are stored, sealed for the conversation's owner (a title may be
+/// the first line of the first message).
+pub const TITLE: Column = Column("conversations.title");
+pub const CONTENT: Column = Column("chat_messages.content");
 
 pub const TITLE_MAX: usize = 100;
 pub const CONTENT_MAX: usize = 2000;
 
 /// `conversation` of the API.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Conversation {
     pub id: Uuid,
     pub title: String,
@@ -22,6 +28,31 @@ pub struct Conversation {
     pub message_count: i32,
 }
 
+/// A row of `conversations`, its title still sealed.
+#[derive(Debug, FromRow)]
+pub struct ConversationRow {
+    pub id: Uuid,
+    pub title: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_message_at: DateTime<Utc>,
+    pub message_count: i32,
+}
+
+impl ConversationRow {
+    pub fn open(self, keys: &Keyring, owner: Uuid) -> Result<Conversation, SealError> {
+        Ok(Conversation {
+            id: self.id,
+            title: keys.open(TITLE, owner, &self.title)?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            last_message_at: self.last_message_at,
+            message_count: self.message_count,
+        })
+    }
+}
+
+/// The columns of [`ConversationRow`].
 macro_rules! conversation_columns {
     () => {
         "id, title, created_at, updated_at, last_message_at, message_count"
@@ -30,7 +61,7 @@ macro_rules! conversation_columns {
 pub(crate) use conversation_columns;
 
 /// `message` of the API; assistant messages also carry `provider`.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Message {
     pub id: Uuid,
     /// `user` or `assistant`.
@@ -40,6 +71,28 @@ pub struct Message {
     /// `openai` or `offline` (assistant messages).
     pub provider: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A row of `chat_messages`, its content still sealed.
+#[derive(Debug, FromRow)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub role: String,
+    pub content: Vec<u8>,
+    pub provider: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl MessageRow {
+    pub fn open(self, keys: &Keyring, owner: Uuid) -> Result<Message, SealError> {
+        Ok(Message {
+            id: self.id,
+            role: self.role,
+            content: keys.open(CONTENT, owner, &self.content)?,
+            provider: self.provider,
+            created_at: self.created_at,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

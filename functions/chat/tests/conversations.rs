@@ -202,3 +202,71 @@ async fn conversations_list_by_activity_and_messages_page_backwards(pool: PgPool
         "oldest to newest, no duplicates (ids are time-ordered)"
     );
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn messages_and_titles_are_stored_sealed_for_their_owner(pool: PgPool) {
+    let h = harness(pool, &[]);
+    let (me, token) = access_token(&h.state, Role::User).await;
+    let id = conversation(&h, &token).await;
+    let words = "요즘 회사에서 너무 지쳐서 아무것도 하기 싫어";
+    assert_eq!(say(&h, &token, &id, words).await.status, 201);
+
+    let stored: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT role, content FROM chat_messages ORDER BY created_at, id")
+            .fetch_all(&h.admin)
+            .await
+            .unwrap();
+    let title: Vec<u8> = sqlx::query_scalar("SELECT title FROM conversations")
+        .fetch_one(&h.admin)
+        .await
+        .unwrap();
+    let seen = "회사".as_bytes();
+    for value in stored.iter().map(|(_, v)| v).chain([&title]) {
+        assert_eq!(value[0], 1, "sealed");
+        assert!(!value.windows(seen.len()).any(|w| w == seen));
+    }
+    assert_eq!(
+        h.state
+            .keyring
+            .open(chat::model::CONTENT, me, &stored[0].1)
+            .unwrap(),
+        words
+    );
+    // Bound to the owner and the column: not someone else's, not a title.
+    let other = uuid::Uuid::now_v7();
+    assert!(
+        h.state
+            .keyring
+            .open(chat::model::CONTENT, other, &stored[0].1)
+            .is_err()
+    );
+    assert!(
+        h.state
+            .keyring
+            .open(chat::model::TITLE, me, &stored[0].1)
+            .is_err()
+    );
+
+    let got = h
+        .call(
+            "GET",
+            &format!("/conversations/{id}"),
+            Some(&token),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(got.body["data"]["messages"][0]["content"], words);
+    assert!(
+        got.body["data"]["conversation"]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("요즘 회사에서")
+    );
+    let listed = h
+        .call("GET", "/conversations", Some(&token), Value::Null)
+        .await;
+    assert_eq!(
+        listed.body["data"]["items"][0]["title"],
+        got.body["data"]["conversation"]["title"]
+    );
+}

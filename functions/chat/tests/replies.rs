@@ -195,7 +195,7 @@ async fn replies_stream_as_sse(pool: PgPool) {
 async fn a_broken_stream_ends_with_an_error_event(pool: PgPool) {
     let server = openai_server(ResponseTemplate::new(500), false).await;
     let h = openai_harness(pool, &server, &[]).await;
-    let (_, token) = access_token(&h.state, Role::User).await;
+    let (me, token) = access_token(&h.state, Role::User).await;
     let id = conversation(&h, &token).await;
     let response = stream(&h, &token, &id, "안녕").await;
     let events = events(response).await;
@@ -222,7 +222,7 @@ async fn a_client_that_leaves_mid_stream_still_gets_the_reply_saved(pool: PgPool
     )
     .await;
     let h = openai_harness(pool, &server, &[]).await;
-    let (_, token) = access_token(&h.state, Role::User).await;
+    let (me, token) = access_token(&h.state, Role::User).await;
     let id = conversation(&h, &token).await;
     let response = stream(&h, &token, &id, "안녕").await;
     // Read one frame (or nothing), then hang up.
@@ -231,13 +231,14 @@ async fn a_client_that_leaves_mid_stream_still_gets_the_reply_saved(pool: PgPool
     drop(body);
     let expected: String = pieces.concat();
     for _ in 0..100 {
-        let saved: Option<String> =
+        let saved: Option<Vec<u8>> =
             sqlx::query_scalar("SELECT content FROM chat_messages WHERE role = 'assistant'")
                 .fetch_optional(&h.admin)
                 .await
                 .unwrap();
         if let Some(saved) = saved {
-            assert_eq!(saved, expected);
+            let opened = h.state.keyring.open(chat::model::CONTENT, me, &saved);
+            assert_eq!(opened.unwrap(), expected);
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -255,11 +256,13 @@ async fn the_context_is_truncated_to_the_budget(pool: PgPool) {
     let h = openai_harness(pool, &server, &[]).await;
     let (_, token) = access_token(&h.state, Role::User).await;
     let id = conversation(&h, &token).await;
-    // 60 old messages of 500 characters each: far over the budget.
+    // 60 old messages of 500 characters each: far over the budget (stored as from before
+    // encryption, which is read as it is).
     sqlx::query(
         "INSERT INTO chat_messages (id, conversation_id, role, content, created_at)
          SELECT gen_random_uuid(), $1, CASE WHEN i % 2 = 0 THEN 'user' ELSE 'assistant' END,
-                repeat('가', 500), now() - (61 - i) * interval '1 minute'
+                '\\x00'::bytea || convert_to(repeat('가', 500), 'UTF8'),
+                now() - (61 - i) * interval '1 minute'
          FROM generate_series(1, 60) AS i",
     )
     .bind(uuid::Uuid::parse_str(&id).unwrap())

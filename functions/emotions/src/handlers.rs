@@ -8,12 +8,12 @@ use shared::{ApiError, ApiResult, AppState, Fields, Reply};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::model::{self, CreateLog, Emotion, Log, UpdateLog, log_columns};
+use crate::model::{self, CreateLog, Emotion, Log, LogRow, NOTE, UpdateLog, log_columns};
 use crate::range::{self, Bound};
 
 const SCOPE: &str = "emotions";
 
-fn contribution(log: &Log) -> journal::Contribution<'_> {
+fn contribution(log: &LogRow) -> journal::Contribution<'_> {
     journal::Contribution {
         emotion: log.emotion,
         intensity: log.intensity,
@@ -33,7 +33,11 @@ pub async fn create(
 ) -> ApiResult<Reply<Log>> {
     let new = body.validate()?;
     let mut tx = state.db.begin().await?;
-    let log: Log = sqlx::query_as(concat!(
+    let sealed = new
+        .note
+        .as_deref()
+        .map(|note| state.keyring.seal(NOTE, user.id, note));
+    let row: LogRow = sqlx::query_as(concat!(
         "INSERT INTO emotion_logs (id, user_id, emotion, intensity, note, tags, recorded_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
         log_columns!(),
@@ -43,15 +47,15 @@ pub async fn create(
     .bind(user.id)
     .bind(new.emotion)
     .bind(new.intensity)
-    .bind(new.note)
+    .bind(sealed)
     .bind(new.tags)
     .bind(new.recorded_at)
     .fetch_one(&mut *tx)
     .await?;
-    journal::apply(&mut tx, user.id, &contribution(&log), 1).await?;
+    journal::apply(&mut tx, user.id, &contribution(&row), 1).await?;
     tx.commit().await?;
     journal::invalidate_stats(&state.cache, user.id).await;
-    Ok(Reply::created(log))
+    Ok(Reply::created(row.with_note(new.note)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -99,7 +103,7 @@ pub async fn list(
     let (from_date, from_instant) = range::binds(from);
     let (to_date, to_instant) = range::binds(to);
 
-    let rows: Vec<Log> = sqlx::query_as(concat!(
+    let rows: Vec<LogRow> = sqlx::query_as(concat!(
         "WITH me AS (SELECT timezone AS tz FROM users WHERE id = $1)
          SELECT ",
         log_columns!(),
@@ -123,20 +127,17 @@ pub async fn list(
     .bind(i64::from(limit) + 1)
     .fetch_all(&state.db)
     .await?;
-    Ok(Reply::ok(Page::from_rows(
-        rows,
-        limit,
-        &state.cursors,
-        SCOPE,
-        |l| Keyset {
-            at: l.recorded_at,
-            id: l.id,
-        },
-    )))
+    let page = Page::from_rows(rows, limit, &state.cursors, SCOPE, |l| Keyset {
+        at: l.recorded_at,
+        id: l.id,
+    });
+    Ok(Reply::ok(
+        page.try_map(|row| row.open(&state.keyring, user.id))?,
+    ))
 }
 
 async fn find(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Log> {
-    sqlx::query_as(concat!(
+    let row: LogRow = sqlx::query_as(concat!(
         "SELECT ",
         log_columns!(),
         " FROM emotion_logs WHERE id = $1 AND user_id = $2"
@@ -145,7 +146,8 @@ async fn find(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Log> {
     .bind(user.id)
     .fetch_optional(&state.db)
     .await?
-    .ok_or_else(ApiError::not_found)
+    .ok_or_else(ApiError::not_found)?;
+    Ok(row.open(&state.keyring, user.id)?)
 }
 
 /// One of your logs.
@@ -193,7 +195,7 @@ pub async fn update(
     f.finish(())?;
 
     let mut tx = state.db.begin().await?;
-    let old: Log = sqlx::query_as(concat!(
+    let old: LogRow = sqlx::query_as(concat!(
         "SELECT ",
         log_columns!(),
         " FROM emotion_logs WHERE id = $1 AND user_id = $2 FOR UPDATE"
@@ -203,7 +205,7 @@ pub async fn update(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(ApiError::not_found)?;
-    let log: Log = sqlx::query_as(concat!(
+    let row: LogRow = sqlx::query_as(concat!(
         "UPDATE emotion_logs SET
             emotion = COALESCE($3, emotion),
             intensity = COALESCE($4, intensity),
@@ -221,16 +223,19 @@ pub async fn update(
     .bind(emotion)
     .bind(intensity)
     .bind(note.is_some())
-    .bind(note.flatten())
+    .bind(
+        note.flatten()
+            .map(|note| state.keyring.seal(NOTE, user.id, &note)),
+    )
     .bind(tags)
     .bind(recorded_at)
     .fetch_one(&mut *tx)
     .await?;
     journal::apply(&mut tx, user.id, &contribution(&old), -1).await?;
-    journal::apply(&mut tx, user.id, &contribution(&log), 1).await?;
+    journal::apply(&mut tx, user.id, &contribution(&row), 1).await?;
     tx.commit().await?;
     journal::invalidate_stats(&state.cache, user.id).await;
-    Ok(Reply::ok(log))
+    Ok(Reply::ok(row.open(&state.keyring, user.id)?))
 }
 
 /// Delete one of your logs.
@@ -243,7 +248,7 @@ pub async fn delete(
     ResourceId(id): ResourceId,
 ) -> ApiResult<Reply<()>> {
     let mut tx = state.db.begin().await?;
-    let deleted: Log = sqlx::query_as(concat!(
+    let deleted: LogRow = sqlx::query_as(concat!(
         "DELETE FROM emotion_logs WHERE id = $1 AND user_id = $2 RETURNING ",
         log_columns!(),
         ""

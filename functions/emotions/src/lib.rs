@@ -10,7 +10,7 @@ use shared::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use model::{Emotion, Log};
+pub use model::{Emotion, Log, NOTE};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -5,12 +5,16 @@ use serde::{Deserialize, Serialize};
 use shared::Fields;
 pub use shared::domain::journal::Emotion;
 use shared::http::Patch;
+use shared::sealing::{Column, Keyring, SealError};
 use sqlx::FromRow;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// Where notes are stored, sealed for their writer.
+pub const NOTE: Column = Column("emotion_logs.note");
+
 /// `log` of the API.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Log {
     pub id: Uuid,
     pub emotion: Emotion,
@@ -23,7 +27,42 @@ pub struct Log {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The columns of [`Log`], for `SELECT`s and `RETURNING`s.
+/// A row of `emotion_logs`, its note still sealed.
+#[derive(Debug, FromRow)]
+pub struct LogRow {
+    pub id: Uuid,
+    pub emotion: Emotion,
+    pub intensity: i16,
+    pub note: Option<Vec<u8>>,
+    pub tags: Vec<String>,
+    pub recorded_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl LogRow {
+    /// The log as its writer sees it.
+    pub fn open(self, keys: &Keyring, owner: Uuid) -> Result<Log, SealError> {
+        let note = keys.open_opt(NOTE, owner, self.note.as_deref())?;
+        Ok(self.with_note(note))
+    }
+
+    /// The log with its note known already (just written).
+    pub fn with_note(self, note: Option<String>) -> Log {
+        Log {
+            id: self.id,
+            emotion: self.emotion,
+            intensity: self.intensity,
+            note,
+            tags: self.tags,
+            recorded_at: self.recorded_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// The columns of [`LogRow`], for `SELECT`s and `RETURNING`s.
 macro_rules! log_columns {
     () => {
         "id, emotion, intensity, note, tags, recorded_at, created_at, updated_at"

@@ -1,0 +1,3 @@
+//! The migrate job's commands besides applying migrations.
+
+pub mod rekey;
