@@ -104,6 +104,7 @@ locals {
     mail    = ["SENDGRID_API_KEY"]
     ai      = ["OPENAI_API_KEY"]
     oidc    = ["GOOGLE_CLIENT_SECRET", "KAKAO_CLIENT_SECRET"]
+    sealing = ["DATA_ENCRYPTION_KEYS"]
     sentry  = ["SENTRY_DSN"]
   }
 

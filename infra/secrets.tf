@@ -21,6 +21,15 @@ resource "tls_private_key" "jwt" {
   algorithm = "ED25519"
 }
 
+# Keys of the text sealed at rest (feature `sealing`): one random 256-bit key per id of
+# `data_key_ids`, the first sealing. To rotate: put a new id first and apply (new text is sealed
+# with it, old text still opens), run `migrate rekey` until it reports finished, then drop the
+# old id and apply again (docs/operations.md).
+resource "random_bytes" "data_key" {
+  for_each = toset([for id in var.data_key_ids : tostring(id)])
+  length   = 32
+}
+
 # Each service and worker connects as its own database role (granted in migrations/); the
 # migrate job connects as the schema's owner and lets those roles log in with these.
 resource "random_password" "function_database" {
@@ -40,6 +49,7 @@ locals {
     JWT_PRIVATE_KEY             = tls_private_key.jwt.private_key_pem
     JWT_REFRESH_SECRET_KEY      = random_password.key["JWT_REFRESH_SECRET_KEY"].result
     CURSOR_SECRET_KEY           = random_password.key["CURSOR_SECRET_KEY"].result
+    DATA_ENCRYPTION_KEYS        = join(",", [for id in var.data_key_ids : "${id}:${random_bytes.data_key[tostring(id)].base64}"])
     FUNCTION_DATABASE_PASSWORDS = jsonencode({ for name, f in local.runnables : name => random_password.function_database[name].result })
     REDIS_URL                   = "rediss://:${google_redis_instance.main.auth_string}@${google_redis_instance.main.host}:${google_redis_instance.main.port}"
     SENDGRID_API_KEY            = var.sendgrid_api_key

@@ -89,6 +89,16 @@ variable "kakao_client_secret" {
   sensitive   = true
 }
 
+variable "data_key_ids" {
+  description = "Ids of the keys of text sealed at rest, the sealing key first (add one in front to rotate)."
+  type        = list(number)
+  default     = [1]
+  validation {
+    condition     = length(var.data_key_ids) > 0 && alltrue([for id in var.data_key_ids : id >= 1 && id <= 65535 && floor(id) == id])
+    error_message = "At least one key id, each a whole number from 1 to 65535 (0 is the development key)."
+  }
+}
+
 variable "sql_tier" {
   description = "Cloud SQL machine tier."
   type        = string

@@ -28,6 +28,7 @@ trap 'exit 130' INT TERM
 
 what="${1:-all}"
 command -v wrk >/dev/null || apt_install wrk
+[ -x /usr/bin/time ] || apt_install time
 unset REDIS_URL
 start_postgres
 start_redis
@@ -130,6 +131,9 @@ if [ "$what" = emotions ] || [ "$what" = all ]; then
   user=$(echo "$register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["user"]["id"])')
   log "seeding 1,000,000 logs"
   psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -v bench_user="$user" -f scripts/bench/emotions_seed.sql
+  echo "## migrate rekey: sealing the notes written before encryption"
+  psql -tA "$DATABASE_URL" -c "SELECT count(*) AS notes FROM emotion_logs WHERE note IS NOT NULL"
+  /usr/bin/time -f 'rekey: %e s, peak RSS %M KiB' "$bin/migrate" rekey --batch 1000
   # VACUUM sets the visibility map (index-only reads) only for rows older than every open
   # snapshot; autovacuum's ANALYZE of the fresh million rows may hold one: repeat until set.
   for _ in $(seq 30); do
@@ -330,7 +334,7 @@ if [ "$what" = chat ] || [ "$what" = all ]; then
   psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" <<'SQL'
 INSERT INTO chat_messages (id, conversation_id, role, content, provider, created_at)
 SELECT gen_random_uuid(), c.id, CASE WHEN i % 2 = 0 THEN 'user' ELSE 'assistant' END,
-       '오늘 하루는 어땠는지 천천히 이야기해 볼까요?', CASE WHEN i % 2 = 1 THEN 'openai' END,
+       '\x00'::bytea || convert_to('오늘 하루는 어땠는지 천천히 이야기해 볼까요?', 'UTF8'), CASE WHEN i % 2 = 1 THEN 'openai' END,
        now() - (41 - i) * interval '1 minute'
 FROM conversations c CROSS JOIN generate_series(1, 40) AS i;
 UPDATE conversations SET message_count = 40;

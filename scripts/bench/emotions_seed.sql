@@ -1,5 +1,7 @@
 -- 1,000,000 emotion logs: 1,000 users with 990 each over a year, and the bench user
--- (:'bench_user', already registered) with 10,000 over the last 365 days.
+-- (:'bench_user', already registered) with 10,000 over the last 365 days, each with a note.
+-- Notes go in as written before encryption ([0][UTF-8]); bench.sh then seals them with
+-- `migrate rekey`, as a deployment would.
 INSERT INTO users (id, email, nickname)
 SELECT gen_random_uuid(), 'seed' || i || '@example.com', 'seed' || i
 FROM generate_series(1, 1000) AS i;
@@ -8,7 +10,7 @@ INSERT INTO emotion_logs (id, user_id, emotion, intensity, note, tags, recorded_
 SELECT gen_random_uuid(), u.id,
        (ARRAY['happy','calm','grateful','excited','sad','anxious','angry','stressed','tired','lonely'])[1 + (random() * 9)::int],
        1 + (random() * 4)::int,
-       CASE WHEN random() < 0.3 THEN '오늘은 이런 하루였다' END,
+       CASE WHEN random() < 0.3 THEN '\x00'::bytea || convert_to('오늘은 이런 하루였다', 'UTF8') END,
        CASE (random() * 3)::int WHEN 0 THEN '{}'::text[] WHEN 1 THEN ARRAY['산책'] WHEN 2 THEN ARRAY['일', '야근'] ELSE ARRAY['친구', '저녁', '대화'] END,
        now() - random() * interval '365 days'
 FROM users u CROSS JOIN generate_series(1, 990)
@@ -18,7 +20,7 @@ INSERT INTO emotion_logs (id, user_id, emotion, intensity, note, tags, recorded_
 SELECT gen_random_uuid(), :'bench_user'::uuid,
        (ARRAY['happy','calm','grateful','excited','sad','anxious','angry','stressed','tired','lonely'])[1 + (random() * 9)::int],
        1 + (random() * 4)::int,
-       NULL,
+       '\x00'::bytea || convert_to('퇴근길에 비가 와서 우산 없이 걸었다. 생각보다 기분이 나쁘지 않았고, 집에 와서 따뜻한 차를 마셨다. ' || i, 'UTF8'),
        CASE (random() * 3)::int WHEN 0 THEN '{}'::text[] WHEN 1 THEN ARRAY['산책'] WHEN 2 THEN ARRAY['일', '야근'] ELSE ARRAY['친구', '저녁', '대화'] END,
        now() - (i / 10000.0) * interval '365 days'
 FROM generate_series(1, 10000) AS i;

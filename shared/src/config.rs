@@ -807,6 +807,7 @@ pub fn required_in_production(kind: Kind, features: &[String]) -> Vec<&'static s
             "sentry" => &["SENTRY_DSN"][..],
             "ai" => &["OPENAI_API_KEY", "OPENAI_MODEL"][..],
             "storage" => &["STORAGE_BUCKET"][..],
+            "sealing" => &["DATA_ENCRYPTION_KEYS"][..],
             "oidc" => &[
                 "GOOGLE_CLIENT_ID",
                 "GOOGLE_CLIENT_SECRET",

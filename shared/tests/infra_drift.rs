@@ -397,6 +397,11 @@ fn every_function_gets_what_it_needs_in_production_and_no_other_secret() {
             shared::mail::Mailer::from_settings(&settings.mail, true)
                 .unwrap_or_else(|e| panic!("{}: {e}", f.name));
         }
+        if f.features.iter().any(|x| x == "sealing") {
+            #[cfg(feature = "sealing")]
+            shared::sealing::Keyring::from_settings(&settings)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        }
         if f.features.iter().any(|x| x == "ai") {
             settings
                 .require_openai_key()
@@ -508,6 +513,7 @@ fn placeholder(name: &str) -> String {
         "JWT_PUBLIC_KEYS" => "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAOxyV82F6iHOIZurCfhC85zYfHJ6RS5yF86FzwODFOJE=\n-----END PUBLIC KEY-----".into(),
         "JWT_REFRESH_SECRET_KEY" => "r".repeat(64),
         "CURSOR_SECRET_KEY" => "c".repeat(64),
+        "DATA_ENCRYPTION_KEYS" => "2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=,1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".into(),
         "SENTRY_DSN" => "https://key@o0.ingest.sentry.io/1".into(),
         "CORS_ORIGINS" | "FRONTEND_URL" => "https://app.mindpause.kr".into(),
         "FILES_URL" => "https://api.mindpause.kr/api/v1/files".into(),

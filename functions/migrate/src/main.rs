@@ -4,7 +4,7 @@
 //!
 //! `migrate rekey [--batch N] [--budget-seconds S]` instead moves sealed text to the newest
 //! key of `DATA_ENCRYPTION_KEYS` (after a rotation; docs/operations.md) and prints what it
-//! did as JSON; it stops after S seconds (default 3000) and resumes when run again.
+//! did as JSON; it stops after S seconds (default 540, within the job's 10 minutes) and resumes when run again.
 
 use std::time::Duration;
 
@@ -51,7 +51,7 @@ async fn rekey(settings: &shared::config::Settings, pool: &sqlx::PgPool, args: &
         eprintln!("usage: migrate rekey [--batch 1..=10000] [--budget-seconds N]");
         std::process::exit(64)
     };
-    let (mut batch, mut budget) = (500u32, 3000u64);
+    let (mut batch, mut budget) = (500u32, 540u64);
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
         let value = rest.next().unwrap_or_else(|| usage());

@@ -292,3 +292,40 @@ mod tests {
         assert_eq!(ring(DEV_DATA_KEYS).sealing_id(), 0);
     }
 }
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+    use crate::functions::Kind;
+
+    fn settings(extra: &[(&str, &str)]) -> Settings {
+        let mut vars = vec![("DATABASE_URL", "postgres://x@localhost/x")];
+        vars.extend_from_slice(extra);
+        Settings::from_vars(Kind::Job, vars).unwrap()
+    }
+
+    #[test]
+    fn production_needs_real_keys_and_development_has_its_own() {
+        assert_eq!(
+            Keyring::from_settings(&settings(&[])).unwrap().sealing_id(),
+            0
+        );
+        let production = [("APP_ENV", "production")];
+        let missing = Keyring::from_settings(&settings(&production)).unwrap_err();
+        assert_eq!(missing.var, VAR);
+        let dev = [("APP_ENV", "production"), (VAR, DEV_DATA_KEYS)];
+        assert!(Keyring::from_settings(&settings(&dev)).is_err());
+        let bad = [(VAR, "1:short")];
+        assert!(Keyring::from_settings(&settings(&bad)).is_err());
+        let real = [
+            ("APP_ENV", "production"),
+            (VAR, "3:AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM="),
+        ];
+        assert_eq!(
+            Keyring::from_settings(&settings(&real))
+                .unwrap()
+                .sealing_id(),
+            3
+        );
+    }
+}
