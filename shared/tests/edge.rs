@@ -343,6 +343,11 @@ async fn every_answer_carries_the_security_headers(pool: PgPool) {
             "push@test.iam.gserviceaccount.com",
         ),
         ("OPENAI_API_KEY", "sk-test"),
+        // Read only when the sealing feature is linked.
+        (
+            "DATA_ENCRYPTION_KEYS",
+            "1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        ),
     ]);
     let pool = sqlx::PgPool::connect_lazy(&database_url()).unwrap();
     let production = app(state(pool, Cache::memory(), production));

@@ -7,12 +7,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use shared::safety::Safety;
-use shared::sealing::{Column, Keyring, SealError};
+use shared::sealing::{Column, Keyring, SealError, columns};
 
-/// Where titles and messages are stored, sealed for the conversation's owner (a title may be
-/// the first line of the first message).
-pub const TITLE: Column = Column("conversations.title");
-pub const CONTENT: Column = Column("chat_messages.content");
+/// Titles and messages are stored sealed for the conversation's owner.
+pub const TITLE: Column = columns::CONVERSATION_TITLE;
+pub const CONTENT: Column = columns::CHAT_MESSAGE;
 
 pub const TITLE_MAX: usize = 100;
 pub const CONTENT_MAX: usize = 2000;

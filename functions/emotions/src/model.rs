@@ -5,13 +5,13 @@ use serde::{Deserialize, Serialize};
 use shared::Fields;
 pub use shared::domain::journal::Emotion;
 use shared::http::Patch;
-use shared::sealing::{Column, Keyring, SealError};
+use shared::sealing::{Column, Keyring, SealError, columns};
 use sqlx::FromRow;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Where notes are stored, sealed for their writer.
-pub const NOTE: Column = Column("emotion_logs.note");
+/// Notes are stored sealed for their writer.
+pub const NOTE: Column = columns::EMOTION_NOTE;
 
 /// `log` of the API.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -5,9 +5,7 @@
 //! writer of the same row waits for a few milliseconds, or the batch waits for it); values
 //! already under the sealing key are never selected, so the job is idempotent and a run cut
 //! short resumes by running again. Rewriting ciphertext changes no value, so it is the one
-//! writer of these columns besides their owners (docs/decisions.md, "Privacy"); the names
-//! below are the ones their owners bind values to (emotions' `NOTE`, chat's `TITLE` and
-//! `CONTENT`), which the local server's test checks end to end.
+//! writer of these columns besides their owners (docs/decisions.md, "Privacy").
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +13,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use shared::sealing::{Column, Keyring};
+use shared::sealing::{Column, Keyring, columns};
 
 /// What one column's run did.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -40,7 +38,7 @@ struct Sealed {
 
 const SEALED: [Sealed; 3] = [
     Sealed {
-        column: Column("emotion_logs.note"),
+        column: columns::EMOTION_NOTE,
         pending: "SELECT id, user_id, note FROM emotion_logs
                   WHERE id > $1 AND note IS NOT NULL AND substring(note FROM 1 FOR 3) <> $2
                   ORDER BY id LIMIT $3 FOR UPDATE",
@@ -48,7 +46,7 @@ const SEALED: [Sealed; 3] = [
                   FROM unnest($1::uuid[], $2::bytea[]) AS v(id, value) WHERE t.id = v.id",
     },
     Sealed {
-        column: Column("conversations.title"),
+        column: columns::CONVERSATION_TITLE,
         pending: "SELECT id, user_id, title FROM conversations
                   WHERE id > $1 AND substring(title FROM 1 FOR 3) <> $2
                   ORDER BY id LIMIT $3 FOR UPDATE",
@@ -56,7 +54,7 @@ const SEALED: [Sealed; 3] = [
                   FROM unnest($1::uuid[], $2::bytea[]) AS v(id, value) WHERE t.id = v.id",
     },
     Sealed {
-        column: Column("chat_messages.content"),
+        column: columns::CHAT_MESSAGE,
         pending: "SELECT m.id, c.user_id, m.content
                   FROM chat_messages m JOIN conversations c ON c.id = m.conversation_id
                   WHERE m.id > $1 AND substring(m.content FROM 1 FOR 3) <> $2

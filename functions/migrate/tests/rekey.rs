@@ -5,15 +5,15 @@
 use std::time::Duration;
 
 use migrate::rekey;
-use shared::sealing::{Column, Keyring};
+use shared::sealing::{Column, Keyring, columns};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 const OLD: &str = "1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 const NEW: &str = "2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
-const NOTE: Column = Column("emotion_logs.note");
-const TITLE: Column = Column("conversations.title");
-const CONTENT: Column = Column("chat_messages.content");
+const NOTE: Column = columns::EMOTION_NOTE;
+const TITLE: Column = columns::CONVERSATION_TITLE;
+const CONTENT: Column = columns::CHAT_MESSAGE;
 const LONG: Duration = Duration::from_secs(60);
 
 fn keys(spec: &str) -> Keyring {

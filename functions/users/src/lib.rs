@@ -1,5 +1,6 @@
 //! `/api/v1/users`: the signed-in person's profile, password and account.
 
+mod export;
 mod handlers;
 
 use serde::Deserialize;
@@ -17,6 +18,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             handlers::delete_me
         ))
         .routes(routes!(handlers::change_password))
+        .routes(routes!(export::export))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

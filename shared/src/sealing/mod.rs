@@ -31,10 +31,21 @@ const VAR: &str = "DATA_ENCRYPTION_KEYS";
 /// The development keyring (id 0, a key everyone can read here): production refuses it.
 pub const DEV_DATA_KEYS: &str = "0:ZGV2LWRhdGEta2V5LW5vdC1mb3ItcHJvZHVjdGlvbiE=";
 
-/// Where a value lives (`table.column`, declared by the table's owner): part of what it is
-/// bound to.
+/// Where a value lives (`table.column`): part of what it is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Column(pub &'static str);
+
+/// Every sealed column, named once: the owners seal and open them (emotions, chat), the
+/// export opens them, and `migrate rekey` moves them to a new key. What is sealed is a rule
+/// of the house, like what is deleted with an account (docs/decisions.md, "Privacy").
+pub mod columns {
+    use super::Column;
+
+    pub const EMOTION_NOTE: Column = Column("emotion_logs.note");
+    /// A title may be the first line of the first message.
+    pub const CONVERSATION_TITLE: Column = Column("conversations.title");
+    pub const CHAT_MESSAGE: Column = Column("chat_messages.content");
+}
 
 impl Column {
     fn label(self) -> &'static [u8] {
@@ -211,8 +222,8 @@ fn associated(column: Column, owner: Uuid, header: [u8; HEADER_LEN]) -> Vec<u8> 
 mod tests {
     use super::*;
 
-    const NOTE: Column = Column("emotion_logs.note");
-    const MESSAGE: Column = Column("chat_messages.content");
+    const NOTE: Column = columns::EMOTION_NOTE;
+    const MESSAGE: Column = columns::CHAT_MESSAGE;
 
     const K1: &str = "1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
     const K2: &str = "2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
