@@ -40,12 +40,9 @@ pub async fn create(
         post_author,
     } = written.ok_or_else(ApiError::not_found)?;
     if let Some(author) = post_author.filter(|a| *a != user.id) {
+        // The words only, never who wrote them: a copy of a nickname in someone else's
+        // notification would outlive its owner's account (docs/decisions.md, "Privacy").
         let snippet = model::snippet(&comment.content);
-        let english_name = if comment.is_anonymous {
-            "Anonymous"
-        } else {
-            &comment.author.nickname
-        };
         notifications::notify(
             &mut tx,
             author,
@@ -55,8 +52,8 @@ pub async fn create(
                 en: "New comment on your post",
             },
             Localized {
-                ko: &format!("{}: {snippet}", comment.author.nickname),
-                en: &format!("{english_name}: {snippet}"),
+                ko: &snippet,
+                en: &snippet,
             },
             &json!({ "post_id": post_id, "comment_id": comment.id }),
         )

@@ -33,6 +33,12 @@ impl MemoryStore {
         true
     }
 
+    /// Drops every key holding `needle`.
+    pub(super) fn forget(&self, needle: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|key, _| !key.contains(needle));
+    }
+
     #[cfg(feature = "testing")]
     pub(super) fn del(&self, key: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());

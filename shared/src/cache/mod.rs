@@ -202,6 +202,41 @@ impl Cache {
         }
     }
 
+    /// Removes every key whose name holds `needle` (a deleted account's id): its rate-limit
+    /// windows and cached values, in every generation. `SCAN` walks the keyspace in pages,
+    /// which is fine for something as rare as an account's deletion.
+    pub async fn forget(&self, needle: &str) {
+        match self {
+            Self::Redis(r) => {
+                r.outage.fallback.forget(needle);
+                if r.outage.is_down() {
+                    return;
+                }
+                let pattern = format!("*{needle}*");
+                let mut cursor = "0".to_owned();
+                loop {
+                    let page = r.client.scan_page::<(String, Vec<String>), _, _>(
+                        cursor.clone(),
+                        pattern.clone(),
+                        Some(1000),
+                        None,
+                    );
+                    let Some((next, keys)) = r.outcome(page.await) else {
+                        return;
+                    };
+                    if !keys.is_empty() {
+                        r.outcome(r.client.unlink::<(), _>(keys).await);
+                    }
+                    if next == "0" {
+                        return;
+                    }
+                    cursor = next;
+                }
+            }
+            Self::Memory(m) => m.forget(needle),
+        }
+    }
+
     /// Counts one hit in the fixed window `key` (created with length `window` on first hit)
     /// whose limit is `limit`. Returns the hit's position in the window, 1-based (over `limit`
     /// means refused), and the time until the window resets. With Redis, positions far from

@@ -168,6 +168,7 @@ pub async fn set_role(
             .into_iter()
             .map(|session| (session, Gate::Open { valid_after, role }))
             .collect(),
+        forget: None,
     })
 }
 
@@ -266,7 +267,8 @@ pub async fn unsuspend(db: &mut PgConnection, user_id: Uuid) -> Result<bool, Api
 }
 
 /// Deletes an account. Personal data goes with it (`ON DELETE CASCADE`); community content
-/// stays, its author set to NULL.
+/// stays, its author set to NULL. Announcing the revocation also forgets what Redis holds
+/// under the account's id (rate-limit windows, cached statistics).
 pub async fn delete(db: &mut PgConnection, user_id: Uuid) -> Result<Revocation, ApiError> {
     let closed = sqlx::query_scalar(
         "WITH gone AS (DELETE FROM users WHERE id = $1 RETURNING id)
@@ -275,7 +277,10 @@ pub async fn delete(db: &mut PgConnection, user_id: Uuid) -> Result<Revocation, 
     .bind(user_id)
     .fetch_all(db)
     .await?;
-    Ok(Revocation::closing(closed, Gate::Revoked))
+    Ok(Revocation {
+        forget: Some(user_id),
+        ..Revocation::closing(closed, Gate::Revoked)
+    })
 }
 
 /// Shows picture `file` on `user`'s profile unless a newer one is shown already (file ids
@@ -317,17 +322,23 @@ pub async fn touch(db: &mut PgConnection, user_id: Uuid) -> Result<(), ApiError>
 #[derive(Debug)]
 pub struct Revocation {
     gates: Vec<(Uuid, Gate)>,
+    /// A deleted account, whose keys in Redis go too.
+    forget: Option<Uuid>,
 }
 
 impl Revocation {
     fn closing(sessions: Vec<Uuid>, gate: Gate) -> Self {
         Self {
             gates: sessions.into_iter().map(|s| (s, gate)).collect(),
+            forget: None,
         }
     }
 
     pub async fn announce(self, state: &AppState) {
-        sessions::set_gates(state, &self.gates).await
+        sessions::set_gates(state, &self.gates).await;
+        if let Some(user) = self.forget {
+            state.cache.forget(&user.to_string()).await;
+        }
     }
 }
 
