@@ -145,6 +145,51 @@ impl<T> Constraints<T> for Result<T, sqlx::Error> {
     }
 }
 
+/// Rows that expire by a timestamp: a table, its primary key's columns and the column that
+/// says when a row's time is up (retention, `notification-purge`).
+pub struct Expiring {
+    pub table: &'static str,
+    pub key: &'static [&'static str],
+    pub at: &'static str,
+}
+
+/// Deletes at most `batch` rows of `what` whose time is in `[from, before)` (from the oldest
+/// when `from` is `None`), oldest first, in one short statement of its own. Returns how many,
+/// and the newest time deleted: the next batch starts there, so it does not wade through the
+/// index entries this one left dead. A row another purge deleted meanwhile is not counted.
+pub async fn delete_oldest(
+    db: &PgPool,
+    what: &Expiring,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    before: chrono::DateTime<chrono::Utc>,
+    batch: i64,
+) -> Result<(u64, Option<chrono::DateTime<chrono::Utc>>), sqlx::Error> {
+    let Expiring { table, key, at } = what;
+    let columns = key.join(", ");
+    let matches = key
+        .iter()
+        .map(|k| format!("t.{k} = d.{k}"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let (deleted, last): (i64, Option<chrono::DateTime<chrono::Utc>>) =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "WITH doomed AS (
+                 SELECT {columns}, {at} AS at FROM {table}
+                 WHERE {at} >= COALESCE($1, '-infinity') AND {at} < $2
+                 ORDER BY {at} LIMIT $3
+             ), gone AS (
+                 DELETE FROM {table} t USING doomed d WHERE {matches} RETURNING d.at
+             )
+             SELECT count(*), max(at) FROM gone"
+        )))
+        .bind(from)
+        .bind(before)
+        .bind(batch)
+        .fetch_one(db)
+        .await?;
+    Ok((deleted as u64, last))
+}
+
 /// A bounded readiness probe.
 pub async fn ping(pool: &PgPool) -> Result<(), String> {
     let probe = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool);

@@ -314,35 +314,13 @@ async fn record(
     Ok(())
 }
 
-/// Deletes at most `batch` idempotency records made in `[from, before)`, oldest first, in one
-/// short statement; how many, and where the next batch starts (see
-/// [`crate::domain::notifications::purge`]). Pub/Sub redelivers for at most 7 days, so older
-/// records can never be needed.
-pub async fn purge_records(
-    db: &sqlx::PgPool,
-    from: Option<chrono::DateTime<chrono::Utc>>,
-    before: chrono::DateTime<chrono::Utc>,
-    batch: i64,
-) -> Result<(u64, Option<chrono::DateTime<chrono::Utc>>), sqlx::Error> {
-    let (deleted, last): (i64, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query_as(
-        "WITH doomed AS (
-             SELECT worker, message_id, processed_at FROM processed_messages
-             WHERE processed_at >= COALESCE($1, '-infinity') AND processed_at < $2
-             ORDER BY processed_at LIMIT $3
-         ), gone AS (
-             DELETE FROM processed_messages p USING doomed d
-             WHERE p.worker = d.worker AND p.message_id = d.message_id
-             RETURNING d.processed_at
-         )
-         SELECT count(*), max(processed_at) FROM gone",
-    )
-    .bind(from)
-    .bind(before)
-    .bind(batch)
-    .fetch_one(db)
-    .await?;
-    Ok((deleted as u64, last))
-}
+/// Idempotency records by age, for [`crate::db::delete_oldest`]. Pub/Sub redelivers for at
+/// most 7 days, so older records can never be needed.
+pub const RECORDS_BY_AGE: crate::db::Expiring = crate::db::Expiring {
+    table: "processed_messages",
+    key: &["worker", "message_id"],
+    at: "processed_at",
+};
 
 #[cfg(test)]
 mod tests {

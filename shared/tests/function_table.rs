@@ -230,7 +230,14 @@ const REACH: &[(&str, &[&str])] = &[
     ),
     (
         "notification-purge",
-        &["notifications", "processed_messages"],
+        &[
+            "comments",
+            "notifications",
+            "one_time_tokens",
+            "posts",
+            "processed_messages",
+            "sessions",
+        ],
     ),
 ];
 

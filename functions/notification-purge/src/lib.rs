@@ -1,7 +1,9 @@
-//! The purge worker: on each `notification-purge` event (Cloud Scheduler, daily) deletes
-//! notifications older than `older_than_days` and idempotency records older than Pub/Sub's
-//! 7-day redelivery window, in short batches, oldest first, so that a table of millions is
-//! never locked for long and replication and vacuum keep up.
+//! The purge worker: on each `notification-purge` event (Cloud Scheduler, daily) deletes what
+//! the service keeps no longer (docs/retention.md): notifications older than
+//! `older_than_days`, idempotency records older than Pub/Sub's 7-day redelivery window,
+//! sessions a week after they expired, single-use tokens a day after, and community posts and
+//! comments 30 days after their removal — in short batches, oldest first, so that a table of
+//! millions is never locked for long and replication and vacuum keep up.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::AppState;
 use shared::config::ConfigError;
-use shared::domain::notifications;
+use shared::db::{self, Expiring};
+use shared::domain::{accounts, community, notifications};
 use shared::worker::{self, PushMessage, WorkError, Worker};
 use sqlx::PgPool;
 
@@ -24,6 +27,12 @@ const BUDGET: Duration = Duration::from_secs(480);
 const PAUSE: Duration = Duration::from_millis(5);
 /// Pub/Sub redelivers a message for at most 7 days: older idempotency records are useless.
 const RECORDS_KEPT_DAYS: i64 = 7;
+/// An expired session's row answers "revoked" like a missing one; a week helps support.
+const SESSIONS_KEPT_DAYS: i64 = 7;
+/// Single-use tokens live a day at most; one more for a late click to say "expired".
+const TOKENS_KEPT_DAYS: i64 = 1;
+/// Removed community writing is kept for appeals and reports, then goes for good.
+const REMOVED_KEPT_DAYS: i64 = 30;
 
 /// The event: `{"version": 1, "older_than_days": 30}`.
 #[derive(Debug, Deserialize)]
@@ -36,14 +45,18 @@ pub struct PurgeRequest {
 pub struct Report {
     pub notifications: u64,
     pub records: u64,
+    pub sessions: u64,
+    pub one_time_tokens: u64,
+    pub posts: u64,
+    pub comments: u64,
     pub statements: u64,
     pub longest_statement_ms: u64,
     /// False when the budget ran out first (the next run goes on).
     pub finished: bool,
 }
 
-/// Deletes, in batches, what is older than `older_than_days` (notifications) and 7 days
-/// (records), for at most `budget`.
+/// Deletes, in batches, what is kept no longer — notifications older than `older_than_days`,
+/// the rest by its own rule — for at most `budget`.
 pub async fn purge(
     db: &PgPool,
     older_than_days: u32,
@@ -51,20 +64,36 @@ pub async fn purge(
 ) -> Result<Report, sqlx::Error> {
     let started = Instant::now();
     let now = Utc::now();
+    let days = chrono::Duration::days;
+    let plan: [(&Expiring, i64); 6] = [
+        (&notifications::BY_AGE, i64::from(older_than_days)),
+        (&worker::RECORDS_BY_AGE, RECORDS_KEPT_DAYS),
+        (&accounts::EXPIRED_SESSIONS, SESSIONS_KEPT_DAYS),
+        (&accounts::EXPIRED_ONE_TIME_TOKENS, TOKENS_KEPT_DAYS),
+        (&community::REMOVED_POSTS, REMOVED_KEPT_DAYS),
+        (&community::REMOVED_COMMENTS, REMOVED_KEPT_DAYS),
+    ];
     let mut report = Report::default();
-    let notifications_before = now - chrono::Duration::days(i64::from(older_than_days));
-    let (deleted, notifications_done) = batches(&mut report, started, budget, |from| {
-        notifications::purge(db, from, notifications_before, BATCH)
-    })
-    .await?;
-    report.notifications = deleted;
-    let records_before = now - chrono::Duration::days(RECORDS_KEPT_DAYS);
-    let (deleted, records_done) = batches(&mut report, started, budget, |from| {
-        worker::purge_records(db, from, records_before, BATCH)
-    })
-    .await?;
-    report.records = deleted;
-    report.finished = notifications_done && records_done;
+    let mut deleted = [0; 6];
+    let mut finished = true;
+    for ((what, kept), deleted) in plan.iter().zip(&mut deleted) {
+        let before = now - days(*kept);
+        let (n, done) = batches(&mut report, started, budget, |from| {
+            db::delete_oldest(db, what, from, before, BATCH)
+        })
+        .await?;
+        *deleted = n;
+        finished &= done;
+    }
+    [
+        report.notifications,
+        report.records,
+        report.sessions,
+        report.one_time_tokens,
+        report.posts,
+        report.comments,
+    ] = deleted;
+    report.finished = finished;
     Ok(report)
 }
 
@@ -123,6 +152,10 @@ impl Worker for Purge {
         tracing::info!(
             notifications = report.notifications,
             records = report.records,
+            sessions = report.sessions,
+            one_time_tokens = report.one_time_tokens,
+            posts = report.posts,
+            comments = report.comments,
             statements = report.statements,
             longest_statement_ms = report.longest_statement_ms,
             finished = report.finished,

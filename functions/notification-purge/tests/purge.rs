@@ -1,5 +1,6 @@
 //! The purge: 29-day-old notifications stay, 31-day-old ones go, across several batches,
-//! once per message, through the push endpoint and through the Pub/Sub emulator.
+//! once per message, through the push endpoint and through the Pub/Sub emulator; expired
+//! sessions and tokens and long-removed community writing go by their own rules.
 
 use std::time::Duration;
 
@@ -13,15 +14,7 @@ use sqlx::PgPool;
 
 /// `count` notifications for a new person, created `days` ago.
 async fn aged(pool: &PgPool, count: i64, days: i64) {
-    let user = uuid::Uuid::now_v7();
-    let tag = user.simple().to_string();
-    sqlx::query("INSERT INTO users (id, email, nickname) VALUES ($1, $2, $3)")
-        .bind(user)
-        .bind(format!("{tag}@example.com"))
-        .bind(&tag[tag.len() - 20..])
-        .execute(pool)
-        .await
-        .unwrap();
+    let user = someone(pool).await;
     sqlx::query(
         "INSERT INTO notifications (id, user_id, kind, title, body, created_at)
          SELECT gen_random_uuid(), $1, 'like', '좋아요', '', now() - make_interval(days => $3::int)
@@ -34,6 +27,20 @@ async fn aged(pool: &PgPool, count: i64, days: i64) {
     .execute(pool)
     .await
     .unwrap();
+}
+
+/// A new person's id.
+async fn someone(pool: &PgPool) -> uuid::Uuid {
+    let user = uuid::Uuid::now_v7();
+    let tag = user.simple().to_string();
+    sqlx::query("INSERT INTO users (id, email, nickname) VALUES ($1, $2, $3)")
+        .bind(user)
+        .bind(format!("{tag}@example.com"))
+        .bind(&tag[tag.len() - 20..])
+        .execute(pool)
+        .await
+        .unwrap();
+    user
 }
 
 async fn left(pool: &PgPool) -> i64 {
@@ -250,4 +257,78 @@ async fn ops_can_purge_once_from_a_shell(pool: PgPool) {
     assert_eq!(left(&pool).await, 5);
     let bad = run(&["--once", "--older-than-days", "soon"]);
     assert_eq!(bad.status.code(), Some(64));
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn expired_sessions_and_tokens_and_long_removed_writing_go(pool: PgPool) {
+    let user = someone(&pool).await;
+    let exec = |sql: &'static str| sqlx::query(sql).bind(user);
+    // Sessions that expired 8 days ago (one revoked before) go; 6 days ago, or live, stay.
+    exec(
+        "INSERT INTO sessions (id, user_id, refresh_jti, expires_at, revoked_at) VALUES
+            (gen_random_uuid(), $1, gen_random_uuid(), now() - interval '8 days', NULL),
+            (gen_random_uuid(), $1, gen_random_uuid(), now() - interval '9 days', now() - interval '20 days'),
+            (gen_random_uuid(), $1, gen_random_uuid(), now() - interval '6 days', NULL),
+            (gen_random_uuid(), $1, gen_random_uuid(), now() + interval '20 days', now())",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    exec(
+        "INSERT INTO one_time_tokens (token_hash, user_id, purpose, expires_at) VALUES
+            ('\\x01', $1, 'password_reset', now() - interval '2 days'),
+            ('\\x02', $1, 'email_verification', now() - interval '1 hour')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Posts removed 31 days ago go with their comments and likes; 29 days ago, or shown, stay.
+    exec(
+        "INSERT INTO posts (id, author_id, title, content, category, deleted_at) VALUES
+            ('00000000-0000-7000-8000-000000000001', $1, 'old', 'c', 'daily', now() - interval '31 days'),
+            ('00000000-0000-7000-8000-000000000002', $1, 'recent', 'c', 'daily', now() - interval '29 days'),
+            ('00000000-0000-7000-8000-000000000003', $1, 'shown', 'c', 'daily', NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    exec(
+        "INSERT INTO comments (id, post_id, author_id, content, deleted_at) VALUES
+            (gen_random_uuid(), '00000000-0000-7000-8000-000000000001', $1, 'on old', NULL),
+            (gen_random_uuid(), '00000000-0000-7000-8000-000000000003', $1, 'removed', now() - interval '40 days'),
+            (gen_random_uuid(), '00000000-0000-7000-8000-000000000003', $1, 'shown', NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    exec("INSERT INTO post_likes (post_id, user_id) VALUES ('00000000-0000-7000-8000-000000000001', $1)")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let worker = as_function(&pool, "notification-purge");
+    let report = purge(&worker, 30, Duration::MAX).await.unwrap();
+    assert_eq!(
+        (
+            report.sessions,
+            report.one_time_tokens,
+            report.posts,
+            report.comments
+        ),
+        (2, 1, 1, 1),
+        "{report:?}"
+    );
+    let (sessions, tokens, posts, comments, likes): (i64, i64, Vec<String>, Vec<String>, i64) =
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM one_time_tokens),
+                    (SELECT array_agg(title ORDER BY title) FROM posts),
+                    (SELECT array_agg(content ORDER BY content) FROM comments),
+                    (SELECT count(*) FROM post_likes)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((sessions, tokens, likes), (2, 1, 0));
+    assert_eq!(posts, ["recent", "shown"]);
+    assert_eq!(comments, ["shown"]);
 }

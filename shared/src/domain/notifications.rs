@@ -184,31 +184,9 @@ pub async fn unread_count(db: &PgPool, user_id: Uuid) -> Result<i64, ApiError> {
     .await?)
 }
 
-/// Deletes at most `batch` notifications created in `[from, before)` (from the oldest when
-/// `from` is `None`), oldest first, in one
-/// short statement of its own. Returns how many, and the newest `created_at` deleted: the
-/// next batch starts there, so it does not wade through the index entries this one left
-/// dead. A row another purge deleted meanwhile is simply not counted.
-pub async fn purge(
-    db: &PgPool,
-    from: Option<DateTime<Utc>>,
-    before: DateTime<Utc>,
-    batch: i64,
-) -> Result<(u64, Option<DateTime<Utc>>), sqlx::Error> {
-    let (deleted, last): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-        "WITH doomed AS (
-             SELECT id, created_at FROM notifications
-             WHERE created_at >= COALESCE($1, '-infinity') AND created_at < $2
-             ORDER BY created_at LIMIT $3
-         ), gone AS (
-             DELETE FROM notifications n USING doomed d WHERE n.id = d.id RETURNING d.created_at
-         )
-         SELECT count(*), max(created_at) FROM gone",
-    )
-    .bind(from)
-    .bind(before)
-    .bind(batch)
-    .fetch_one(db)
-    .await?;
-    Ok((deleted as u64, last))
-}
+/// Notifications by age (`created_at`), for [`crate::db::delete_oldest`].
+pub const BY_AGE: crate::db::Expiring = crate::db::Expiring {
+    table: "notifications",
+    key: &["id"],
+    at: "created_at",
+};

@@ -13,6 +13,21 @@ pub mod passwords;
 pub mod sessions;
 mod user;
 
+/// Sessions by expiry (revoked ones too: their refresh tokens expire like any), deleted a
+/// while after it (retention).
+pub const EXPIRED_SESSIONS: crate::db::Expiring = crate::db::Expiring {
+    table: "sessions",
+    key: &["id"],
+    at: "expires_at",
+};
+
+/// Single-use tokens by expiry, used or not.
+pub const EXPIRED_ONE_TIME_TOKENS: crate::db::Expiring = crate::db::Expiring {
+    table: "one_time_tokens",
+    key: &["token_hash"],
+    at: "expires_at",
+};
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;

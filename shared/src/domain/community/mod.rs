@@ -22,6 +22,21 @@ use crate::safety::Safety;
 /// What an anonymous author is called, to everyone (the author included).
 pub const ANONYMOUS: &str = "익명";
 /// What the author of content whose account was deleted is called.
+/// Posts their authors or moderators removed, by the time of removal: kept 30 days (for
+/// appeals and reports), then deleted for good with their comments and likes (retention).
+pub const REMOVED_POSTS: crate::db::Expiring = crate::db::Expiring {
+    table: "posts",
+    key: &["id"],
+    at: "deleted_at",
+};
+
+/// Removed comments, likewise (the post's count dropped when they were removed).
+pub const REMOVED_COMMENTS: crate::db::Expiring = crate::db::Expiring {
+    table: "comments",
+    key: &["id"],
+    at: "deleted_at",
+};
+
 pub const DEPARTED: &str = "탈퇴한 사용자";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
