@@ -117,13 +117,35 @@ pub(crate) fn describe(path: &str, message: &str) -> (String, String) {
     } else {
         path.to_owned()
     };
-    // serde's own words, without positions: "invalid type: integer `5`, expected a string".
-    let problem = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(message)
-        .to_owned();
-    (field, problem)
+    (
+        field,
+        without_value(message.split(" at line ").next().unwrap_or(message)),
+    )
+}
+
+/// serde's own words without the value that did not fit, which may be anything a person
+/// typed (a journal note in the wrong field): "invalid type: string, expected i64".
+fn without_value(message: &str) -> String {
+    for kind in ["invalid type: ", "invalid value: ", "unknown variant "] {
+        let Some(rest) = message.strip_prefix(kind) else {
+            continue;
+        };
+        // The expectation comes last and from our types; the value may hold anything.
+        let (value, expected) = match rest.rsplit_once(", expected ") {
+            Some((value, expected)) => (value, Some(expected)),
+            None => (rest, None),
+        };
+        let what = value.split(['"', '`']).next().unwrap_or("").trim();
+        let mut problem = kind.trim_end().trim_end_matches(':').to_owned();
+        if !what.is_empty() {
+            problem = format!("{problem}: {what}");
+        }
+        if let Some(expected) = expected {
+            problem = format!("{problem}, expected {expected}");
+        }
+        return problem;
+    }
+    message.to_owned()
 }
 
 #[cfg(test)]
@@ -162,6 +184,31 @@ mod tests {
                 .starts_with("invalid type")
         );
         assert!(fields("[]")["details"]["fields"]["body"].is_array());
+    }
+
+    #[test]
+    fn problems_never_repeat_the_value() {
+        assert_eq!(
+            without_value("invalid type: string \"비밀, expected 일기\", expected i64"),
+            "invalid type: string, expected i64"
+        );
+        assert_eq!(
+            without_value("invalid value: integer `7`, expected a day of the week"),
+            "invalid value: integer, expected a day of the week"
+        );
+        assert_eq!(
+            without_value("unknown variant `슬픔`, expected one of `happy`, `sad`"),
+            "unknown variant, expected one of `happy`, `sad`"
+        );
+        assert_eq!(
+            without_value("invalid length 3, expected 2"),
+            "invalid length 3, expected 2"
+        );
+        let e = fields(r#"{"email": 5}"#);
+        assert_eq!(
+            e["details"]["fields"]["email"][0],
+            "invalid type: integer, expected a string"
+        );
     }
 
     #[test]

@@ -27,21 +27,18 @@ impl LocalServer {
     /// Starts `target/.../local` on a fresh database with `extra` environment variables and
     /// waits for `/health`.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
-        let admin_url =
-            std::env::var("DATABASE_URL").expect("run the tests with ./scripts/test.sh");
-        let database = format!("local_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        Self::on(database, extra).await
+        Self::spawn(new_database().await, extra, None).await
+    }
+
+    /// [`LocalServer::start`] writing its log (stdout and stderr) to `log`.
+    pub async fn logging_to(log: &std::path::Path, extra: &[(&str, &str)]) -> Self {
+        Self::spawn(new_database().await, extra, Some(log)).await
     }
 
     /// A second instance beside `other`, on the same database (give both the same
     /// `REDIS_URL` to make them one deployment).
     pub async fn beside(other: &LocalServer, extra: &[(&str, &str)]) -> Self {
-        Self::on(other.database.clone(), extra).await
+        Self::spawn(other.database.clone(), extra, None).await
     }
 
     /// The URL of this server's database.
@@ -49,7 +46,11 @@ impl LocalServer {
         database_url(&self.database)
     }
 
-    async fn on(database: String, extra: &[(&str, &str)]) -> Self {
+    async fn spawn(
+        database: String,
+        extra: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Self {
         let url = database_url(&database);
         let port = free_port();
         let outbox = std::env::temp_dir().join(format!("mindpause-outbox-{database}"));
@@ -65,6 +66,10 @@ impl LocalServer {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
+        if let Some(log) = log {
+            let file = std::fs::File::create(log).unwrap();
+            command.stdout(file.try_clone().unwrap()).stderr(file);
+        }
         for (k, v) in extra {
             command.env(k, v);
         }
@@ -112,6 +117,18 @@ impl LocalServer {
     pub fn database(&self) -> &str {
         &self.database
     }
+}
+
+/// A fresh database on the test server.
+async fn new_database() -> String {
+    let admin_url = std::env::var("DATABASE_URL").expect("run the tests with ./scripts/test.sh");
+    let database = format!("local_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    database
 }
 
 fn database_url(database: &str) -> String {
