@@ -24,7 +24,7 @@ resource "tls_private_key" "jwt" {
 # Keys of the text sealed at rest (feature `sealing`): one random 256-bit key per id of
 # `data_key_ids`, the first sealing. To rotate: put a new id first and apply (new text is sealed
 # with it, old text still opens), run `migrate rekey` until it reports finished, then drop the
-# old id and apply again (docs/operations.md).
+# old id and apply again (docs/privacy.md).
 resource "random_bytes" "data_key" {
   for_each = toset([for id in var.data_key_ids : tostring(id)])
   length   = 32

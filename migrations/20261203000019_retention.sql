@@ -1,4 +1,4 @@
--- Retention (docs/retention.md): the purge worker deletes expired sessions and single-use
+-- Retention (docs/privacy.md): the purge worker deletes expired sessions and single-use
 -- tokens, and community writing 30 days after its removal, oldest first in short batches,
 -- each batch an index range scan.
 CREATE INDEX sessions_expires_idx ON sessions (expires_at);

@@ -3,7 +3,7 @@
 //! database role log in with its password (`FUNCTION_DATABASE_PASSWORDS`), and exits.
 //!
 //! `migrate rekey [--batch N] [--budget-seconds S]` instead moves sealed text to the newest
-//! key of `DATA_ENCRYPTION_KEYS` (after a rotation; docs/operations.md) and prints what it
+//! key of `DATA_ENCRYPTION_KEYS` (after a rotation; docs/privacy.md) and prints what it
 //! did as JSON; it stops after S seconds (default 540, within the job's 10 minutes) and resumes when run again.
 
 use std::time::Duration;

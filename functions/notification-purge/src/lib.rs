@@ -1,5 +1,5 @@
 //! The purge worker: on each `notification-purge` event (Cloud Scheduler, daily) deletes what
-//! the service keeps no longer (docs/retention.md): notifications older than
+//! the service keeps no longer (docs/privacy.md): notifications older than
 //! `older_than_days`, idempotency records older than Pub/Sub's 7-day redelivery window,
 //! sessions a week after they expired, single-use tokens a day after, and community posts and
 //! comments 30 days after their removal — in short batches, oldest first, so that a table of
