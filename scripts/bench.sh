@@ -131,20 +131,26 @@ if [ "$what" = emotions ] || [ "$what" = all ]; then
   user=$(echo "$register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["user"]["id"])')
   log "seeding 1,000,000 logs"
   psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -v bench_user="$user" -f scripts/bench/emotions_seed.sql
+  # VACUUM sets the visibility map (index-only reads) only for rows older than every open
+  # snapshot; autovacuum's ANALYZE of the fresh million rows may hold one: repeat until set.
+  settle() {
+    for _ in $(seq 30); do
+      psql -q "$DATABASE_URL" -c "VACUUM ANALYZE emotion_logs" -c "VACUUM ANALYZE emotion_days" -c "VACUUM ANALYZE emotion_daily_tags"
+      visible=$(psql -tA "$DATABASE_URL" -c "SELECT bool_and(relallvisible >= relpages * 0.99) FROM pg_class
+        WHERE relname IN ('emotion_logs', 'emotion_days', 'emotion_daily_tags')")
+      [ "$visible" = t ] && break
+      sleep 1
+    done
+  }
+  settle
+  base="http://127.0.0.1:$emotions_port/api/v1/emotions"
+  echo "## GET /emotions (a page of 20 with notes), notes as written before encryption"
+  python3 scripts/bench/latency.py "$base?limit=20" "$token" 500
   echo "## migrate rekey: sealing the notes written before encryption"
   psql -tA "$DATABASE_URL" -c "SELECT count(*) AS notes FROM emotion_logs WHERE note IS NOT NULL"
   /usr/bin/time -f 'rekey: %e s, peak RSS %M KiB' "$bin/migrate" rekey --batch 1000
-  # VACUUM sets the visibility map (index-only reads) only for rows older than every open
-  # snapshot; autovacuum's ANALYZE of the fresh million rows may hold one: repeat until set.
-  for _ in $(seq 30); do
-    psql -q "$DATABASE_URL" -c "VACUUM ANALYZE emotion_logs" -c "VACUUM ANALYZE emotion_days" -c "VACUUM ANALYZE emotion_daily_tags"
-    visible=$(psql -tA "$DATABASE_URL" -c "SELECT bool_and(relallvisible >= relpages * 0.99) FROM pg_class
-      WHERE relname IN ('emotion_logs', 'emotion_days', 'emotion_daily_tags')")
-    [ "$visible" = t ] && break
-    sleep 1
-  done
+  settle
   psql -tA "$DATABASE_URL" -c "SELECT count(*) AS logs FROM emotion_logs"
-  base="http://127.0.0.1:$emotions_port/api/v1/emotions"
   redis_port=${REDIS_URL##*:}
   echo "## GET /emotions/stats, 365 days, the user with 10,000 logs"
   printf 'uncached: '
@@ -152,7 +158,7 @@ if [ "$what" = emotions ] || [ "$what" = all ]; then
     --before "redis-cli -p $redis_port SET stats-ver:$user \$(date +%s%N)"
   printf 'cached:   '
   python3 scripts/bench/latency.py "$base/stats?from=$(date -u -d '364 days ago' +%F)" "$token" 500
-  echo "## GET /emotions (a page of 20)"
+  echo "## GET /emotions (a page of 20 with notes), sealed"
   python3 scripts/bench/latency.py "$base?limit=20" "$token" 500
   id=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM emotion_logs WHERE user_id = '$user' LIMIT 1")
   versus_pgbench "GET /emotions/{id}" "$base/$id"

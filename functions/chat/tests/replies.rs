@@ -195,7 +195,7 @@ async fn replies_stream_as_sse(pool: PgPool) {
 async fn a_broken_stream_ends_with_an_error_event(pool: PgPool) {
     let server = openai_server(ResponseTemplate::new(500), false).await;
     let h = openai_harness(pool, &server, &[]).await;
-    let (me, token) = access_token(&h.state, Role::User).await;
+    let (_, token) = access_token(&h.state, Role::User).await;
     let id = conversation(&h, &token).await;
     let response = stream(&h, &token, &id, "안녕").await;
     let events = events(response).await;
