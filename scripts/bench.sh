@@ -12,6 +12,8 @@
 #   ./scripts/bench.sh admin       1M people, 10M logs: GET /admin/stats (cached, computed), search
 #   ./scripts/bench.sh files       uploads: MiB/s and peak RSS of `files` for 20 parallel 5 MiB uploads (to the
 #                                  storage emulator); the image worker on a 40-megapixel JPEG: time, peak RSS
+#   ./scripts/bench.sh writes      POST /emotions from 64 people (wrk, 64 connections) vs a single-row INSERT
+#                                  (pgbench -f, 64 clients), alternating rounds
 #   ./scripts/bench.sh chat        time our server adds to the first streamed token (instant fake provider,
 #                                  functions/chat/examples/ttft.rs as the client)
 set -euo pipefail
@@ -46,6 +48,7 @@ case "$what" in
   challenges) build="migrate auth challenges" ;;
   admin) build="migrate auth admin" ;;
   chat) build="migrate auth chat" ;;
+  writes) build="migrate auth emotions" ;;
   files) build="migrate auth files image-worker" ;;
   *) build=$functions ;;
 esac
@@ -317,6 +320,41 @@ if [ "$what" = admin ] || [ "$what" = all ]; then
   psql "$DATABASE_URL" -c "EXPLAIN (ANALYZE, COSTS OFF) SELECT id FROM users
     WHERE (lower(email) LIKE '%person12345%' OR lower(nickname) LIKE '%person12345%')
     ORDER BY created_at DESC, id DESC LIMIT 21" | grep -E "Scan|Execution"
+fi
+
+if [ "$what" = writes ] || [ "$what" = all ]; then
+  machine
+  export RATE_LIMIT_GENERAL=100000000/minute RATE_LIMIT_LOGIN=100000000/minute DATABASE_POOL_SIZE=$pool_size DATABASE_MAX_OVERFLOW=0
+  auth_port=$(free_port); emotions_port=$(free_port)
+  PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
+  PORT=$emotions_port "$bin/emotions" & emotions_pid=$!; pids+=("$emotions_pid")
+  wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$emotions_port" 10
+  log "64 people with live sessions"
+  lines="$SERVICES_DIR/writers"
+  for i in $(seq 64); do
+    token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+      -d "{\"email\":\"writer$i@example.com\",\"password\":\"correct horse battery\",\"nickname\":\"writer$i\"}" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+    echo "$token /api/v1/emotions"
+  done > "$lines"
+  # The same write as plain SQL: one row into the same table, one statement, autocommit.
+  uid=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM users WHERE email = 'writer1@example.com'")
+  insert="$SERVICES_DIR/insert.sql"
+  echo "INSERT INTO emotion_logs (id, user_id, emotion, intensity, tags, recorded_at) VALUES (gen_random_uuid(), :uid::uuid, 'calm', 3, '{산책}', now());" > "$insert"
+  body='{"emotion":"calm","intensity":3,"note":"퇴근길에 비가 와서 우산 없이 걸었다","tags":["산책"]}'
+  out="$SERVICES_DIR/wrk.out"; ratios=()
+  echo "## POST /emotions from 64 people (wrk, 64 connections) vs a single-row INSERT (pgbench -f, 64 clients), 3 alternating rounds of 10 s"
+  for round in 1 2 3; do
+    wrk -t2 -c64 -d10s --latency -s scripts/bench/writes.lua "http://127.0.0.1:$emotions_port" -- "$lines" 2 POST "$body" > "$out"
+    api_rps=$(awk '/Requests\/sec/ {print $2}' "$out")
+    api_p50=$(awk '$1 == "50%" {print $2}' "$out"); api_p99=$(awk '$1 == "99%" {print $2}' "$out")
+    ! grep -q "Non-2xx" "$out" || { grep "Non-2xx" "$out"; exit 1; }
+    pg_tps=$(pgbench -n -f "$insert" -D uid="'$uid'" -c 64 -j 2 -T 10 "$DATABASE_URL" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+    ratios+=("$(python3 -c "print(f'{$api_rps / $pg_tps:.2f}')")")
+    echo "round $round: API $api_rps requests/s (p50 $api_p50, p99 $api_p99), INSERT $pg_tps tps, ratio ${ratios[-1]}"
+  done
+  python3 -c "import statistics, sys; print(f'ratio POST /emotions / INSERT, median of 3 rounds = {statistics.median(map(float, sys.argv[1:])):.2f}')" "${ratios[@]}"
+  psql -tA "$DATABASE_URL" -c "SELECT count(*) AS logs FROM emotion_logs"
 fi
 
 if [ "$what" = chat ] || [ "$what" = all ]; then

@@ -32,28 +32,24 @@ pub async fn create(
     Json(body): Json<CreateLog>,
 ) -> ApiResult<Reply<Log>> {
     let new = body.validate()?;
-    let mut tx = state.db.begin().await?;
     let sealed = new
         .note
         .as_deref()
         .map(|note| state.keyring.seal(NOTE, user.id, note));
-    let row: LogRow = sqlx::query_as(concat!(
-        "INSERT INTO emotion_logs (id, user_id, emotion, intensity, note, tags, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
-        log_columns!(),
-        ""
-    ))
-    .bind(Uuid::now_v7())
-    .bind(user.id)
-    .bind(new.emotion)
-    .bind(new.intensity)
-    .bind(sealed)
-    .bind(new.tags)
-    .bind(new.recorded_at)
-    .fetch_one(&mut *tx)
-    .await?;
-    journal::apply(&mut tx, user.id, &contribution(&row), 1).await?;
-    tx.commit().await?;
+    let row: LogRow = journal::record(
+        &state.db,
+        &journal::NewLog {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            emotion: new.emotion,
+            intensity: new.intensity,
+            note: sealed.as_deref(),
+            tags: &new.tags,
+            recorded_at: new.recorded_at,
+        },
+    )
+    .await?
+    .ok_or_else(ApiError::unauthorized)?;
     journal::invalidate_stats(&state.cache, user.id).await;
     Ok(Reply::created(row.with_note(new.note)))
 }

@@ -62,7 +62,7 @@ impl LogRow {
     }
 }
 
-/// The columns of [`LogRow`], for `SELECT`s and `RETURNING`s.
+/// The columns of [`LogRow`], for `SELECT`s and `RETURNING`s (as `journal::LOG_COLUMNS`).
 macro_rules! log_columns {
     () => {
         "id, emotion, intensity, note, tags, recorded_at, created_at, updated_at"
@@ -187,6 +187,11 @@ impl CreateLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_read_as_the_journal_writes_them() {
+        assert_eq!(log_columns!(), shared::domain::journal::LOG_COLUMNS);
+    }
 
     #[test]
     fn field_rules() {

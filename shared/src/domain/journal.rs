@@ -1,10 +1,12 @@
 //! The mood journal's daily rollup (`emotion_days`, `emotion_daily_tags`), in the user's time
 //! zone. The emotions function applies every log write to it; the users function rebuilds it
-//! when the time zone changes. Both run inside the caller's transaction.
+//! when the time zone changes. Both run inside the caller's transaction. A new log and its
+//! part of the rollup are one statement ([`record`]): one round trip, atomic by itself.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -73,6 +75,74 @@ impl Emotion {
             .find(|e| e.as_str() == raw)
             .ok_or("must be one of happy, calm, grateful, excited, sad, anxious, angry, stressed, tired, lonely")
     }
+}
+
+/// A new log, its note sealed already.
+#[derive(Debug)]
+pub struct NewLog<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub emotion: Emotion,
+    pub intensity: i16,
+    pub note: Option<&'a [u8]>,
+    pub tags: &'a [String],
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The columns [`record`] returns (`RETURNING`), in this order.
+pub const LOG_COLUMNS: &str = "id, emotion, intensity, note, tags, recorded_at, created_at, updated_at";
+
+/// Writes a log and adds it to the rollup in one statement: one round trip, atomic without
+/// a transaction (the write rate is the database's). The user's time zone is read `FOR
+/// SHARE`, as in [`apply`]. `None` when the user no longer exists.
+pub async fn record<R>(db: impl PgExecutor<'_>, log: &NewLog<'_>) -> Result<Option<R>, ApiError>
+where
+    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let slot = log.emotion as usize;
+    let intensity = i32::from(log.intensity);
+    let (mut counts, mut sums) = ([0; Emotion::ALL.len()], [0; Emotion::ALL.len()]);
+    counts[slot] = 1;
+    sums[slot] = intensity;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH me AS (SELECT timezone FROM users WHERE id = $2 FOR SHARE),
+         log AS (
+             INSERT INTO emotion_logs (id, user_id, emotion, intensity, note, tags, recorded_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7 FROM me
+             RETURNING {LOG_COLUMNS}
+         ),
+         day AS (SELECT ($7::timestamptz AT TIME ZONE timezone)::date AS day FROM me),
+         days AS (
+             INSERT INTO emotion_days (user_id, day, n, counts, intensity_sums)
+             SELECT $2, day, 1, $9, $10 FROM day
+             ON CONFLICT (user_id, day) DO UPDATE
+             SET n = emotion_days.n + 1,
+                 counts[$8] = emotion_days.counts[$8] + 1,
+                 intensity_sums[$8] = emotion_days.intensity_sums[$8] + $11
+         ),
+         tags AS (
+             INSERT INTO emotion_daily_tags (user_id, day, tag, n)
+             SELECT $2, day, tag, 1 FROM day, unnest($6::text[]) AS tag
+             ON CONFLICT (user_id, day, tag) DO UPDATE SET n = emotion_daily_tags.n + 1
+         )
+         SELECT * FROM log"
+        )
+    });
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
+    .bind(log.id)
+    .bind(log.user_id)
+    .bind(log.emotion)
+    .bind(log.intensity)
+    .bind(log.note)
+    .bind(log.tags)
+    .bind(log.recorded_at)
+    .bind(slot as i32 + 1)
+    .bind(&counts[..])
+    .bind(&sums[..])
+    .bind(intensity)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// What a log contributes to the rollup.
