@@ -90,7 +90,8 @@ pub struct NewLog<'a> {
 }
 
 /// The columns [`record`] returns (`RETURNING`), in this order.
-pub const LOG_COLUMNS: &str = "id, emotion, intensity, note, tags, recorded_at, created_at, updated_at";
+pub const LOG_COLUMNS: &str =
+    "id, emotion, intensity, note, tags, recorded_at, created_at, updated_at";
 
 /// Writes a log and adds it to the rollup in one statement: one round trip, atomic without
 /// a transaction (the write rate is the database's). The user's time zone is read `FOR
@@ -130,19 +131,19 @@ where
         )
     });
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
-    .bind(log.id)
-    .bind(log.user_id)
-    .bind(log.emotion)
-    .bind(log.intensity)
-    .bind(log.note)
-    .bind(log.tags)
-    .bind(log.recorded_at)
-    .bind(slot as i32 + 1)
-    .bind(&counts[..])
-    .bind(&sums[..])
-    .bind(intensity)
-    .fetch_optional(db)
-    .await?)
+        .bind(log.id)
+        .bind(log.user_id)
+        .bind(log.emotion)
+        .bind(log.intensity)
+        .bind(log.note)
+        .bind(log.tags)
+        .bind(log.recorded_at)
+        .bind(slot as i32 + 1)
+        .bind(&counts[..])
+        .bind(&sums[..])
+        .bind(intensity)
+        .fetch_optional(db)
+        .await?)
 }
 
 /// What a log contributes to the rollup.
