@@ -13,15 +13,6 @@ use crate::range::{self, Bound};
 
 const SCOPE: &str = "emotions";
 
-fn contribution(log: &LogRow) -> journal::Contribution<'_> {
-    journal::Contribution {
-        emotion: log.emotion,
-        intensity: log.intensity,
-        tags: &log.tags,
-        recorded_at: log.recorded_at,
-    }
-}
-
 /// Record how you feel.
 #[utoipa::path(post, path = "", tag = "emotions", security(("bearer" = [])), request_body = CreateLog,
     responses((status = 201, description = "The new log", body = Envelope<Log>), (status = 422, description = "VALIDATION_ERROR")))]
@@ -190,46 +181,17 @@ pub async fn update(
         .and_then(|t| f.check("recorded_at", model::recorded_at(t)));
     f.finish(())?;
 
-    let mut tx = state.db.begin().await?;
-    let old: LogRow = sqlx::query_as(concat!(
-        "SELECT ",
-        log_columns!(),
-        " FROM emotion_logs WHERE id = $1 AND user_id = $2 FOR UPDATE"
-    ))
-    .bind(id)
-    .bind(user.id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
-    let row: LogRow = sqlx::query_as(concat!(
-        "UPDATE emotion_logs SET
-            emotion = COALESCE($3, emotion),
-            intensity = COALESCE($4, intensity),
-            note = CASE WHEN $5 THEN $6 ELSE note END,
-            tags = COALESCE($7, tags),
-            recorded_at = COALESCE($8, recorded_at),
-            updated_at = now()
-         WHERE id = $1 AND user_id = $2
-         RETURNING ",
-        log_columns!(),
-        ""
-    ))
-    .bind(id)
-    .bind(user.id)
-    .bind(emotion)
-    .bind(intensity)
-    .bind(note.is_some())
-    .bind(
-        note.flatten()
-            .map(|note| state.keyring.seal(NOTE, user.id, &note)),
-    )
-    .bind(tags)
-    .bind(recorded_at)
-    .fetch_one(&mut *tx)
-    .await?;
-    journal::apply(&mut tx, user.id, &contribution(&old), -1).await?;
-    journal::apply(&mut tx, user.id, &contribution(&row), 1).await?;
-    tx.commit().await?;
+    let sealed = note.map(|note| note.map(|n| state.keyring.seal(NOTE, user.id, &n)));
+    let change = journal::LogChange {
+        emotion,
+        intensity,
+        note: sealed.as_ref().map(Option::as_deref),
+        tags: tags.as_deref(),
+        recorded_at,
+    };
+    let row: LogRow = journal::revise(&state.db, user.id, id, &change)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     journal::invalidate_stats(&state.cache, user.id).await;
     Ok(Reply::ok(row.open(&state.keyring, user.id)?))
 }
@@ -243,19 +205,9 @@ pub async fn delete(
     user: AuthUser,
     ResourceId(id): ResourceId,
 ) -> ApiResult<Reply<()>> {
-    let mut tx = state.db.begin().await?;
-    let deleted: LogRow = sqlx::query_as(concat!(
-        "DELETE FROM emotion_logs WHERE id = $1 AND user_id = $2 RETURNING ",
-        log_columns!(),
-        ""
-    ))
-    .bind(id)
-    .bind(user.id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
-    journal::apply(&mut tx, user.id, &contribution(&deleted), -1).await?;
-    tx.commit().await?;
+    if !journal::erase(&state.db, user.id, id).await? {
+        return Err(ApiError::not_found());
+    }
     journal::invalidate_stats(&state.cache, user.id).await;
     Ok(Reply::empty())
 }

@@ -1,7 +1,8 @@
-//! The mood journal's daily rollup (`emotion_days`, `emotion_daily_tags`), in the user's time
-//! zone. The emotions function applies every log write to it; the users function rebuilds it
-//! when the time zone changes. Both run inside the caller's transaction. A new log and its
-//! part of the rollup are one statement ([`record`]): one round trip, atomic by itself.
+//! The mood journal: its logs' writes (`emotion_logs`) and its daily rollup (`emotion_days`,
+//! `emotion_daily_tags`) in the user's time zone. Each write of a log and its part of the
+//! rollup is one statement ([`record`], [`revise`], [`erase`]): one round trip, atomic by
+//! itself, the rollup exact. The users function rebuilds the rollup when the time zone
+//! changes, in its transaction.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -146,57 +147,132 @@ where
         .await?)
 }
 
-/// What a log contributes to the rollup.
-#[derive(Debug, Clone)]
-pub struct Contribution<'a> {
-    pub emotion: Emotion,
-    pub intensity: i16,
-    pub tags: &'a [String],
-    pub recorded_at: DateTime<Utc>,
+/// A change to a log: `None` keeps a field as it is (`note: Some(None)` clears the note,
+/// sealed already otherwise).
+#[derive(Debug, Default)]
+pub struct LogChange<'a> {
+    pub emotion: Option<Emotion>,
+    pub intensity: Option<i16>,
+    pub note: Option<Option<&'a [u8]>>,
+    pub tags: Option<&'a [String]>,
+    pub recorded_at: Option<DateTime<Utc>>,
 }
 
-/// Adds (`sign` = 1) or removes (`sign` = -1) one log. Reads the user's time zone `FOR SHARE`,
-/// so a concurrent time-zone change (and its rebuild) waits for this write, or this write for
-/// it.
-pub async fn apply(
-    db: &mut PgConnection,
+/// The rollup's side of a change, for the statements of [`revise`] and [`erase`]: from a CTE
+/// `changes (day, sign, emotion, intensity, tags)` of `$2`'s logs (the emotions in `$3`), the
+/// per-day sums of every change added to `emotion_days` and `emotion_daily_tags` at once (one
+/// statement may not update a row twice, so an edit within a day is summed first).
+const ROLLUP_OF_CHANGES: &str = "
+    slots AS (
+        SELECT c.day, k.slot,
+               sum(CASE WHEN c.emotion = ($3::text[])[k.slot] THEN c.sign ELSE 0 END)::int AS n,
+               sum(CASE WHEN c.emotion = ($3::text[])[k.slot] THEN c.sign * c.intensity ELSE 0 END)::int AS s
+        FROM changes c CROSS JOIN generate_series(1, cardinality($3::text[])) AS k(slot)
+        GROUP BY c.day, k.slot
+    ),
+    per_day AS (
+        SELECT day, sum(n)::int AS n, array_agg(n ORDER BY slot) AS counts,
+               array_agg(s ORDER BY slot) AS sums
+        FROM slots GROUP BY day
+    ),
+    days AS (
+        INSERT INTO emotion_days AS d (user_id, day, n, counts, intensity_sums)
+        SELECT $2, day, n, counts, sums FROM per_day
+        ON CONFLICT (user_id, day) DO UPDATE SET
+            n = d.n + EXCLUDED.n,
+            counts = ARRAY(SELECT a + b FROM unnest(d.counts, EXCLUDED.counts)
+                           WITH ORDINALITY AS t(a, b, i) ORDER BY i),
+            intensity_sums = ARRAY(SELECT a + b FROM unnest(d.intensity_sums, EXCLUDED.intensity_sums)
+                                   WITH ORDINALITY AS t(a, b, i) ORDER BY i)
+    ),
+    tag_changes AS (
+        SELECT day, tag, sum(sign)::int AS n FROM changes, unnest(tags) AS tag
+        GROUP BY day, tag HAVING sum(sign) <> 0
+    ),
+    tags AS (
+        INSERT INTO emotion_daily_tags AS t (user_id, day, tag, n)
+        SELECT $2, day, tag, n FROM tag_changes
+        ON CONFLICT (user_id, day, tag) DO UPDATE SET n = t.n + EXCLUDED.n
+    )";
+
+/// Changes log `id` of `user_id` and its rollup in one statement (the old row locked, its
+/// contribution taken out and the new one put in). `None` when there is no such log.
+pub async fn revise<R>(
+    db: impl PgExecutor<'_>,
     user_id: Uuid,
-    log: &Contribution<'_>,
-    sign: i32,
-) -> Result<(), ApiError> {
-    let slot = log.emotion as usize;
-    let intensity = i32::from(log.intensity);
-    let (mut counts, mut sums) = ([0; Emotion::ALL.len()], [0; Emotion::ALL.len()]);
-    counts[slot] = sign;
-    sums[slot] = sign * intensity;
-    sqlx::query(
-        "WITH day AS (
-             SELECT ($2::timestamptz AT TIME ZONE timezone)::date AS day
-             FROM users WHERE id = $1 FOR SHARE
-         ),
-         days AS (
-             INSERT INTO emotion_days (user_id, day, n, counts, intensity_sums)
-             SELECT $1, day, $5, $7, $8 FROM day
-             ON CONFLICT (user_id, day) DO UPDATE
-             SET n = emotion_days.n + EXCLUDED.n,
-                 counts[$3] = emotion_days.counts[$3] + $5,
-                 intensity_sums[$3] = emotion_days.intensity_sums[$3] + $4 * $5
-         )
-         INSERT INTO emotion_daily_tags (user_id, day, tag, n)
-         SELECT $1, day, tag, $5 FROM day, unnest($6::text[]) AS tag
-         ON CONFLICT (user_id, day, tag) DO UPDATE SET n = emotion_daily_tags.n + EXCLUDED.n",
-    )
-    .bind(user_id)
-    .bind(log.recorded_at)
-    .bind(slot as i32 + 1)
-    .bind(intensity)
-    .bind(sign)
-    .bind(log.tags)
-    .bind(&counts[..])
-    .bind(&sums[..])
-    .execute(db)
-    .await?;
-    Ok(())
+    id: Uuid,
+    change: &LogChange<'_>,
+) -> Result<Option<R>, ApiError>
+where
+    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH me AS (SELECT timezone FROM users WHERE id = $2 FOR SHARE),
+             old AS (
+                 SELECT id, emotion, intensity, tags, recorded_at FROM emotion_logs
+                 WHERE id = $1 AND user_id = $2 FOR UPDATE
+             ),
+             new AS (
+                 UPDATE emotion_logs l SET
+                     emotion = COALESCE($4, l.emotion),
+                     intensity = COALESCE($5, l.intensity),
+                     note = CASE WHEN $6 THEN $7 ELSE l.note END,
+                     tags = COALESCE($8, l.tags),
+                     recorded_at = COALESCE($9, l.recorded_at),
+                     updated_at = now()
+                 FROM old WHERE l.id = old.id
+                 RETURNING l.id, l.emotion, l.intensity, l.note, l.tags, l.recorded_at,
+                           l.created_at, l.updated_at
+             ),
+             changes AS (
+                 SELECT (recorded_at AT TIME ZONE timezone)::date AS day, -1 AS sign,
+                        emotion, intensity, tags FROM old, me
+                 UNION ALL
+                 SELECT (recorded_at AT TIME ZONE timezone)::date, 1, emotion, intensity, tags
+                 FROM new, me
+             ),{ROLLUP_OF_CHANGES}
+             SELECT {LOG_COLUMNS} FROM new"
+        )
+    });
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
+        .bind(id)
+        .bind(user_id)
+        .bind(Emotion::ALL.map(Emotion::as_str).as_slice())
+        .bind(change.emotion)
+        .bind(change.intensity)
+        .bind(change.note.is_some())
+        .bind(change.note.flatten())
+        .bind(change.tags)
+        .bind(change.recorded_at)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// Deletes log `id` of `user_id` and takes it out of the rollup in one statement; whether
+/// there was such a log.
+pub async fn erase(db: impl PgExecutor<'_>, user_id: Uuid, id: Uuid) -> Result<bool, ApiError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH me AS (SELECT timezone FROM users WHERE id = $2 FOR SHARE),
+             old AS (
+                 DELETE FROM emotion_logs WHERE id = $1 AND user_id = $2
+                 RETURNING emotion, intensity, tags, recorded_at
+             ),
+             changes AS (
+                 SELECT (recorded_at AT TIME ZONE timezone)::date AS day, -1 AS sign,
+                        emotion, intensity, tags FROM old, me
+             ),{ROLLUP_OF_CHANGES}
+             SELECT count(*) FROM old"
+        )
+    });
+    let erased: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(SQL.as_str()))
+        .bind(id)
+        .bind(user_id)
+        .bind(Emotion::ALL.map(Emotion::as_str).as_slice())
+        .fetch_one(db)
+        .await?;
+    Ok(erased > 0)
 }
 
 /// Recomputes a user's rollup from their logs (after a time-zone change).
