@@ -337,23 +337,38 @@ if [ "$what" = writes ] || [ "$what" = all ]; then
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
     echo "$token /api/v1/emotions"
   done > "$lines"
-  # The same write as plain SQL: one row into the same table, one statement, autocommit.
+  # Each write against the same change as plain SQL (one statement on one row of the same
+  # table, autocommit, pgbench -f at 64 clients), alternating rounds of 10 s.
+  versus_sql() {
+    local label=$1 lines=$2 method=$3 body=$4 sql=$5 out="$SERVICES_DIR/wrk.out" ratios=()
+    echo "## $label from 64 people (wrk, 64 connections) vs $(head -c 60 "$sql")… (pgbench -f, 64 clients), 3 alternating rounds of 10 s"
+    for round in 1 2 3; do
+      wrk -t2 -c64 -d10s --latency -s scripts/bench/writes.lua "http://127.0.0.1:$emotions_port" -- "$lines" 2 "$method" "$body" > "$out"
+      api_rps=$(awk '/Requests\/sec/ {print $2}' "$out")
+      api_p50=$(awk '$1 == "50%" {print $2}' "$out"); api_p99=$(awk '$1 == "99%" {print $2}' "$out")
+      ! grep -q "Non-2xx" "$out" || { grep "Non-2xx" "$out"; exit 1; }
+      pg_tps=$(pgbench -n -f "$sql" -D uid="'$uid'" -c 64 -j 2 -T 10 "$DATABASE_URL" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+      ratios+=("$(python3 -c "print(f'{$api_rps / $pg_tps:.2f}')")")
+      echo "round $round: API $api_rps requests/s (p50 $api_p50, p99 $api_p99), SQL $pg_tps tps, ratio ${ratios[-1]}"
+    done
+    python3 -c "import statistics, sys; print(f'ratio {sys.argv[1]} / SQL, median of 3 rounds = {statistics.median(map(float, sys.argv[2:])):.2f}')" "$label" "${ratios[@]}"
+  }
   uid=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM users WHERE email = 'writer1@example.com'")
   insert="$SERVICES_DIR/insert.sql"
   echo "INSERT INTO emotion_logs (id, user_id, emotion, intensity, tags, recorded_at) VALUES (gen_random_uuid(), :uid::uuid, 'calm', 3, '{산책}', now());" > "$insert"
-  body='{"emotion":"calm","intensity":3,"note":"퇴근길에 비가 와서 우산 없이 걸었다","tags":["산책"]}'
-  out="$SERVICES_DIR/wrk.out"; ratios=()
-  echo "## POST /emotions from 64 people (wrk, 64 connections) vs a single-row INSERT (pgbench -f, 64 clients), 3 alternating rounds of 10 s"
-  for round in 1 2 3; do
-    wrk -t2 -c64 -d10s --latency -s scripts/bench/writes.lua "http://127.0.0.1:$emotions_port" -- "$lines" 2 POST "$body" > "$out"
-    api_rps=$(awk '/Requests\/sec/ {print $2}' "$out")
-    api_p50=$(awk '$1 == "50%" {print $2}' "$out"); api_p99=$(awk '$1 == "99%" {print $2}' "$out")
-    ! grep -q "Non-2xx" "$out" || { grep "Non-2xx" "$out"; exit 1; }
-    pg_tps=$(pgbench -n -f "$insert" -D uid="'$uid'" -c 64 -j 2 -T 10 "$DATABASE_URL" 2>/dev/null | awk '/^tps/ {print $3; exit}')
-    ratios+=("$(python3 -c "print(f'{$api_rps / $pg_tps:.2f}')")")
-    echo "round $round: API $api_rps requests/s (p50 $api_p50, p99 $api_p99), INSERT $pg_tps tps, ratio ${ratios[-1]}"
-  done
-  python3 -c "import statistics, sys; print(f'ratio POST /emotions / INSERT, median of 3 rounds = {statistics.median(map(float, sys.argv[1:])):.2f}')" "${ratios[@]}"
+  versus_sql "POST /emotions" "$lines" POST '{"emotion":"calm","intensity":3,"note":"퇴근길에 비가 와서 우산 없이 걸었다","tags":["산책"]}' "$insert"
+  # One log of each person to change, and the same 64 rows for the plain UPDATE.
+  psql -q "$DATABASE_URL" -c "CREATE TABLE bench_targets AS SELECT row_number() OVER () AS n, id FROM
+    (SELECT DISTINCT ON (l.user_id) l.id FROM emotion_logs l JOIN users u ON u.id = l.user_id WHERE u.email LIKE 'writer%' ORDER BY l.user_id, l.id) t"
+  targets="$SERVICES_DIR/targets"
+  # Each person's token (registered in order: line i is writer i) with the path of their log.
+  psql -tA -F' ' "$DATABASE_URL" -c "SELECT substring(u.email FROM 'writer([0-9]+)')::int, t.id FROM bench_targets t
+    JOIN emotion_logs l ON l.id = t.id JOIN users u ON u.id = l.user_id ORDER BY 1" \
+    | while read -r i log; do echo "$(sed -n "${i}p" "$lines" | cut -d' ' -f1) /api/v1/emotions/$log"; done > "$targets"
+  update="$SERVICES_DIR/update.sql"
+  printf '%s\n' '\set n random(1, 64)' \
+    "UPDATE emotion_logs SET intensity = 4, updated_at = now() WHERE id = (SELECT id FROM bench_targets WHERE n = :n);" > "$update"
+  versus_sql "PATCH /emotions/{id}" "$targets" PATCH '{"intensity":4,"tags":["산책","저녁"]}' "$update"
   psql -tA "$DATABASE_URL" -c "SELECT count(*) AS logs FROM emotion_logs"
 fi
 
