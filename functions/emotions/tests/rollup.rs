@@ -178,7 +178,11 @@ async fn the_day_rollup_migration_keeps_every_count(pool: PgPool) {
 }
 
 /// The day's row and tags of `user` on `day`: (n, counts, intensity sums, tags with counts).
-async fn day_of(h: &Harness, user: uuid::Uuid, day: &str) -> (i32, Vec<i32>, Vec<i32>, Vec<(String, i32)>) {
+async fn day_of(
+    h: &Harness,
+    user: uuid::Uuid,
+    day: &str,
+) -> (i32, Vec<i32>, Vec<i32>, Vec<(String, i32)>) {
     let (n, counts, sums): (i32, Vec<i32>, Vec<i32>) = sqlx::query_as(
         "SELECT n, counts, intensity_sums FROM emotion_days WHERE user_id = $1 AND day = $2::date",
     )
@@ -203,29 +207,70 @@ async fn day_of(h: &Harness, user: uuid::Uuid, day: &str) -> (i32, Vec<i32>, Vec
 async fn an_edit_within_a_day_and_across_days_moves_the_rollup_exactly(pool: PgPool) {
     let h = harness(pool);
     let (me, token) = person(&h, "Asia/Seoul").await;
-    let log = log(&h, &token, "calm", 2, "2025-03-01T10:00:00+09:00", &["산책", "친구"]).await;
+    let log = log(
+        &h,
+        &token,
+        "calm",
+        2,
+        "2025-03-01T10:00:00+09:00",
+        &["산책", "친구"],
+    )
+    .await;
     let id = log["id"].as_str().unwrap();
     let calm = 1; // the second emotion
-    let t = |pairs: &[(&str, i32)]| pairs.iter().map(|(t, n)| (t.to_string(), *n)).collect::<Vec<_>>();
+    let t = |pairs: &[(&str, i32)]| {
+        pairs
+            .iter()
+            .map(|(t, n)| (t.to_string(), *n))
+            .collect::<Vec<_>>()
+    };
 
     // The same day, the same emotion: one row changed once, summed before it is written.
     let edit = json!({ "intensity": 5, "tags": ["친구", "일"] });
-    assert_eq!(h.call("PATCH", &format!("/{id}"), Some(&token), edit).await.status, 200);
+    assert_eq!(
+        h.call("PATCH", &format!("/{id}"), Some(&token), edit)
+            .await
+            .status,
+        200
+    );
     let (n, counts, sums, tags) = day_of(&h, me, "2025-03-01").await;
     assert_eq!((n, counts[calm], sums[calm]), (1, 1, 5));
     assert_eq!(tags, t(&[("일", 1), ("친구", 1)]));
 
     // Another day and another emotion: out of one day, into the other.
     let moved = json!({ "emotion": "sad", "recorded_at": "2025-03-02T23:30:00+09:00" });
-    assert_eq!(h.call("PATCH", &format!("/{id}"), Some(&token), moved).await.status, 200);
+    assert_eq!(
+        h.call("PATCH", &format!("/{id}"), Some(&token), moved)
+            .await
+            .status,
+        200
+    );
     let (n, counts, sums, tags) = day_of(&h, me, "2025-03-01").await;
-    assert_eq!((n, counts.iter().sum::<i32>(), sums.iter().sum::<i32>(), tags), (0, 0, 0, vec![]));
+    assert_eq!(
+        (
+            n,
+            counts.iter().sum::<i32>(),
+            sums.iter().sum::<i32>(),
+            tags
+        ),
+        (0, 0, 0, vec![])
+    );
     let (n, counts, sums, tags) = day_of(&h, me, "2025-03-02").await;
     assert_eq!((n, counts[4], sums[4]), (1, 1, 5));
     assert_eq!(tags, t(&[("일", 1), ("친구", 1)]));
 
-    assert_eq!(h.call("DELETE", &format!("/{id}"), Some(&token), Value::Null).await.status, 200);
+    assert_eq!(
+        h.call("DELETE", &format!("/{id}"), Some(&token), Value::Null)
+            .await
+            .status,
+        200
+    );
     let (n, counts, _, tags) = day_of(&h, me, "2025-03-02").await;
     assert_eq!((n, counts.iter().sum::<i32>(), tags), (0, 0, vec![]));
-    assert_eq!(h.call("DELETE", &format!("/{id}"), Some(&token), Value::Null).await.status, 404);
+    assert_eq!(
+        h.call("DELETE", &format!("/{id}"), Some(&token), Value::Null)
+            .await
+            .status,
+        404
+    );
 }
