@@ -115,38 +115,6 @@ async fn login(server: &LocalServer, email: &str) -> String {
         .to_owned()
 }
 
-fn picture() -> Vec<u8> {
-    std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/tests/fixtures/media/photo.jpg"
-    ))
-    .unwrap()
-}
-
-async fn upload_picture(server: &LocalServer, token: &str) -> String {
-    let boundary = "deletion-proof";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"me.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(&picture());
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let response = client()
-        .post(server.url("/api/v1/files/upload/profile"))
-        .bearer_auth(token)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    let body: Value = response.json().await.unwrap();
-    body["data"]["file"]["id"].as_str().unwrap().to_owned()
-}
-
 /// `someone` uses every part of the service; `other` answers them, and (as an admin)
 /// suspends and restores them.
 async fn live_a_little(server: &LocalServer, db: &PgPool, someone: &Person, other: &Person) {

@@ -10,14 +10,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::{Value, json};
 
-fn photo() -> Vec<u8> {
-    std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/tests/fixtures/media/photo.jpg"
-    ))
-    .unwrap()
-}
-
 async fn call(
     server: &LocalServer,
     method: &str,
@@ -36,30 +28,6 @@ async fn call(
         response.status().as_u16(),
         response.json().await.unwrap_or(Value::Null),
     )
-}
-
-async fn upload_picture(server: &LocalServer, token: &str) -> String {
-    let boundary = "local-files-flow";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"me.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(&photo());
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let response = client()
-        .post(server.url("/api/v1/files/upload/profile"))
-        .bearer_auth(token)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    let body: Value = response.json().await.unwrap();
-    body["data"]["file"]["id"].as_str().unwrap().to_owned()
 }
 
 async fn ready(server: &LocalServer, token: &str, id: &str) -> Value {

@@ -2,6 +2,8 @@
 //! Pub/Sub (the emulator), whose push subscription delivers it to the image worker over HTTP;
 //! the worker makes the copies in storage (the emulator) and the profile shows the picture.
 
+mod common;
+
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,14 +16,6 @@ use shared::events::Events;
 use shared::testing::*;
 use sqlx::PgPool;
 use uuid::Uuid;
-
-fn photo() -> Vec<u8> {
-    std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/tests/fixtures/media/photo.jpg"
-    ))
-    .unwrap()
-}
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_picture_reaches_the_worker_through_the_pubsub_emulator(pool: PgPool) {
@@ -87,19 +81,10 @@ async fn a_picture_reaches_the_worker_through_the_pubsub_emulator(pool: PgPool) 
         AppState::from_parts(s, as_function(&pool, "files"), Cache::memory(), events).unwrap();
     let files_app = service_app(&files_state, "files", files::routes());
     let (user, token) = access_token(&files_state, Role::User).await;
-    let boundary = "pubsub-pictures";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"me.jpg\"\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(&photo());
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (content_type, body) = common::photo_upload();
     let request = Request::post("/api/v1/files/upload/profile")
         .header("authorization", format!("Bearer {token}"))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
+        .header("content-type", content_type)
         .body(Body::from(body))
         .unwrap();
     let a = send(&files_app, request).await;

@@ -91,8 +91,12 @@ async fn start(state: &AppState, user: Uuid) -> ApiResult<Response> {
             buf: head[..head.len() - 1].to_vec(),
         };
         if let Err(e) = write_sections(&state, &mut tx, user, &mut out).await {
-            if let Failure::Database(e) = &e {
-                tracing::error!(error = %ErrorChain(e), "the export stopped");
+            match &e {
+                Failure::Database(e) => {
+                    tracing::error!(error = %ErrorChain(e), "the export stopped")
+                }
+                Failure::Sealed(e) => tracing::error!(error = %e, "the export stopped"),
+                Failure::Gone => {}
             }
             // The body ends in error: the client sees a broken download, never a short file.
             let _ = out
@@ -124,6 +128,8 @@ async fn start(state: &AppState, user: Uuid) -> ApiResult<Response> {
 
 enum Failure {
     Database(sqlx::Error),
+    /// A stored value does not open (never the bytes in the log).
+    Sealed(shared::sealing::SealError),
     /// The client went away.
     Gone,
 }
@@ -136,7 +142,7 @@ impl From<sqlx::Error> for Failure {
 
 impl From<shared::sealing::SealError> for Failure {
     fn from(e: shared::sealing::SealError) -> Self {
-        Failure::Database(sqlx::Error::Decode(Box::new(e)))
+        Failure::Sealed(e)
     }
 }
 

@@ -200,3 +200,40 @@ impl Drop for ThrowawayRedis {
         let _ = self.child.wait();
     }
 }
+
+/// The test photo (a JPEG with metadata).
+pub fn photo() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/tests/fixtures/media/photo.jpg"
+    ))
+    .unwrap()
+}
+
+/// A multipart body holding [`photo`] as `file`, and its content type.
+pub fn photo_upload() -> (String, Vec<u8>) {
+    let boundary = "mindpause-test-photo";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"me.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&photo());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Uploads [`photo`] as the profile picture of `token`'s owner; the new file's id.
+pub async fn upload_picture(server: &LocalServer, token: &str) -> String {
+    let (content_type, body) = photo_upload();
+    let response = client()
+        .post(server.url("/api/v1/files/upload/profile"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    body["data"]["file"]["id"].as_str().unwrap().to_owned()
+}
