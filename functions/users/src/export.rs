@@ -29,6 +29,9 @@ use uuid::Uuid;
 /// The version of the document's shape.
 pub const FORMAT: &str = "mindpause-export/1";
 const CHUNK: usize = 32 * 1024;
+/// How long a chunk may wait for the client to take it: the export holds a pooled connection
+/// and its snapshot, which a client that stopped reading must not keep.
+const STALLED: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// `RATE_LIMIT_EXPORT`: exports per person (each reads everything they have).
 pub struct Export;
@@ -130,7 +133,7 @@ enum Failure {
     Database(sqlx::Error),
     /// A stored value does not open (never the bytes in the log).
     Sealed(shared::sealing::SealError),
-    /// The client went away.
+    /// The client went away or stopped reading.
     Gone,
 }
 
@@ -162,7 +165,11 @@ impl Out {
 
     async fn flush(&mut self) -> Result<(), Failure> {
         let chunk = Bytes::from(std::mem::take(&mut self.buf));
-        self.sender.send(Ok(chunk)).await.map_err(|_| Failure::Gone)
+        match tokio::time::timeout(STALLED, self.sender.send(Ok(chunk))).await {
+            Ok(Ok(())) => Ok(()),
+            // Gone, or not reading: either way the connection goes back to the pool.
+            Ok(Err(_)) | Err(_) => Err(Failure::Gone),
+        }
     }
 }
 

@@ -241,3 +241,44 @@ async fn three_exports_an_hour(pool: PgPool) {
         "UNAUTHORIZED",
     );
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_client_that_leaves_mid_export_frees_its_connection(pool: PgPool) {
+    let h = harness(pool);
+    let (me, token) = h.person().await;
+    let note = h
+        .state
+        .keyring
+        .seal(columns::EMOTION_NOTE, me, &"가".repeat(2000));
+    sqlx::query(
+        "INSERT INTO emotion_logs (id, user_id, emotion, intensity, note, recorded_at)
+         SELECT gen_random_uuid(), $1, 'calm', 3, $2, now() - i * interval '1 hour'
+         FROM generate_series(1, 300) AS i",
+    )
+    .bind(me)
+    .bind(note)
+    .execute(&h.admin)
+    .await
+    .unwrap();
+    let response =
+        tower::ServiceExt::oneshot(h.app.clone(), get_with_token(&h.path("/me/export"), &token))
+            .await
+            .unwrap();
+    let mut body = response.into_body();
+    http_body_util::BodyExt::frame(&mut body)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        h.state.db.size() > h.state.db.num_idle() as u32,
+        "the export holds a connection"
+    );
+    drop(body);
+    for _ in 0..100 {
+        if h.state.db.size() == h.state.db.num_idle() as u32 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the export kept its connection after the client left");
+}
