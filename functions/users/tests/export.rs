@@ -184,10 +184,9 @@ async fn the_export_holds_everything_of_mine_and_nothing_of_anyone_elses(pool: P
     }
 }
 
-#[sqlx::test(migrator = "shared::db::MIGRATOR")]
-async fn a_long_journal_streams_in_chunks(pool: PgPool) {
-    let h = harness(pool);
-    let (me, token) = h.person().await;
+/// 300 logs of `me` with notes of 2,000 characters (about 1.8 MB of JSON), and the answer
+/// to their export (its body not read yet).
+async fn long_journal_export(h: &Harness, me: Uuid, token: &str) -> axum::response::Response {
     let note = h
         .state
         .keyring
@@ -202,10 +201,16 @@ async fn a_long_journal_streams_in_chunks(pool: PgPool) {
     .execute(&h.admin)
     .await
     .unwrap();
-    let response =
-        tower::ServiceExt::oneshot(h.app.clone(), get_with_token(&h.path("/me/export"), &token))
-            .await
-            .unwrap();
+    tower::ServiceExt::oneshot(h.app.clone(), get_with_token(&h.path("/me/export"), token))
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_long_journal_streams_in_chunks(pool: PgPool) {
+    let h = harness(pool);
+    let (me, token) = h.person().await;
+    let response = long_journal_export(&h, me, &token).await;
     assert_eq!(response.status(), 200);
     let mut body = response.into_body();
     let (mut frames, mut bytes) = (0, Vec::new());
@@ -246,24 +251,7 @@ async fn three_exports_an_hour(pool: PgPool) {
 async fn a_client_that_leaves_mid_export_frees_its_connection(pool: PgPool) {
     let h = harness(pool);
     let (me, token) = h.person().await;
-    let note = h
-        .state
-        .keyring
-        .seal(columns::EMOTION_NOTE, me, &"가".repeat(2000));
-    sqlx::query(
-        "INSERT INTO emotion_logs (id, user_id, emotion, intensity, note, recorded_at)
-         SELECT gen_random_uuid(), $1, 'calm', 3, $2, now() - i * interval '1 hour'
-         FROM generate_series(1, 300) AS i",
-    )
-    .bind(me)
-    .bind(note)
-    .execute(&h.admin)
-    .await
-    .unwrap();
-    let response =
-        tower::ServiceExt::oneshot(h.app.clone(), get_with_token(&h.path("/me/export"), &token))
-            .await
-            .unwrap();
+    let response = long_journal_export(&h, me, &token).await;
     let mut body = response.into_body();
     http_body_util::BodyExt::frame(&mut body)
         .await
