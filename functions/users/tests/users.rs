@@ -326,3 +326,75 @@ async fn password_guesses_with_a_token_are_limited_like_logins(pool: PgPool) {
         "the account is still there"
     );
 }
+
+/// Logs written while the time zone changes back and forth land on the days of the zone that
+/// won: the rollup always equals one rebuilt from the logs.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn logs_written_during_time_zone_changes_keep_the_rollup_exact(pool: PgPool) {
+    use shared::domain::journal::{self, Emotion, NewLog};
+    let h = harness(pool);
+    let (id, token) = person(&h, "tz@example.com", "시차", "correct horse battery").await;
+    // Around Seoul's midnight (15:00 UTC), where the zone decides the day.
+    let start = chrono::DateTime::parse_from_rfc3339("2025-03-01T14:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let writer = {
+        let db = h.admin.clone();
+        tokio::spawn(async move {
+            for i in 0..150 {
+                let tags = vec![format!("태그{}", i % 3)];
+                let written: Option<(Uuid,)> = journal::record(
+                    &db,
+                    &NewLog {
+                        id: Uuid::now_v7(),
+                        user_id: id,
+                        emotion: Emotion::ALL[i % 10],
+                        intensity: 1 + (i % 5) as i16,
+                        note: None,
+                        tags: &tags,
+                        recorded_at: start + chrono::Duration::minutes(i as i64),
+                    },
+                )
+                .await
+                .unwrap();
+                assert!(written.is_some());
+            }
+        })
+    };
+    for zone in [
+        "America/New_York",
+        "Asia/Seoul",
+        "UTC",
+        "Asia/Seoul",
+        "Pacific/Auckland",
+        "UTC",
+    ] {
+        let moved = h
+            .call("PATCH", "/me", Some(&token), json!({ "timezone": zone }))
+            .await;
+        assert_eq!(moved.status, 200, "{}", moved.body);
+    }
+    writer.await.unwrap();
+
+    let rollup = |db: PgPool| async move {
+        let days: Vec<(String, i32, Vec<i32>, Vec<i32>)> = sqlx::query_as(
+            "SELECT day::text, n, counts, intensity_sums FROM emotion_days WHERE n <> 0 ORDER BY day",
+        )
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        let tags: Vec<(String, String, i32)> = sqlx::query_as(
+            "SELECT day::text, tag, n FROM emotion_daily_tags WHERE n <> 0 ORDER BY day, tag",
+        )
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        (days, tags)
+    };
+    let kept = rollup(h.admin.clone()).await;
+    let mut conn = h.admin.acquire().await.unwrap();
+    journal::rebuild(&mut conn, id).await.unwrap();
+    drop(conn);
+    assert_eq!(kept, rollup(h.admin.clone()).await);
+    assert_eq!(kept.0.iter().map(|d| d.1).sum::<i32>(), 150);
+}

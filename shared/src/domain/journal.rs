@@ -95,8 +95,10 @@ pub const LOG_COLUMNS: &str =
     "id, emotion, intensity, note, tags, recorded_at, created_at, updated_at";
 
 /// Writes a log and adds it to the rollup in one statement: one round trip, atomic without
-/// a transaction (the write rate is the database's). The user's time zone is read `FOR
-/// SHARE`, as in [`apply`]. `None` when the user no longer exists.
+/// a transaction (the write rate is the database's). The user's time zone is read `FOR KEY
+/// SHARE` — the lock the foreign key takes anyway, so it costs nothing more — which
+/// [`rebuild`]'s `FOR UPDATE` waits for (and which waits for it, then reads the new zone).
+/// `None` when the user no longer exists.
 pub async fn record<R>(db: impl PgExecutor<'_>, log: &NewLog<'_>) -> Result<Option<R>, ApiError>
 where
     R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
@@ -108,7 +110,7 @@ where
     sums[slot] = intensity;
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "WITH me AS (SELECT timezone FROM users WHERE id = $2 FOR SHARE),
+            "WITH me AS (SELECT timezone FROM users WHERE id = $2 FOR KEY SHARE),
          log AS (
              INSERT INTO emotion_logs (id, user_id, emotion, intensity, note, tags, recorded_at)
              SELECT $1, $2, $3, $4, $5, $6, $7 FROM me
@@ -225,7 +227,7 @@ where
 {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "WITH me AS (SELECT timezone FROM users WHERE id = $2 FOR SHARE),
+            "WITH me AS (SELECT timezone FROM users WHERE id = $2 FOR KEY SHARE),
              old AS (
                  SELECT id, emotion, intensity, tags, recorded_at FROM emotion_logs
                  WHERE id = $1 AND user_id = $2 FOR UPDATE
@@ -271,7 +273,7 @@ where
 pub async fn erase(db: impl PgExecutor<'_>, user_id: Uuid, id: Uuid) -> Result<bool, ApiError> {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "WITH me AS (SELECT timezone FROM users WHERE id = $2 FOR SHARE),
+            "WITH me AS (SELECT timezone FROM users WHERE id = $2 FOR KEY SHARE),
              old AS (
                  DELETE FROM emotion_logs WHERE id = $1 AND user_id = $2
                  RETURNING emotion, intensity, tags, recorded_at
@@ -292,8 +294,14 @@ pub async fn erase(db: impl PgExecutor<'_>, user_id: Uuid, id: Uuid) -> Result<b
     Ok(erased > 0)
 }
 
-/// Recomputes a user's rollup from their logs (after a time-zone change).
+/// Recomputes a user's rollup from their logs (after a time-zone change). Locks the user
+/// `FOR UPDATE` first: writes in flight (holding `FOR KEY SHARE`) finish before the logs are
+/// read, and later ones wait for the commit, then read the new zone.
 pub async fn rebuild(db: &mut PgConnection, user_id: Uuid) -> Result<(), ApiError> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .execute(&mut *db)
+        .await?;
     sqlx::query("DELETE FROM emotion_days WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *db)
