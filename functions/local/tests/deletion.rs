@@ -65,18 +65,14 @@ struct Person {
     token: String,
 }
 
+/// [`common::call`] that must succeed.
 async fn call(server: &LocalServer, method: &str, path: &str, token: &str, body: Value) -> Value {
-    let mut request = client()
-        .request(method.parse().unwrap(), server.url(path))
-        .bearer_auth(token);
-    if !body.is_null() {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
+    let (status, answer) = common::call(server, method, path, token, body).await;
+    assert!(
+        (200..300).contains(&status),
+        "{method} {path}: {status} {answer}"
+    );
+    answer
 }
 
 async fn register(server: &LocalServer, email: &str, nickname: &str) -> Person {

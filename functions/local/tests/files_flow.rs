@@ -10,26 +10,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::{Value, json};
 
-async fn call(
-    server: &LocalServer,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Value,
-) -> (u16, Value) {
-    let mut request = client()
-        .request(method.parse().unwrap(), server.url(path))
-        .bearer_auth(token);
-    if !body.is_null() {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
-
 async fn ready(server: &LocalServer, token: &str, id: &str) -> Value {
     for _ in 0..200 {
         let (status, body) = call(

@@ -237,3 +237,25 @@ pub async fn upload_picture(server: &LocalServer, token: &str) -> String {
     let body: Value = response.json().await.unwrap();
     body["data"]["file"]["id"].as_str().unwrap().to_owned()
 }
+
+/// A request with `token`'s bearer and a JSON body unless it is null: the status and the
+/// answer (null when it is not JSON).
+pub async fn call(
+    server: &LocalServer,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
+    let mut request = client()
+        .request(method.parse().unwrap(), server.url(path))
+        .bearer_auth(token);
+    if !body.is_null() {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
