@@ -12,8 +12,9 @@
 #   ./scripts/bench.sh admin       1M people, 10M logs: GET /admin/stats (cached, computed), search
 #   ./scripts/bench.sh files       uploads: MiB/s and peak RSS of `files` for 20 parallel 5 MiB uploads (to the
 #                                  storage emulator); the image worker on a 40-megapixel JPEG: time, peak RSS
-#   ./scripts/bench.sh writes      POST /emotions from 64 people (wrk, 64 connections) vs a single-row INSERT
-#                                  (pgbench -f, 64 clients), alternating rounds
+#   ./scripts/bench.sh writes      POST, PATCH and DELETE /emotions, a chat message (offline companion) and
+#                                  POST /auth/refresh from 64 people (wrk, 64 connections), each vs the same
+#                                  rows written by plain SQL (pgbench -f, 64 clients), alternating rounds
 #   ./scripts/bench.sh chat        time our server adds to the first streamed token (instant fake provider,
 #                                  functions/chat/examples/ttft.rs as the client)
 set -euo pipefail
@@ -48,7 +49,7 @@ case "$what" in
   challenges) build="migrate auth challenges" ;;
   admin) build="migrate auth admin" ;;
   chat) build="migrate auth chat" ;;
-  writes) build="migrate auth emotions" ;;
+  writes) build="migrate auth emotions chat" ;;
   files) build="migrate auth files image-worker" ;;
   *) build=$functions ;;
 esac
@@ -324,39 +325,55 @@ fi
 
 if [ "$what" = writes ] || [ "$what" = all ]; then
   machine
-  export RATE_LIMIT_GENERAL=100000000/minute RATE_LIMIT_LOGIN=100000000/minute DATABASE_POOL_SIZE=$pool_size DATABASE_MAX_OVERFLOW=0
-  auth_port=$(free_port); emotions_port=$(free_port)
+  export RATE_LIMIT_GENERAL=100000000/minute RATE_LIMIT_LOGIN=100000000/minute RATE_LIMIT_AI_CHAT=100000000/minute \
+    DATABASE_POOL_SIZE=$pool_size DATABASE_MAX_OVERFLOW=0
+  auth_port=$(free_port); emotions_port=$(free_port); chat_port=$(free_port)
   PORT=$auth_port "$bin/auth" & auth_pid=$!; pids+=("$auth_pid")
   PORT=$emotions_port "$bin/emotions" & emotions_pid=$!; pids+=("$emotions_pid")
-  wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$emotions_port" 10
-  log "64 people with live sessions"
-  lines="$SERVICES_DIR/writers"
+  # No OPENAI_API_KEY: the offline companion answers (the write without the model).
+  PORT=$chat_port "$bin/chat" & chat_pid=$!; pids+=("$chat_pid")
+  wait_for_port 127.0.0.1 "$auth_port" 10; wait_for_port 127.0.0.1 "$emotions_port" 10; wait_for_port 127.0.0.1 "$chat_port" 10
+  log "64 people with live sessions and a conversation each"
+  writers="$SERVICES_DIR/writers"; refreshers="$SERVICES_DIR/refreshers"; talkers="$SERVICES_DIR/talkers"
   for i in $(seq 64); do
-    token=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+    curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
       -d "{\"email\":\"writer$i@example.com\",\"password\":\"correct horse battery\",\"nickname\":\"writer$i\"}" \
-      | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
-    echo "$token /api/v1/emotions"
-  done > "$lines"
-  # Each write against the same change as plain SQL (one statement on one row of the same
-  # table, autocommit, pgbench -f at 64 clients), alternating rounds of 10 s.
+      | python3 -c 'import json,sys; t=json.load(sys.stdin)["data"]["tokens"]; print(t["access_token"], t["refresh_token"])'
+  done > "$SERVICES_DIR/tokens"
+  cut -d' ' -f1 "$SERVICES_DIR/tokens" | sed 's|$| /api/v1/emotions|' > "$writers"
+  cut -d' ' -f2 "$SERVICES_DIR/tokens" > "$refreshers"
+  cut -d' ' -f1 "$SERVICES_DIR/tokens" | while read -r token; do
+    id=$(curl -sf -X POST "http://127.0.0.1:$chat_port/api/v1/chat/conversations" -H "authorization: Bearer $token" \
+      -H 'content-type: application/json' -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])')
+    echo "$token /api/v1/chat/conversations/$id/messages"
+  done > "$talkers"
+  # The plain SQL writes on rows of someone none of the requests touch.
+  uid=$(curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"baseline@example.com","password":"correct horse battery","nickname":"baseline"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["user"]["id"])')
+  # Each write against the same change as plain SQL (single-row statements on the same
+  # tables, autocommit, pgbench -f at 64 clients), in 3 alternating rounds of 10 s. ROUND in
+  # the wrk script's arguments is replaced by the round's number.
   versus_sql() {
-    local label=$1 lines=$2 method=$3 body=$4 sql=$5 out="$SERVICES_DIR/wrk.out" ratios=()
-    echo "## $label from 64 people (wrk, 64 connections) vs $(head -c 60 "$sql")… (pgbench -f, 64 clients), 3 alternating rounds of 10 s"
+    local label=$1 sql=$2 url=$3 script=$4 out="$SERVICES_DIR/wrk.out" ratios=()
+    shift 4
+    echo "## $label from 64 people (wrk, 64 connections) vs $(grep -v '^\\' "$sql" | tr '\n' ' ' | head -c 70)… (pgbench -f, 64 clients), 3 alternating rounds of 10 s"
     for round in 1 2 3; do
-      wrk -t2 -c64 -d10s --latency -s scripts/bench/writes.lua "http://127.0.0.1:$emotions_port" -- "$lines" 2 "$method" "$body" > "$out"
+      wrk -t2 -c64 -d10s --latency -s "scripts/bench/$script" "$url" -- "${@//ROUND/$round}" > "$out"
       api_rps=$(awk '/Requests\/sec/ {print $2}' "$out")
       api_p50=$(awk '$1 == "50%" {print $2}' "$out"); api_p99=$(awk '$1 == "99%" {print $2}' "$out")
       ! grep -q "Non-2xx" "$out" || { grep "Non-2xx" "$out"; exit 1; }
-      pg_tps=$(pgbench -n -f "$sql" -D uid="'$uid'" -c 64 -j 2 -T 10 "$DATABASE_URL" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+      pg_tps=$(pgbench -n -f "$sql" -D uid="'$uid'" -D round="$round" -D k=0 -c 64 -j 2 -T 10 "$DATABASE_URL" 2>/dev/null | awk '/^tps/ {print $3; exit}')
       ratios+=("$(python3 -c "print(f'{$api_rps / $pg_tps:.2f}')")")
       echo "round $round: API $api_rps requests/s (p50 $api_p50, p99 $api_p99), SQL $pg_tps tps, ratio ${ratios[-1]}"
     done
     python3 -c "import statistics, sys; print(f'ratio {sys.argv[1]} / SQL, median of 3 rounds = {statistics.median(map(float, sys.argv[2:])):.2f}')" "$label" "${ratios[@]}"
   }
-  uid=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM users WHERE email = 'writer1@example.com'")
+  emotions="http://127.0.0.1:$emotions_port"
   insert="$SERVICES_DIR/insert.sql"
   echo "INSERT INTO emotion_logs (id, user_id, emotion, intensity, tags, recorded_at) VALUES (gen_random_uuid(), :uid::uuid, 'calm', 3, '{산책}', now());" > "$insert"
-  versus_sql "POST /emotions" "$lines" POST '{"emotion":"calm","intensity":3,"note":"퇴근길에 비가 와서 우산 없이 걸었다","tags":["산책"]}' "$insert"
+  versus_sql "POST /emotions" "$insert" "$emotions" writes.lua "$writers" 2 POST '{"emotion":"calm","intensity":3,"note":"퇴근길에 비가 와서 우산 없이 걸었다","tags":["산책"]}'
+
   # One log of each person to change, and the same 64 rows for the plain UPDATE.
   psql -q "$DATABASE_URL" -c "CREATE TABLE bench_targets AS SELECT row_number() OVER () AS n, id FROM
     (SELECT DISTINCT ON (l.user_id) l.id FROM emotion_logs l JOIN users u ON u.id = l.user_id WHERE u.email LIKE 'writer%' ORDER BY l.user_id, l.id) t"
@@ -364,11 +381,49 @@ if [ "$what" = writes ] || [ "$what" = all ]; then
   # Each person's token (registered in order: line i is writer i) with the path of their log.
   psql -tA -F' ' "$DATABASE_URL" -c "SELECT substring(u.email FROM 'writer([0-9]+)')::int, t.id FROM bench_targets t
     JOIN emotion_logs l ON l.id = t.id JOIN users u ON u.id = l.user_id ORDER BY 1" \
-    | while read -r i log; do echo "$(sed -n "${i}p" "$lines" | cut -d' ' -f1) /api/v1/emotions/$log"; done > "$targets"
+    | while read -r i log; do echo "$(sed -n "${i}p" "$writers" | cut -d' ' -f1) /api/v1/emotions/$log"; done > "$targets"
   update="$SERVICES_DIR/update.sql"
   printf '%s\n' '\set n random(1, 64)' \
     "UPDATE emotion_logs SET intensity = 4, updated_at = now() WHERE id = (SELECT id FROM bench_targets WHERE n = :n);" > "$update"
-  versus_sql "PATCH /emotions/{id}" "$targets" PATCH '{"intensity":4,"tags":["산책","저녁"]}' "$update"
+  versus_sql "PATCH /emotions/{id}" "$update" "$emotions" writes.lua "$targets" 2 PATCH '{"intensity":4,"tags":["산책","저녁"]}'
+
+  # DELETE: every request deletes a log of its own. The people's logs (written through the
+  # API, so the rollup holds them) are topped up to 240,000 and dealt into three rounds; the
+  # plain DELETE takes the baseline's rows, each client the next of its own numbered range.
+  while [ "$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM emotion_logs WHERE user_id <> '$uid'")" -lt 240000 ]; do
+    wrk -t2 -c64 -d10s -s scripts/bench/writes.lua "$emotions" -- "$writers" 2 POST '{"emotion":"sad","intensity":2,"tags":["비"]}' >/dev/null
+  done
+  # Interleaved (each person's first log, then each one's second…): requests in flight
+  # together are by different people, as in the other rounds.
+  psql -tA -F' ' "$DATABASE_URL" -c "SELECT i, id FROM (SELECT substring(u.email FROM 'writer([0-9]+)')::int AS i, l.id,
+      row_number() OVER (PARTITION BY l.user_id ORDER BY l.id) AS nth FROM emotion_logs l JOIN users u ON u.id = l.user_id
+      WHERE u.email LIKE 'writer%' AND l.id NOT IN (SELECT id FROM bench_targets)) t ORDER BY nth, i" \
+    | awk -v out="$SERVICES_DIR/doomed" 'NR == FNR { token[FNR] = $1; next }
+        { print token[$1], "/api/v1/emotions/" $2 > (out "." (FNR % 3 + 1)) }' "$writers" -
+  psql -q "$DATABASE_URL" -c "INSERT INTO emotion_logs (id, user_id, emotion, intensity, recorded_at)
+    SELECT gen_random_uuid(), '$uid', 'calm', 3, now() FROM generate_series(1, 300000)" \
+    -c "CREATE TABLE bench_doomed AS SELECT row_number() OVER () AS n, id FROM emotion_logs WHERE user_id = '$uid'" \
+    -c "CREATE UNIQUE INDEX ON bench_doomed (n)" -c "VACUUM ANALYZE emotion_logs" -c "ANALYZE bench_doomed"
+  delete="$SERVICES_DIR/delete.sql"
+  printf '%s\n' '\set k :k + 1' \
+    "DELETE FROM emotion_logs WHERE id = (SELECT id FROM bench_doomed WHERE n = (:round - 1) * 100000 + :client_id * 1500 + :k);" > "$delete"
+  versus_sql "DELETE /emotions/{id}" "$delete" "$emotions" writes.lua "$SERVICES_DIR/doomed.ROUND" 2 DELETE
+
+  # A chat message answered by the offline companion: two rows (the person's, the reply)
+  # and the conversation's count, against two plain single-row INSERTs.
+  conversation=$(curl -sf -X POST "http://127.0.0.1:$chat_port/api/v1/chat/conversations" -H "authorization: Bearer $(head -1 "$writers" | cut -d' ' -f1)" \
+    -H 'content-type: application/json' -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])')
+  two_rows="$SERVICES_DIR/two_rows.sql"
+  printf '%s\n' "INSERT INTO chat_messages (id, conversation_id, role, content, created_at) VALUES (gen_random_uuid(), '$conversation', 'user', '\\x00'::bytea || convert_to('오늘 너무 지쳤어', 'UTF8'), now());" \
+    "INSERT INTO chat_messages (id, conversation_id, role, content, provider, created_at) VALUES (gen_random_uuid(), '$conversation', 'assistant', '\\x00'::bytea || convert_to('많이 지치셨군요', 'UTF8'), 'offline', now());" > "$two_rows"
+  versus_sql "POST /chat/conversations/{id}/messages (offline companion)" "$two_rows" "http://127.0.0.1:$chat_port" writes.lua "$talkers" 2 POST '{"content":"오늘 회사에서 너무 지쳤어"}'
+
+  # POST /auth/refresh: each session's token rotates on every request.
+  psql -q "$DATABASE_URL" -c "CREATE TABLE bench_sessions AS SELECT row_number() OVER () AS n, id FROM sessions" -c "CREATE UNIQUE INDEX ON bench_sessions (n)"
+  rotate="$SERVICES_DIR/rotate.sql"
+  printf '%s\n' '\set n random(1, 64)' \
+    "UPDATE sessions SET refresh_jti = gen_random_uuid(), previous_jti = refresh_jti, rotated_at = now() WHERE id = (SELECT id FROM bench_sessions WHERE n = :n);" > "$rotate"
+  versus_sql "POST /auth/refresh" "$rotate" "http://127.0.0.1:$auth_port/api/v1/auth/refresh" refresh.lua "$refreshers" 2
   psql -tA "$DATABASE_URL" -c "SELECT count(*) AS logs FROM emotion_logs"
 fi
 

@@ -61,6 +61,7 @@ async fn post_with_comments(
     comments: usize,
 ) -> (Uuid, Vec<Uuid>) {
     use shared::domain::community::{Category, comments as c, posts};
+    use shared::domain::notifications::Localized;
     let post = posts::publish(
         &h.admin,
         author,
@@ -75,14 +76,16 @@ async fn post_with_comments(
     .unwrap();
     let mut ids = Vec::new();
     for n in 0..comments {
-        let mut tx = h.admin.begin().await.unwrap();
-        let written = c::write(&mut tx, commenter, post.id, &format!("댓글 {n}"), false)
+        let text = format!("댓글 {n}");
+        let title = Localized {
+            ko: "새 댓글",
+            en: "New comment",
+        };
+        let comment = c::write(&h.admin, commenter, post.id, &text, false, title, &text)
             .await
             .unwrap()
             .unwrap();
-        c::count(&mut tx, post.id).await.unwrap();
-        tx.commit().await.unwrap();
-        ids.push(written.comment.id);
+        ids.push(comment.id);
     }
     (post.id, ids)
 }
@@ -473,11 +476,12 @@ async fn moderation_removes_content_corrects_counts_tells_the_author_and_is_audi
         .await;
     assert_error(&bad, 422, "VALIDATION_ERROR");
 
-    let told: Vec<(Uuid, String, String, Value)> =
-        sqlx::query_as("SELECT user_id, kind, body, data FROM notifications ORDER BY id")
-            .fetch_all(&h.admin)
-            .await
-            .unwrap();
+    let told: Vec<(Uuid, String, String, Value)> = sqlx::query_as(
+        "SELECT user_id, kind, body, data FROM notifications WHERE kind = 'system' ORDER BY id",
+    )
+    .fetch_all(&h.admin)
+    .await
+    .unwrap();
     assert_eq!(told.len(), 2);
     assert_eq!((told[0].0, told[0].1.as_str()), (commenter, "system"));
     assert_eq!(told[0].2, "'오늘의 글': 광고");

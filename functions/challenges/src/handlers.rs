@@ -2,7 +2,7 @@ use axum::extract::State;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
-use shared::domain::notifications::{self, Kind, Localized};
+use shared::domain::notifications::Kind;
 use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json, Query, ResourceId};
 use shared::pagination::{Keyset, Page, PageParams};
@@ -134,9 +134,9 @@ pub async fn list(
     )))
 }
 
-/// A challenge locked for a change, and the person's local date now.
+/// A challenge as read for a change, and the person's local date now.
 #[derive(FromRow)]
-struct Locked {
+struct Seen {
     #[sqlx(flatten)]
     challenge: Challenge,
     today: NaiveDate,
@@ -158,94 +158,96 @@ pub async fn update(
     Json(body): Json<UpdateChallenge>,
 ) -> ApiResult<Reply<Challenge>> {
     let change = body.validate()?;
-    let mut tx = state.db.begin().await?;
-    // The row lock makes two devices' check-ins count once: the second sees the first's day.
-    let Locked {
-        challenge: old,
-        today,
-    } = sqlx::query_as(
-        "SELECT c.id, c.title, c.description, c.target_days, c.start_date, c.status,
-                c.progress_days, c.last_check_in_date, c.created_at, c.updated_at,
-                ($3::timestamptz AT TIME ZONE u.timezone)::date AS today
-         FROM challenges c JOIN users u ON u.id = c.user_id
-         WHERE c.id = $1 AND c.user_id = $2
-         FOR UPDATE OF c",
-    )
-    .bind(id)
-    .bind(user.id)
-    .bind(state.clock.now())
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
-    let mut status = old.status;
-    if let Some(next) = change.status {
-        if !old.status.may_become(next) {
-            return Err(conflict("status_change_not_allowed"));
-        }
-        status = next;
-    }
-    let mut completed = false;
-    if change.check_in {
-        if let Some(reason) =
-            model::check_in_refusal(old.status, old.start_date, old.last_check_in_date, today)
-        {
-            return Err(conflict(reason));
-        }
-        completed = old.progress_days + 1 >= old.target_days;
-        if completed {
-            status = Status::Completed;
-        }
-    }
-    let challenge: Challenge = sqlx::query_as(concat!(
-        "WITH day AS (
-             INSERT INTO challenge_check_ins (challenge_id, day) SELECT $1, $7 WHERE $6
-         )
-         UPDATE challenges SET
-             title = COALESCE($2, title),
-             description = CASE WHEN $3 THEN $4 ELSE description END,
-             status = $5,
-             progress_days = progress_days + $6::int,
-             last_check_in_date = CASE WHEN $6 THEN $7 ELSE last_check_in_date END,
-             updated_at = now()
-         WHERE id = $1
-         RETURNING ",
-        challenge_columns!()
-    ))
-    .bind(id)
-    .bind(change.title)
-    .bind(change.description.is_some())
-    .bind(change.description.flatten())
-    .bind(status)
-    .bind(change.check_in)
-    .bind(today)
-    .fetch_one(&mut *tx)
-    .await?;
-    if completed {
-        let days = challenge.target_days.to_string();
-        notifications::notify(
-            &mut tx,
-            user.id,
-            Kind::Challenge,
-            Localized {
-                ko: "챌린지를 완료했어요!",
-                en: "Challenge completed!",
-            },
-            Localized {
-                ko: &format!(
-                    "'{}' {days}일을 모두 채웠어요. 정말 멋져요.",
-                    challenge.title
-                ),
-                en: &format!(
-                    "You kept '{}' for all {days} days. Well done.",
-                    challenge.title
-                ),
-            },
-            &json!({ "challenge_id": id }),
+    // Read, decide by the rules (`model`), then write only if the row is still as it was
+    // read: two statements, no lock held between them (docs/decisions.md, "Writes at the
+    // database's pace"). When the write finds the row changed (another device's check-in
+    // went first), the change is decided again on the new row.
+    loop {
+        let Seen {
+            challenge: old,
+            today,
+        } = sqlx::query_as(
+            "SELECT c.id, c.title, c.description, c.target_days, c.start_date, c.status,
+                    c.progress_days, c.last_check_in_date, c.created_at, c.updated_at,
+                    ($3::timestamptz AT TIME ZONE u.timezone)::date AS today
+             FROM challenges c JOIN users u ON u.id = c.user_id
+             WHERE c.id = $1 AND c.user_id = $2",
         )
+        .bind(id)
+        .bind(user.id)
+        .bind(state.clock.now())
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+        let mut status = old.status;
+        if let Some(next) = change.status {
+            if !old.status.may_become(next) {
+                return Err(conflict("status_change_not_allowed"));
+            }
+            status = next;
+        }
+        let mut completed = false;
+        if change.check_in {
+            if let Some(reason) =
+                model::check_in_refusal(old.status, old.start_date, old.last_check_in_date, today)
+            {
+                return Err(conflict(reason));
+            }
+            completed = old.progress_days + 1 >= old.target_days;
+            if completed {
+                status = Status::Completed;
+            }
+        }
+        let title = change.title.as_deref().unwrap_or(&old.title);
+        let days = old.target_days;
+        let changed: Option<Challenge> = sqlx::query_as(concat!(
+            "WITH changed AS (
+                 UPDATE challenges SET
+                     title = COALESCE($3, title),
+                     description = CASE WHEN $4 THEN $5 ELSE description END,
+                     status = $6,
+                     progress_days = progress_days + $7::int,
+                     last_check_in_date = CASE WHEN $7 THEN $8 ELSE last_check_in_date END,
+                     updated_at = now()
+                 WHERE id = $1 AND user_id = $2
+                   AND status = $9 AND progress_days = $10 AND last_check_in_date IS NOT DISTINCT FROM $11
+                 RETURNING *
+             ),
+             day AS (
+                 INSERT INTO challenge_check_ins (challenge_id, day) SELECT id, $8 FROM changed WHERE $7
+             ),
+             told AS (
+                 SELECT notify($12, user_id, $13, $14, $15, $16, $17, jsonb_build_object('challenge_id', id))
+                 FROM changed WHERE $18
+             )
+             SELECT ",
+            challenge_columns!(),
+            " FROM changed LEFT JOIN told ON true"
+        ))
+        .bind(id)
+        .bind(user.id)
+        .bind(change.title.as_deref())
+        .bind(change.description.is_some())
+        .bind(change.description.as_ref().and_then(|d| d.as_deref()))
+        .bind(status)
+        .bind(change.check_in)
+        .bind(today)
+        .bind(old.status)
+        .bind(old.progress_days)
+        .bind(old.last_check_in_date)
+        .bind(Uuid::now_v7())
+        .bind(Kind::Challenge)
+        .bind("챌린지를 완료했어요!")
+        .bind("Challenge completed!")
+        .bind(format!("'{title}' {days}일을 모두 채웠어요. 정말 멋져요."))
+        .bind(format!("You kept '{title}' for all {days} days. Well done."))
+        .bind(completed)
+        .fetch_optional(&state.db)
         .await?;
+        if let Some(challenge) = changed {
+            return Ok(Reply::ok(challenge));
+        }
     }
-    tx.commit().await?;
-    Ok(Reply::ok(challenge))
 }
 
 /// Delete one of your challenges (and its check-ins).

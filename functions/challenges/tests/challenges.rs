@@ -212,7 +212,7 @@ async fn no_check_in_before_the_start_or_after_the_end(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
-async fn reaching_the_target_completes_it_and_tells_the_person_in_one_transaction(pool: PgPool) {
+async fn reaching_the_target_completes_it_and_tells_the_person_atomically(pool: PgPool) {
     let h = harness(pool);
     at(&h, "2026-03-02T12:00:00Z");
     let (me, token) = person_in(&h, "UTC").await;

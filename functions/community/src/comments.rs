@@ -3,15 +3,14 @@
 //! (author only).
 
 use axum::extract::State;
-use serde_json::json;
-use shared::domain::notifications::{self, Kind, Localized};
+use shared::domain::notifications::Localized;
 use shared::envelope::Envelope;
 use shared::http::{AuthUser, Json, Query, ResourceId};
 use shared::pagination::{Keyset, Page, PageParams};
 use shared::{ApiError, ApiResult, AppState, Fields, Reply};
 
 use shared::domain::community::Comment;
-use shared::domain::community::comments::{self, Written};
+use shared::domain::community::comments;
 
 use crate::model::{self, CreateComment, UpdateComment};
 
@@ -33,34 +32,24 @@ pub async fn create(
     let content = f.check("content", model::comment_content(&body.content));
     let content = f.finish(content)?;
     let safety = crate::assess("comment", &[&content]);
-    let mut tx = state.db.begin().await?;
-    let written = comments::write(&mut tx, user.id, post_id, &content, body.is_anonymous).await?;
-    let Written {
-        mut comment,
-        post_author,
-    } = written.ok_or_else(ApiError::not_found)?;
-    if let Some(author) = post_author.filter(|a| *a != user.id) {
-        // The words only, never who wrote them: a copy of a nickname in someone else's
-        // notification would outlive its owner's account (docs/decisions.md, "Privacy").
-        let snippet = model::snippet(&comment.content);
-        notifications::notify(
-            &mut tx,
-            author,
-            Kind::Comment,
-            Localized {
-                ko: "회원님의 글에 새 댓글이 달렸어요",
-                en: "New comment on your post",
-            },
-            Localized {
-                ko: &snippet,
-                en: &snippet,
-            },
-            &json!({ "post_id": post_id, "comment_id": comment.id }),
-        )
-        .await?;
-    }
-    comments::count(&mut tx, post_id).await?;
-    tx.commit().await?;
+    // The words only, never who wrote them: a copy of a nickname in someone else's
+    // notification would outlive its owner's account (docs/decisions.md, "Privacy").
+    let snippet = model::snippet(&content);
+    let title = Localized {
+        ko: "회원님의 글에 새 댓글이 달렸어요",
+        en: "New comment on your post",
+    };
+    let mut comment = comments::write(
+        &state.db,
+        user.id,
+        post_id,
+        &content,
+        body.is_anonymous,
+        title,
+        &snippet,
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)?;
     comment.safety = safety;
     Ok(Reply::created(comment))
 }

@@ -1,15 +1,14 @@
 //! Liking a post, idempotently both ways (`shared::domain::community::likes`). A post's
-//! author hears of a like once per person, in the like's transaction.
+//! author hears of a like once per person, in the like's own statement.
 
 use axum::extract::State;
-use serde_json::json;
-use shared::domain::notifications::{self, Kind, Localized};
+use shared::domain::notifications::Localized;
 use shared::envelope::Envelope;
 use shared::http::{AuthUser, ResourceId};
 use shared::{ApiError, ApiResult, AppState, Reply};
 
 use shared::domain::community::LikeState;
-use shared::domain::community::likes::{self, Liked};
+use shared::domain::community::likes;
 
 /// Like a post (again: nothing changes).
 #[utoipa::path(post, path = "/posts/{id}/like", tag = "community", security(("bearer" = [])), params(("id" = Uuid, Path)),
@@ -20,43 +19,14 @@ pub async fn like(
     user: AuthUser,
     ResourceId(id): ResourceId,
 ) -> ApiResult<Reply<LikeState>> {
-    let mut tx = state.db.begin().await?;
-    let found = likes::like(&mut tx, user.id, id).await?;
-    let Liked {
-        author_id,
-        title,
-        like_count,
-        added,
-        liked_before,
-    } = found.ok_or_else(ApiError::not_found)?;
-    if !added {
-        return Ok(Reply::ok(LikeState {
-            liked: true,
-            like_count,
-        }));
-    }
-    if let Some(author) = author_id.filter(|a| !liked_before && *a != user.id) {
-        notifications::notify(
-            &mut tx,
-            author,
-            Kind::Like,
-            Localized {
-                ko: "누군가 회원님의 글을 좋아해요",
-                en: "Someone liked your post",
-            },
-            Localized {
-                ko: &title,
-                en: &title,
-            },
-            &json!({ "post_id": id }),
-        )
-        .await?;
-    }
-    let like_count = likes::count(&mut tx, id).await?;
-    tx.commit().await?;
+    let title = Localized {
+        ko: "누군가 회원님의 글을 좋아해요",
+        en: "Someone liked your post",
+    };
+    let like_count = likes::like(&state.db, user.id, id, title).await?;
     Ok(Reply::ok(LikeState {
         liked: true,
-        like_count,
+        like_count: like_count.ok_or_else(ApiError::not_found)?,
     }))
 }
 

@@ -60,6 +60,11 @@ macro_rules! columns {
 /// Tells `recipient` about something, in their language, inside the caller's transaction
 /// (rolled back with it). `data` is a JSON object. Returns the new notification's id, or
 /// `None` when the recipient no longer exists (nothing to tell).
+///
+/// The insert itself is the SQL function `notify(id, recipient, kind, title_ko, title_en,
+/// body_ko, body_en, data)` (migration `notify`), which a write calls inside its own
+/// statement instead, to tell someone in the same round trip (community's likes and
+/// comments).
 pub async fn notify(
     db: &mut PgConnection,
     recipient: Uuid,
@@ -73,25 +78,19 @@ pub async fn notify(
             "notification data must be a JSON object",
         ));
     }
-    Ok(sqlx::query_scalar(
-        "INSERT INTO notifications (id, user_id, kind, title, body, data)
-         SELECT $1, u.id, $3,
-                CASE WHEN u.locale = 'en' THEN $5 ELSE $4 END,
-                CASE WHEN u.locale = 'en' THEN $7 ELSE $6 END,
-                $8
-         FROM users u WHERE u.id = $2
-         RETURNING id",
+    Ok(
+        sqlx::query_scalar("SELECT notify($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(Uuid::now_v7())
+            .bind(recipient)
+            .bind(kind)
+            .bind(title.ko)
+            .bind(title.en)
+            .bind(body.ko)
+            .bind(body.en)
+            .bind(data)
+            .fetch_one(db)
+            .await?,
     )
-    .bind(Uuid::now_v7())
-    .bind(recipient)
-    .bind(kind)
-    .bind(title.ko)
-    .bind(title.en)
-    .bind(body.ko)
-    .bind(body.en)
-    .bind(data)
-    .fetch_optional(db)
-    .await?)
 }
 
 /// Marks one of `user_id`'s notifications read (reading it again keeps the first time);

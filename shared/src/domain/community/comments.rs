@@ -1,11 +1,12 @@
-//! Comments: writing one (and counting it), the list oldest first, the author's edits and
-//! deletes, and a moderator's removal. `comment_count` moves in the same transaction as the
-//! comment, under the post's row lock taken last.
+//! Comments: writing one (counted, and the post's author told, in the same statement), the
+//! list oldest first, the author's edits and deletes, and a moderator's removal.
+//! `comment_count` moves in the statement that adds or removes the comment.
 
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{Comment, Removed, comment_columns, refusal};
+use crate::domain::notifications::{Kind, Localized};
 use crate::error::ApiError;
 use crate::pagination::Keyset;
 
@@ -13,51 +14,50 @@ use crate::pagination::Keyset;
 const EXISTS: &str = "SELECT c.id FROM comments c JOIN posts p ON p.id = c.post_id
                       WHERE c.id = $1 AND c.deleted_at IS NULL AND p.deleted_at IS NULL";
 
-/// A new comment, and the author of the post it is on (to tell them).
-#[derive(FromRow)]
-pub struct Written {
-    #[sqlx(flatten)]
-    pub comment: Comment,
-    pub post_author: Option<Uuid>,
-}
-
-/// `author` comments on `post` inside the caller's transaction; `None` when there is no such
-/// post. The post's count moves with [`count`], the transaction's last statement.
+/// `author` comments on `post`, which counts it, and the post's author (unless it is them)
+/// hears of it with `title` and `snippet`, in one statement; `None` when there is no such
+/// post.
 pub async fn write(
-    db: &mut PgConnection,
+    db: &PgPool,
     author: Uuid,
     post: Uuid,
     content: &str,
     is_anonymous: bool,
-) -> Result<Option<Written>, ApiError> {
+    title: Localized<'_>,
+    snippet: &str,
+) -> Result<Option<Comment>, ApiError> {
+    // `told` is joined so that it runs.
     Ok(sqlx::query_as(concat!(
         "WITH post AS (SELECT id, author_id FROM posts WHERE id = $2 AND deleted_at IS NULL),
          c AS (
              INSERT INTO comments (id, post_id, author_id, content, is_anonymous)
              SELECT $3, id, $1, $4, $5 FROM post
              RETURNING *
+         ),
+         counted AS (
+             UPDATE posts SET comment_count = comment_count + 1 WHERE id = (SELECT post_id FROM c)
+         ),
+         told AS (
+             SELECT notify($6, author_id, $7, $8, $9, $10, $10,
+                           jsonb_build_object('post_id', id, 'comment_id', $3::uuid))
+             FROM post WHERE author_id <> $1 AND EXISTS (SELECT FROM c)
          )
          SELECT ",
         comment_columns!(),
-        ", post.author_id AS post_author
-         FROM c CROSS JOIN post LEFT JOIN users u ON u.id = c.author_id"
+        " FROM c LEFT JOIN users u ON u.id = c.author_id LEFT JOIN told ON true"
     ))
     .bind(author)
     .bind(post)
     .bind(Uuid::now_v7())
     .bind(content)
     .bind(is_anonymous)
+    .bind(Uuid::now_v7())
+    .bind(Kind::Comment)
+    .bind(title.ko)
+    .bind(title.en)
+    .bind(snippet)
     .fetch_optional(db)
     .await?)
-}
-
-/// Counts a comment [`write`] made, under the post's row lock (held to the commit).
-pub async fn count(db: &mut PgConnection, post: Uuid) -> Result<(), ApiError> {
-    sqlx::query("UPDATE posts SET comment_count = comment_count + 1 WHERE id = $1")
-        .bind(post)
-        .execute(db)
-        .await?;
-    Ok(())
 }
 
 /// A page of `post`'s comments, oldest first, after `after`; `None` when there is no such

@@ -2,7 +2,7 @@
 //! tokens after a password change. Only functions built with `signing` (auth and users)
 //! hold the keys, so only they compile this.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
@@ -80,89 +80,101 @@ async fn issued_at(db: &mut PgConnection, user_id: Uuid) -> Result<i64, ApiError
     Ok(Utc::now().timestamp().max(valid_after))
 }
 
+/// What a refresh found, decided by the statement that acted on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+enum Verdict {
+    /// The current token: rotated.
+    Rotated,
+    /// The token just rotated away, within [`GRACE`]: the same client refreshing twice at
+    /// once; both get the current generation.
+    Grace,
+    /// An older token presented again: the session is revoked.
+    Reused,
+    /// Revoked, expired, or issued before a password change (whose owner holds the token
+    /// the change answered with): refused, the session untouched.
+    Refused,
+    Suspended,
+}
+
 #[derive(FromRow)]
-struct SessionState {
-    refresh_jti: Uuid,
-    previous_jti: Option<Uuid>,
-    rotated_at: Option<DateTime<Utc>>,
-    revoked: bool,
-    expired: bool,
+struct Refreshed {
+    verdict: Verdict,
     role: Role,
-    suspended: bool,
+    /// The refresh token id to issue (the new one when rotated).
+    refresh_jti: Uuid,
     tokens_valid_after: i64,
 }
 
-/// `POST /auth/refresh`: rotates the session's refresh token.
+/// `POST /auth/refresh`: rotates the session's refresh token, in one statement: the session
+/// locked, the verdict, the rotation or the revocation, and the user's activity.
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, ApiError> {
     let claims: RefreshClaims = state
         .tokens
         .verify(TokenKind::Refresh, refresh_token)
         .map_err(|_| ApiError::unauthorized())?;
-    let mut tx = state.db.begin().await?;
-    let session: Option<SessionState> = sqlx::query_as(
-        "SELECT s.refresh_jti, s.previous_jti, s.rotated_at, s.revoked_at IS NOT NULL AS revoked,
-                s.expires_at <= now() AS expired, u.role,
-                (u.status = 'suspended' AND (u.suspended_until IS NULL OR u.suspended_until > now())) AS suspended,
-                u.tokens_valid_after
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = $1 AND s.user_id = $2
-         FOR UPDATE OF s FOR SHARE OF u",
+    // `found` sees the session as its lock left it (a concurrent refresh committed first is
+    // seen rotated) and holds the user's row as the activity update will, so a suspension or
+    // password change waits for the commit; the updates act on that verdict.
+    let found: Option<Refreshed> = sqlx::query_as(
+        "WITH found AS (
+             SELECT s.id, u.role, u.tokens_valid_after, s.refresh_jti,
+                    CASE WHEN u.status = 'suspended' AND (u.suspended_until IS NULL OR u.suspended_until > now()) THEN 'suspended'
+                         WHEN s.revoked_at IS NOT NULL OR s.expires_at <= now() OR $4 < u.tokens_valid_after THEN 'refused'
+                         WHEN s.refresh_jti = $3 THEN 'rotated'
+                         WHEN s.previous_jti = $3 AND s.rotated_at >= now() - make_interval(secs => $7) THEN 'grace'
+                         ELSE 'reused'
+                    END AS verdict
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.user_id = $2
+             FOR UPDATE OF s FOR NO KEY UPDATE OF u
+         ),
+         rotated AS (
+             UPDATE sessions s SET refresh_jti = $5, previous_jti = s.refresh_jti, rotated_at = now(),
+                    last_used_at = now(), expires_at = now() + make_interval(secs => $6)
+             FROM found WHERE s.id = found.id AND found.verdict = 'rotated'
+         ),
+         reused AS (
+             UPDATE sessions s SET revoked_at = now(), revoked_reason = 'reuse'
+             FROM found WHERE s.id = found.id AND found.verdict = 'reused'
+         ),
+         touched AS (
+             UPDATE users SET last_active_at = now()
+             WHERE id = $2 AND EXISTS (SELECT FROM found WHERE verdict IN ('rotated', 'grace'))
+         )
+         SELECT verdict, role, tokens_valid_after,
+                CASE WHEN verdict = 'rotated' THEN $5 ELSE refresh_jti END AS refresh_jti
+         FROM found",
     )
     .bind(claims.sid)
     .bind(claims.sub)
-    .fetch_optional(&mut *tx)
+    .bind(claims.jti)
+    .bind(claims.iat)
+    .bind(Uuid::now_v7())
+    .bind(state.tokens.refresh_ttl_secs as f64)
+    .bind(GRACE.as_secs_f64())
+    .fetch_optional(&state.db)
     .await?;
-    let Some(session) = session else {
+    let Some(found) = found else {
         return Err(ApiError::unauthorized());
     };
-    if session.suspended {
-        return Err(ApiError::code(ErrorCode::AccountSuspended));
+    match found.verdict {
+        Verdict::Rotated | Verdict::Grace => {}
+        Verdict::Suspended => return Err(ApiError::code(ErrorCode::AccountSuspended)),
+        Verdict::Refused => return Err(ApiError::unauthorized()),
+        Verdict::Reused => {
+            set_gates(state, &[(claims.sid, Gate::Revoked)]).await;
+            tracing::warn!(session_id = %claims.sid, "refresh token reuse: session revoked");
+            return Err(ApiError::code(ErrorCode::TokenReused));
+        }
     }
-    // Issued before a password change: refused, without touching the session (its owner
-    // holds the refresh token the change answered with).
-    if session.revoked || session.expired || claims.iat < session.tokens_valid_after {
-        return Err(ApiError::unauthorized());
-    }
-    let within_grace = session
-        .rotated_at
-        .is_some_and(|at| (Utc::now() - at).num_milliseconds() <= GRACE.as_millis() as i64);
-    let current_jti = if claims.jti == session.refresh_jti {
-        let next = Uuid::now_v7();
-        sqlx::query(
-            "UPDATE sessions SET refresh_jti = $2, previous_jti = refresh_jti, rotated_at = now(),
-                    last_used_at = now(), expires_at = now() + make_interval(secs => $3)
-             WHERE id = $1",
-        )
-        .bind(claims.sid)
-        .bind(next)
-        .bind(state.tokens.refresh_ttl_secs as f64)
-        .execute(&mut *tx)
-        .await?;
-        next
-    } else if Some(claims.jti) == session.previous_jti && within_grace {
-        // The same client refreshing twice at once: both get the current generation.
-        session.refresh_jti
-    } else {
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = now(), revoked_reason = 'reuse' WHERE id = $1",
-        )
-        .bind(claims.sid)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        set_gates(state, &[(claims.sid, Gate::Revoked)]).await;
-        tracing::warn!(session_id = %claims.sid, "refresh token reuse: session revoked");
-        return Err(ApiError::code(ErrorCode::TokenReused));
-    };
-    crate::domain::accounts::touch(&mut tx, claims.sub).await?;
-    let iat = issued_at(&mut tx, claims.sub).await?;
-    tx.commit().await?;
+    let iat = Utc::now().timestamp().max(found.tokens_valid_after);
     issue(
         state,
         claims.sub,
-        session.role,
+        found.role,
         claims.sid,
-        current_jti,
+        found.refresh_jti,
         iat,
     )
 }
