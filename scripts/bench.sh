@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (never timed tests): results go to docs/BENCHMARKS.md by hand, with this
 # command and the machine. Starts its own PostgreSQL and Redis.
-#   ./scripts/bench.sh functions   size, cold start and idle RSS of every function binary
+#   ./scripts/bench.sh functions   size, cold start and idle RSS of every function binary, each built alone
 #   ./scripts/bench.sh accounts    login and GET /users/me under load; revocation check cost
 #   ./scripts/bench.sh emotions    1M logs: stats and list latency, GET /emotions/{id} vs pgbench -S
 #   ./scripts/bench.sh notifications  GET /notifications in a table of 1M; purge of 9M old rows of 10M
@@ -40,8 +40,10 @@ services_dir
 export EMAIL_OUTBOX_DIR="$SERVICES_DIR/outbox"
 
 functions=$(python3 -c 'import json; print(" ".join(f["name"] for f in json.load(open("functions.json"))["functions"]))')
-# Fat LTO builds take minutes each: a part builds only what it runs.
+# Fat LTO builds take minutes each: a part builds only what it runs (`functions` builds each
+# function alone, below).
 case "$what" in
+  functions) build="migrate" ;;
   accounts) build="migrate auth users" ;;
   emotions) build="migrate auth emotions" ;;
   notifications) build="migrate auth notifications notification-purge" ;;
@@ -95,6 +97,8 @@ if [ "$what" = functions ] || [ "$what" = all ]; then
   echo "| function | stripped size | cold start p50 / p95 | idle RSS |"
   echo "|---|---|---|---|"
   for f in $functions; do
+    # Alone, as its image builds it: built together, the functions share `shared`'s features.
+    cargo build --release --quiet -p "$f"
     if [ "$f" = migrate ]; then
       python3 -c "import os; print(f'| $f | {os.path.getsize(\"$bin/$f\")/1048576:.1f} MiB | (one-shot job) | |')"
       continue
@@ -341,7 +345,15 @@ if [ "$what" = writes ] || [ "$what" = all ]; then
       | python3 -c 'import json,sys; t=json.load(sys.stdin)["data"]["tokens"]; print(t["access_token"], t["refresh_token"])'
   done > "$SERVICES_DIR/tokens"
   cut -d' ' -f1 "$SERVICES_DIR/tokens" | sed 's|$| /api/v1/emotions|' > "$writers"
-  cut -d' ' -f2 "$SERVICES_DIR/tokens" > "$refreshers"
+  # Sessions of their own for each round of refreshes (a round leaves the tokens it had in
+  # flight rotated, unknown to the next), more than connections (refresh.lua).
+  for round in 1 2 3; do
+    for i in $(seq 96); do
+      curl -sf -X POST "http://127.0.0.1:$auth_port/api/v1/auth/login" -H 'content-type: application/json' \
+        -d "{\"email\":\"writer$(( (i - 1) % 64 + 1 ))@example.com\",\"password\":\"correct horse battery\"}" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["refresh_token"])'
+    done > "$refreshers.$round"
+  done
   cut -d' ' -f1 "$SERVICES_DIR/tokens" | while read -r token; do
     id=$(curl -sf -X POST "http://127.0.0.1:$chat_port/api/v1/chat/conversations" -H "authorization: Bearer $token" \
       -H 'content-type: application/json' -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])')
@@ -421,9 +433,9 @@ if [ "$what" = writes ] || [ "$what" = all ]; then
   # POST /auth/refresh: each session's token rotates on every request.
   psql -q "$DATABASE_URL" -c "CREATE TABLE bench_sessions AS SELECT row_number() OVER () AS n, id FROM sessions" -c "CREATE UNIQUE INDEX ON bench_sessions (n)"
   rotate="$SERVICES_DIR/rotate.sql"
-  printf '%s\n' '\set n random(1, 64)' \
+  printf '%s\n' '\set n random(1, 288)' \
     "UPDATE sessions SET refresh_jti = gen_random_uuid(), previous_jti = refresh_jti, rotated_at = now() WHERE id = (SELECT id FROM bench_sessions WHERE n = :n);" > "$rotate"
-  versus_sql "POST /auth/refresh" "$rotate" "http://127.0.0.1:$auth_port/api/v1/auth/refresh" refresh.lua "$refreshers" 2
+  versus_sql "POST /auth/refresh" "$rotate" "http://127.0.0.1:$auth_port/api/v1/auth/refresh" refresh.lua "$refreshers.ROUND" 2
   psql -tA "$DATABASE_URL" -c "SELECT count(*) AS logs FROM emotion_logs"
 fi
 

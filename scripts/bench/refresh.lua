@@ -1,7 +1,8 @@
 -- POST /auth/refresh from many sessions (wrk -s refresh.lua URL -- TOKENS THREADS): each line
--- of TOKENS is a session's refresh token; every thread takes its share (at least one per
--- connection) and presents each token once, the next time with the token the answer rotated
--- it to (a token presented twice would revoke its session).
+-- of TOKENS is a session's refresh token; every thread takes its share and presents each
+-- token once, the next time with the token the answer rotated it to (a token presented twice
+-- would revoke its session). A thread needs more tokens than connections: wrk calls
+-- request() once before the run to check the script, and that token is never sent.
 local threads = 0
 
 function setup(thread)
