@@ -430,8 +430,12 @@ if [ "$what" = writes ] || [ "$what" = all ]; then
     "INSERT INTO chat_messages (id, conversation_id, role, content, provider, created_at) VALUES (gen_random_uuid(), '$conversation', 'assistant', '\\x00'::bytea || convert_to('많이 지치셨군요', 'UTF8'), 'offline', now());" > "$two_rows"
   versus_sql "POST /chat/conversations/{id}/messages (offline companion)" "$two_rows" "http://127.0.0.1:$chat_port" writes.lua "$talkers" 2 POST '{"content":"오늘 회사에서 너무 지쳤어"}'
 
-  # POST /auth/refresh: each session's token rotates on every request.
-  psql -q "$DATABASE_URL" -c "CREATE TABLE bench_sessions AS SELECT row_number() OVER () AS n, id FROM sessions" -c "CREATE UNIQUE INDEX ON bench_sessions (n)"
+  # POST /auth/refresh: each session's token rotates on every request. The plain UPDATE
+  # rotates sessions of the baseline's own (rotating the people's would revoke them).
+  psql -q "$DATABASE_URL" -c "INSERT INTO sessions (id, user_id, refresh_jti, expires_at)
+      SELECT gen_random_uuid(), '$uid', gen_random_uuid(), now() + interval '30 days' FROM generate_series(1, 288)" \
+    -c "CREATE TABLE bench_sessions AS SELECT row_number() OVER () AS n, id FROM sessions WHERE user_id = '$uid'" \
+    -c "CREATE UNIQUE INDEX ON bench_sessions (n)"
   rotate="$SERVICES_DIR/rotate.sql"
   printf '%s\n' '\set n random(1, 288)' \
     "UPDATE sessions SET refresh_jti = gen_random_uuid(), previous_jti = refresh_jti, rotated_at = now() WHERE id = (SELECT id FROM bench_sessions WHERE n = :n);" > "$rotate"

@@ -198,7 +198,6 @@ pub async fn update(
                 status = Status::Completed;
             }
         }
-        let title = change.title.as_deref().unwrap_or(&old.title);
         let days = old.target_days;
         let changed: Option<Challenge> = sqlx::query_as(concat!(
             "WITH changed AS (
@@ -216,8 +215,9 @@ pub async fn update(
              day AS (
                  INSERT INTO challenge_check_ins (challenge_id, day) SELECT id, $8 FROM changed WHERE $7
              ),
-             told AS (
-                 SELECT notify($12, user_id, $13, $14, $15, $16, $17, jsonb_build_object('challenge_id', id))
+             told AS MATERIALIZED (
+                 SELECT notify($12, user_id, $13, $14, $15, format($16, title), format($17, title),
+                               jsonb_build_object('challenge_id', id))
                  FROM changed WHERE $18
              )
              SELECT ",
@@ -239,8 +239,9 @@ pub async fn update(
         .bind(Kind::Challenge)
         .bind("챌린지를 완료했어요!")
         .bind("Challenge completed!")
-        .bind(format!("'{title}' {days}일을 모두 채웠어요. 정말 멋져요."))
-        .bind(format!("You kept '{title}' for all {days} days. Well done."))
+        // The title as written (another device may have renamed it meanwhile).
+        .bind(format!("'%s' {days}일을 모두 채웠어요. 정말 멋져요."))
+        .bind(format!("You kept '%s' for all {days} days. Well done."))
         .bind(completed)
         .fetch_optional(&state.db)
         .await?;

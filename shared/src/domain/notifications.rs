@@ -3,8 +3,9 @@
 //! Whoever has something to tell someone calls the SQL function `notify()` inside the
 //! statement of the action itself (community, challenges), or [`notify`] inside its
 //! transaction (admin), so that a notification exists exactly when its cause committed. The
-//! text is chosen in the recipient's language by the function's insert. The person then lists, reads and deletes their own (the `notifications`
-//! function); the purge worker removes them after 30 days ([`purge`]).
+//! text is chosen in the recipient's language by the function's insert. The person then
+//! lists, reads and deletes their own (the `notifications` function); the purge worker
+//! removes them after 30 days ([`purge`]).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
-//! The notifications function as it runs, and notifications made the way community and
-//! challenges make them (`notify` inside their own transaction).
+//! The notifications function as it runs, and notifications made through `notify` (the SQL
+//! function community and challenges call inside their statements).
 #![allow(dead_code)]
 
 use serde_json::{Value, json};

@@ -26,7 +26,7 @@ pub async fn write(
     title: Localized<'_>,
     snippet: &str,
 ) -> Result<Option<Comment>, ApiError> {
-    // `told` is joined so that it runs.
+    // `told` is joined so that it runs (a `SELECT` in `WITH` runs only as far as it is read).
     Ok(sqlx::query_as(concat!(
         "WITH post AS (SELECT id, author_id FROM posts WHERE id = $2 AND deleted_at IS NULL),
          c AS (
@@ -37,7 +37,7 @@ pub async fn write(
          counted AS (
              UPDATE posts SET comment_count = comment_count + 1 WHERE id = (SELECT post_id FROM c)
          ),
-         told AS (
+         told AS MATERIALIZED (
              SELECT notify($6, author_id, $7, $8, $9, $10, $10,
                            jsonb_build_object('post_id', id, 'comment_id', $3::uuid))
              FROM post WHERE author_id <> $1 AND EXISTS (SELECT FROM c)

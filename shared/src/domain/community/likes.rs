@@ -20,7 +20,7 @@ pub async fn like(
     title: Localized<'_>,
 ) -> Result<Option<i32>, ApiError> {
     // `NOT EXISTS` reads the likes as they were before this statement's insert; `told` is
-    // joined so that it runs.
+    // joined so that it runs (a `SELECT` in `WITH` runs only as far as it is read).
     Ok(sqlx::query_scalar(
         "WITH post AS (
              SELECT id, author_id, title, like_count FROM posts
@@ -36,7 +36,7 @@ pub async fn like(
              WHERE id = (SELECT post_id FROM added)
              RETURNING like_count
          ),
-         told AS (
+         told AS MATERIALIZED (
              SELECT notify($3, author_id, $4, $5, $6, title, title, jsonb_build_object('post_id', id))
              FROM post
              WHERE author_id <> $2 AND EXISTS (SELECT FROM added)

@@ -115,7 +115,8 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Ap
         .map_err(|_| ApiError::unauthorized())?;
     // `found` sees the session as its lock left it (a concurrent refresh committed first is
     // seen rotated) and holds the user's row as the activity update will, so a suspension or
-    // password change waits for the commit; the updates act on that verdict.
+    // password change waits for the commit; the updates act on that verdict. The user is
+    // locked before the session, in the order of those changes (no deadlock between them).
     let found: Option<Refreshed> = sqlx::query_as(
         "WITH found AS (
              SELECT s.id, u.role, u.tokens_valid_after, s.refresh_jti,
@@ -127,7 +128,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, Ap
                     END AS verdict
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id = $1 AND s.user_id = $2
-             FOR UPDATE OF s FOR NO KEY UPDATE OF u
+             FOR NO KEY UPDATE OF u FOR UPDATE OF s
          ),
          rotated AS (
              UPDATE sessions s SET refresh_jti = $5, previous_jti = s.refresh_jti, rotated_at = now(),
