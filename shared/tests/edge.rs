@@ -65,6 +65,18 @@ async fn body_errors(pool: PgPool) {
         .body(Body::from("{}"))
         .unwrap();
     assert_error(&send(&app, none).await, 415, "UNSUPPORTED_MEDIA_TYPE");
+    // Nested past serde_json's depth limit (deep enough to overflow a stack if it were
+    // followed) → 400, the worker alive.
+    let deep = format!(
+        r#"{{"email":"a@b.c","nickname":{}1{}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert_error(
+        &send(&app, post_json("/api/v1/test/echo", &deep)).await,
+        400,
+        "BAD_REQUEST",
+    );
     // Over the body limit → 413 (with and without a Content-Length).
     let big = format!(
         r#"{{"email":"a@b.c","nickname":"{}"}}"#,

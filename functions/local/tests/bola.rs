@@ -7,9 +7,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use common::{LocalServer, call, client, upload_picture};
+use common::{LocalServer, call, client, ready, upload_picture};
 use serde_json::{Value, json};
 
 /// Whose object a path's id names.
@@ -267,22 +266,9 @@ async fn register(server: &LocalServer, name: &str) -> (String, String) {
 /// A file of `token`'s, once the image worker has made it ready: its id and link.
 async fn ready_file(server: &LocalServer, token: &str) -> (String, String) {
     let id = upload_picture(server, token).await;
-    for _ in 0..200 {
-        let file = ok(
-            server,
-            "GET",
-            &format!("/api/v1/files/{id}"),
-            token,
-            Value::Null,
-        )
-        .await;
-        if file["data"]["status"] == "ready" {
-            let link = file["data"]["url"].as_str().unwrap().to_owned();
-            return (id, link);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the upload was never ready");
+    let file = ready(server, token, &id).await;
+    let link = file["url"].as_str().unwrap().to_owned();
+    (id, link)
 }
 
 async fn world(server: &LocalServer) -> World {

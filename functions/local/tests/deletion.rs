@@ -187,20 +187,7 @@ async fn live_a_little(server: &LocalServer, db: &PgPool, someone: &Person, othe
     .await;
 
     let file = upload_picture(server, me).await;
-    for _ in 0..200 {
-        let got = call(
-            server,
-            "GET",
-            &format!("/api/v1/files/{file}"),
-            me,
-            Value::Null,
-        )
-        .await;
-        if got["data"]["status"] == "ready" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::ready(server, me, &file).await;
     call(server, "GET", "/api/v1/users/me/export", me, Value::Null).await;
 
     let forgot = client()

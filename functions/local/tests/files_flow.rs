@@ -10,25 +10,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::{Value, json};
 
-async fn ready(server: &LocalServer, token: &str, id: &str) -> Value {
-    for _ in 0..200 {
-        let (status, body) = call(
-            server,
-            "GET",
-            &format!("/api/v1/files/{id}"),
-            token,
-            Value::Null,
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        if body["data"]["status"] == "ready" {
-            return body["data"].clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the picture was never ready");
-}
-
 /// Objects under `dir` (the development store).
 fn objects(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();

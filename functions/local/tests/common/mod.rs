@@ -238,6 +238,20 @@ pub async fn upload_picture(server: &LocalServer, token: &str) -> String {
     body["data"]["file"]["id"].as_str().unwrap().to_owned()
 }
 
+/// File `id` of `token`'s owner once the image worker has made it ready (its `data`).
+pub async fn ready(server: &LocalServer, token: &str, id: &str) -> Value {
+    for _ in 0..200 {
+        let path = format!("/api/v1/files/{id}");
+        let (status, body) = call(server, "GET", &path, token, Value::Null).await;
+        assert_eq!(status, 200, "{body}");
+        if body["data"]["status"] == "ready" {
+            return body["data"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the picture was never ready");
+}
+
 /// A request with `token`'s bearer and a JSON body unless it is null: the status and the
 /// answer (null when it is not JSON).
 pub async fn call(
