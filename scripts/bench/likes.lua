@@ -2,22 +2,11 @@
 -- each request is by the next token of this thread's share, and every pass over them flips
 -- like <-> unlike, so every request changes the count (a token's previous request finished
 -- thousands of requests earlier).
-local threads = 0
-
-function setup(thread)
-  thread:set("index", threads)
-  threads = threads + 1
-end
+local share = require("scripts.bench.share")
+setup = share.setup
 
 function init(args)
-  local all = {}
-  for line in io.lines(args[1]) do
-    all[#all + 1] = line
-  end
-  mine = {}
-  for i = index + 1, #all, tonumber(args[2]) do
-    mine[#mine + 1] = all[i]
-  end
+  mine = share.lines(args[1], tonumber(args[2]))
   k = 0
 end
 

@@ -3,22 +3,11 @@
 -- token once, the next time with the token the answer rotated it to (a token presented twice
 -- would revoke its session). A thread needs more tokens than connections: wrk calls
 -- request() once before the run to check the script, and that token is never sent.
-local threads = 0
-
-function setup(thread)
-  thread:set("index", threads)
-  threads = threads + 1
-end
+local share = require("scripts.bench.share")
+setup = share.setup
 
 function init(args)
-  local all = {}
-  for line in io.lines(args[1]) do
-    all[#all + 1] = line
-  end
-  queue = {}
-  for i = index + 1, #all, tonumber(args[2]) do
-    queue[#queue + 1] = all[i]
-  end
+  queue = share.lines(args[1], tonumber(args[2]))
   first, last = 1, #queue
 end
 

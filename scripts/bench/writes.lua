@@ -1,22 +1,14 @@
 -- Writes from many people (wrk -s writes.lua URL -- LINES THREADS METHOD [BODY]): each line of
 -- LINES is "token path"; every thread takes its share of the lines and sends the next one each
 -- time, round and round (a line per log to delete makes each DELETE hit a log of its own).
-local threads = 0
-
-function setup(thread)
-  thread:set("index", threads)
-  threads = threads + 1
-end
+local share = require("scripts.bench.share")
+setup = share.setup
 
 function init(args)
-  local all = {}
-  for line in io.lines(args[1]) do
-    local token, path = line:match("^(%S+)%s+(%S+)$")
-    all[#all + 1] = { token, path }
-  end
   mine = {}
-  for i = index + 1, #all, tonumber(args[2]) do
-    mine[#mine + 1] = all[i]
+  for _, line in ipairs(share.lines(args[1], tonumber(args[2]))) do
+    local token, path = line:match("^(%S+)%s+(%S+)$")
+    mine[#mine + 1] = { token, path }
   end
   method = args[3]
   body = args[4]
