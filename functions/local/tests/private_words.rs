@@ -12,24 +12,6 @@ use serde_json::{Value, json};
 const NOTE: &str = "비밀노트 zq7 오늘은 아무에게도 말 못 할 일";
 const MESSAGE: &str = "비밀대화 xk9 요즘 너무 외롭고 사라지고 싶어";
 
-async fn send(
-    server: &LocalServer,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: String,
-) -> (u16, String) {
-    let response = client()
-        .request(method.parse().unwrap(), server.url(path))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
 fn private(text: &str) -> bool {
     ["비밀노트", "zq7", "비밀대화", "xk9"]
         .iter()
@@ -54,7 +36,7 @@ async fn journal_and_chat_words_stay_out_of_logs_and_errors() {
         .to_owned();
 
     // The journal: written.
-    let (status, created) = send(
+    let (status, created) = send_raw(
         &server,
         "POST",
         "/api/v1/emotions",
@@ -67,7 +49,7 @@ async fn journal_and_chat_words_stay_out_of_logs_and_errors() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, conversation) = send(
+    let (_, conversation) = send_raw(
         &server,
         "POST",
         "/api/v1/chat/conversations",
@@ -146,7 +128,7 @@ async fn journal_and_chat_words_stay_out_of_logs_and_errors() {
     ];
     let mut errors = Vec::new();
     for (method, path, body, wanted) in requests {
-        let (status, text) = send(&server, method, path, &token, body).await;
+        let (status, text) = send_raw(&server, method, path, &token, body).await;
         assert_eq!(status, wanted, "{method} {path}: {text}");
         if status >= 400 {
             errors.push(text);
@@ -170,7 +152,7 @@ async fn journal_and_chat_words_stay_out_of_logs_and_errors() {
         .execute(&db)
         .await
         .unwrap();
-    let (status, text) = send(&server, "GET", &entry, &token, String::new()).await;
+    let (status, text) = send_raw(&server, "GET", &entry, &token, String::new()).await;
     assert_eq!(status, 500, "{text}");
     errors.push(text);
 

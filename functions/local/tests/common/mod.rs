@@ -252,6 +252,26 @@ pub async fn ready(server: &LocalServer, token: &str, id: &str) -> Value {
     panic!("the picture was never ready");
 }
 
+/// A request with `token`'s bearer and `body` sent as it is, labelled JSON (valid or not):
+/// the status and the answer's text.
+pub async fn send_raw(
+    server: &LocalServer,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: String,
+) -> (u16, String) {
+    let response = client()
+        .request(method.parse().unwrap(), server.url(path))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
 /// A request with `token`'s bearer and a JSON body unless it is null: the status and the
 /// answer (null when it is not JSON).
 pub async fn call(
