@@ -3,7 +3,6 @@
 //! gets the same edge: request id, tracing, language, panic catching, CORS, timeout, body
 //! limit, envelope 404/405, `/health`, `/health/ready` and `/openapi.json`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -276,18 +275,81 @@ pub async fn serve(app: Router, settings: &Settings) -> std::io::Result<()> {
             .map_err(|e| std::io::Error::other(e.to_string()));
     }
     let listener = tokio::net::TcpListener::bind((settings.host.as_str(), settings.port)).await?;
-    serve_on(listener, app).await
+    serve_on(listener, app, settings.request_timeout).await
 }
 
 /// Serves `app` on `listener` until SIGTERM/Ctrl-C, then drains in-flight requests.
-pub async fn serve_on(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+///
+/// Our own accept loop rather than `axum::serve`, which gives hyper no timer: without one,
+/// hyper's header-read timeout never fires and a client that trickles its headers
+/// (slowloris) holds a connection forever. Here the headers of a request must arrive within
+/// `header_timeout` (`REQUEST_TIMEOUT_SECS`, which bounds the rest of the request), and an
+/// idle keep-alive connection is closed after it too (hyper starts the clock when it
+/// waits for a request's first line).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
     tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service =
+            app.clone()
+                .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    request.map(axum::body::Body::new)
+                });
+        let connection = builder
+            .serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            )
+            .into_owned();
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// A failed accept: a connection given up by its client is nothing; anything else (out of
+/// file descriptors) is logged and waited out briefly instead of spinning.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if !matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        tracing::error!(error = %e, "accepting a connection failed");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Resolves on SIGTERM (Cloud Run's stop) or Ctrl-C.

@@ -39,7 +39,11 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let (app, _) = lazy_app(&[]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(shared::runtime::serve_on(listener, app));
+    let server = tokio::spawn(shared::runtime::serve_on(
+        listener,
+        app,
+        Duration::from_secs(30),
+    ));
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let in_flight = tokio::spawn(async move { raw_get(port, "/api/v1/test/slow?ms=1500").await });
@@ -62,6 +66,121 @@ async fn sigterm_lets_in_flight_requests_finish() {
         raw_get(port, "/health").await.is_err(),
         "no new connections after the drain"
     );
+}
+
+/// Slowloris: clients that trickle their headers byte by byte are cut off after the header
+/// timeout, and everyone else is answered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickled_headers_are_cut_off_and_others_are_served() {
+    let (app, _) = lazy_app(&[]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(shared::runtime::serve_on(
+        listener,
+        app,
+        Duration::from_secs(1),
+    ));
+
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: a\r\n")
+            .await
+            .unwrap();
+        slow.push(tokio::spawn(async move {
+            // One byte of a header every 100 ms, forever: only the server can end this.
+            let started = std::time::Instant::now();
+            for byte in b"X-Slow: ".iter().cycle() {
+                if stream.write_all(&[*byte]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if started.elapsed() > Duration::from_secs(10) {
+                    return None;
+                }
+            }
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest).await;
+            Some(started.elapsed())
+        }));
+    }
+    // An idle keep-alive connection is closed after the same time.
+    let mut idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let response = raw_get(port, "/health").await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "served promptly"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for connection in slow {
+        let lasted = connection
+            .await
+            .unwrap()
+            .expect("the server closes a slow connection");
+        assert!(lasted < Duration::from_secs(3), "{lasted:?}");
+    }
+    let mut answered = Vec::new();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(3), idle.read_to_end(&mut answered)).await;
+    assert!(closed.is_ok(), "the idle connection is closed");
+    assert!(answered.starts_with(b"HTTP/1.1 200"));
+}
+
+/// A body trickled after prompt headers is bounded by the request timeout: the client gets
+/// the envelope's 503 and the connection is closed, while others are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_body_times_out_with_the_envelope() {
+    let (app, s) = lazy_app(&[("REQUEST_TIMEOUT_SECS", "1")]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(shared::runtime::serve_on(listener, app, s.request_timeout));
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            b"POST /api/v1/test/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{\"email\":\"",
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        while writer.write_all(b"a").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if started.elapsed() > Duration::from_secs(10) {
+                break;
+            }
+        }
+    });
+    let response = raw_get(port, "/health").await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    let mut answer = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), reader.read_to_string(&mut answer)).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("SERVICE_UNAVAILABLE"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    trickle.abort();
 }
 
 /// A fake Lambda Runtime API: hands out queued events on `/next` and collects responses.
