@@ -171,6 +171,21 @@ start_oidc_provider() { # exports OIDC_PROVIDER_URL
   log "OpenID provider (oidc-provider-mock) on $OIDC_PROVIDER_URL"
 }
 
+# schemathesis, pinned, in a virtual environment of its own (its dependencies stay apart from
+# the system's and from the other PyPI tools here).
+SCHEMATHESIS_VERSION=4.32.5
+install_schemathesis() { # exports SCHEMATHESIS (the command)
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/mindpause/schemathesis-$SCHEMATHESIS_VERSION"
+  if [ ! -x "$venv/bin/schemathesis" ]; then
+    python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
+  fi
+  export SCHEMATHESIS="$venv/bin/schemathesis"
+  log "schemathesis $SCHEMATHESIS_VERSION ($SCHEMATHESIS)"
+}
+
 stop_services() {
   if [ -n "$STARTED_OIDC" ] && [ -f "$STARTED_OIDC/pid" ]; then
     kill "$(cat "$STARTED_OIDC/pid")" 2>/dev/null || true

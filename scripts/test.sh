@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The second README command: start throwaway PostgreSQL, Redis, the storage emulator, an
-# OpenID provider and (when installed) the Pub/Sub emulator, run every test of the workspace against them, stop
-# what was started.
+# OpenID provider and (when installed) the Pub/Sub emulator, install schemathesis, run every
+# test of the workspace against them, stop what was started.
 # Extra arguments go to the test runner, e.g. `./scripts/test.sh -p shared edge`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +13,13 @@ trap 'exit 130' INT TERM
 command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
 command -v python3 >/dev/null || apt_install python3
 
-unset REDIS_URL PUBSUB_EMULATOR_HOST STORAGE_EMULATOR_HOST STORAGE_BUCKET OIDC_PROVIDER_URL
+unset REDIS_URL PUBSUB_EMULATOR_HOST STORAGE_EMULATOR_HOST STORAGE_BUCKET OIDC_PROVIDER_URL SCHEMATHESIS
 start_postgres
 start_redis
 start_pubsub_emulator
 start_storage_emulator
 start_oidc_provider
+install_schemathesis
 export APP_ENV=test
 export RUST_LOG="${RUST_LOG:-warn}"
 

@@ -85,6 +85,33 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for the OpenAPI document's error envelope.
+    pub const ALL: [ErrorCode; 20] = {
+        use ErrorCode::*;
+        [
+            BadRequest,
+            InvalidToken,
+            Unauthorized,
+            TokenExpired,
+            InvalidCredentials,
+            TokenReused,
+            Forbidden,
+            AccountSuspended,
+            NotFound,
+            MethodNotAllowed,
+            EmailTaken,
+            NicknameTaken,
+            Conflict,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            ValidationError,
+            RateLimited,
+            AiUnavailable,
+            ServiceUnavailable,
+            InternalError,
+        ]
+    };
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BadRequest => "BAD_REQUEST",
@@ -409,29 +436,7 @@ mod tests {
 
     #[test]
     fn every_code_has_both_languages_and_a_client_error_status_or_5xx() {
-        use ErrorCode::*;
-        for code in [
-            BadRequest,
-            InvalidToken,
-            Unauthorized,
-            TokenExpired,
-            InvalidCredentials,
-            TokenReused,
-            Forbidden,
-            AccountSuspended,
-            NotFound,
-            MethodNotAllowed,
-            EmailTaken,
-            NicknameTaken,
-            Conflict,
-            PayloadTooLarge,
-            UnsupportedMediaType,
-            ValidationError,
-            RateLimited,
-            AiUnavailable,
-            ServiceUnavailable,
-            InternalError,
-        ] {
+        for code in ErrorCode::ALL {
             assert!(!code.message(Lang::Ko).is_empty());
             assert!(code.message(Lang::En).is_ascii(), "{code:?}");
             assert_eq!(

@@ -46,6 +46,7 @@ pub mod storage;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 pub mod worker;
 
 /// mimalloc: with glibc's allocator a sixth of a request's CPU time went to allocating, and

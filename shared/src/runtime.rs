@@ -49,9 +49,10 @@ pub fn api_at(
     prefix: &str,
     routes: OpenApiRouter<AppState>,
 ) -> (Router<AppState>, OpenApi) {
-    let (router, doc) = OpenApiRouter::with_openapi(crate::openapi::base(name))
+    let (router, mut doc) = OpenApiRouter::with_openapi(crate::openapi::base(name))
         .nest(prefix, routes)
         .split_for_parts();
+    crate::openapi::complete(&mut doc);
     let limit = crate::http::limits::GeneralLimit {
         state: state.clone(),
         bearer_routes: crate::http::limits::BearerRoutes::from_doc(&doc),

@@ -90,10 +90,13 @@ pub struct Entry {
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Only what this admin did.
+    #[param(value_type = Option<Uuid>)]
     admin_id: Option<String>,
     /// Only what was done to this user, post or comment.
+    #[param(value_type = Option<Uuid>)]
     target_id: Option<String>,
     /// 1..=100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     cursor: Option<String>,
 }

@@ -53,10 +53,5 @@ impl FromRequestParts<AppState> for Admin {
 
 /// A reason as stored: trimmed, at most 500 characters, blank is none.
 fn reason(value: Option<String>) -> Result<Option<String>, &'static str> {
-    let Some(text) = value else { return Ok(None) };
-    let text = text.trim();
-    if text.chars().count() > 500 {
-        return Err("must be at most 500 characters");
-    }
-    Ok(Some(text.to_owned()).filter(|t| !t.is_empty()))
+    shared::text::optional(value, 500, "must be at most 500 characters")
 }

@@ -22,6 +22,7 @@ use crate::audit::{self, Action};
 #[serde(deny_unknown_fields)]
 pub struct Removal {
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 

@@ -115,10 +115,16 @@ pub struct SearchParams {
     /// exact match).
     q: Option<String>,
     /// `active` or `suspended`.
+    #[param(schema_with = statuses)]
     status: Option<String>,
     /// 1..=100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     cursor: Option<String>,
+}
+
+fn statuses() -> utoipa::openapi::schema::Schema {
+    shared::openapi::one_of(&["active", "suspended"])
 }
 
 /// How `q` is matched: partially from three characters (trigram indexes), exactly below
@@ -219,6 +225,7 @@ pub struct Suspension {
     pub suspended: bool,
     /// Required to suspend (at most 500 characters); recorded in the audit trail.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
     /// When the suspension ends by itself (in the future); none: until lifted.
     #[serde(default)]

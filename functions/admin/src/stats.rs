@@ -30,6 +30,7 @@ pub struct PeopleStats {
 
 /// Counts over the last 7 days (rows created then).
 #[derive(Debug, Serialize, Deserialize, FromRow, ToSchema)]
+#[schema(as = ServiceStats)]
 pub struct Stats {
     #[sqlx(flatten)]
     pub users: PeopleStats,

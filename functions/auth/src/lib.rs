@@ -30,10 +30,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// 8..=128 characters, not one repeated character.
+    /// Not one repeated character.
+    #[schema(min_length = 8, max_length = 128, pattern = r"([\s\S])(?!\1)[\s\S]")]
     pub password: String,
-    /// 2..=20 characters: letters (Hangul included), digits, `_`, `-`, inner spaces.
+    /// Letters (Hangul included), digits, `_`, `-` and single inner spaces.
+    #[schema(min_length = 2, max_length = 20)]
     pub nickname: String,
 }
 
@@ -53,6 +56,7 @@ pub struct RefreshRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailOnly {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
@@ -60,6 +64,8 @@ pub struct EmailOnly {
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     pub token: String,
+    /// Not one repeated character.
+    #[schema(min_length = 8, max_length = 128, pattern = r"([\s\S])(?!\1)[\s\S]")]
     pub new_password: String,
 }
 

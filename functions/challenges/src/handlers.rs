@@ -72,8 +72,10 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `active`, `completed` or `abandoned`; all when absent.
+    #[param(value_type = Option<crate::model::Status>)]
     status: Option<String>,
     /// 1..=100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     cursor: Option<String>,
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
+#[schema(as = ChallengeStatus)]
 pub enum Status {
     Active,
     Completed,
@@ -75,12 +76,13 @@ pub(crate) use challenge_columns;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateChallenge {
-    /// 1..=50 characters.
+    #[schema(min_length = 1, max_length = 50, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub title: String,
-    /// At most 500 characters; blank is none.
+    /// Blank is none.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
-    /// 1..=365
+    #[schema(minimum = 1, maximum = 365)]
     pub target_days: i64,
     /// Your local today by default; at most 30 days in the past, 365 ahead.
     #[serde(default)]
@@ -92,36 +94,35 @@ pub struct CreateChallenge {
 #[serde(deny_unknown_fields)]
 pub struct UpdateChallenge {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub title: Patch<String>,
     /// `null` clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub description: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Status>)]
+    #[schema(value_type = Status)]
     pub status: Patch<Status>,
+    /// `true` (the only value): counts today.
     #[serde(default)]
+    #[schema(schema_with = only_true)]
     pub check_in: Option<bool>,
 }
 
+fn only_true() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([true]))
+        .into()
+}
+
 pub fn title(value: &str) -> Result<String, &'static str> {
-    let title = value.trim();
-    match title.chars().count() {
-        0 => Err("required"),
-        n if n > 50 => Err("must be at most 50 characters"),
-        _ => Ok(title.to_owned()),
-    }
+    shared::text::required(value, 50, "must be at most 50 characters")
 }
 
 /// Trimmed; blank is none.
 pub fn description(value: Option<String>) -> Result<Option<String>, &'static str> {
-    let Some(text) = value else { return Ok(None) };
-    let text = text.trim();
-    if text.chars().count() > 500 {
-        return Err("must be at most 500 characters");
-    }
-    Ok(Some(text.to_owned()).filter(|t| !t.is_empty()))
+    shared::text::optional(value, 500, "must be at most 500 characters")
 }
 
 pub fn target_days(value: i64) -> Result<i32, &'static str> {

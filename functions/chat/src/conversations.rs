@@ -26,15 +26,9 @@ pub async fn create(
     user: AuthUser,
     Json(body): Json<CreateConversation>,
 ) -> ApiResult<Reply<Conversation>> {
-    let title = body
-        .title
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    if title.is_some_and(|t| t.chars().count() > TITLE_MAX) {
-        return Err(ApiError::field("title", "must be at most 100 characters"));
-    }
-    let shown = title.unwrap_or("새 대화");
+    let title = shared::text::optional(body.title, TITLE_MAX, "must be at most 100 characters")
+        .map_err(|problem| ApiError::field("title", problem))?;
+    let shown = title.as_deref().unwrap_or("새 대화");
     let row: ConversationRow = sqlx::query_as(concat!(
         "INSERT INTO conversations (id, user_id, title, title_from_message) VALUES ($1, $2, $3, $4) RETURNING ",
         conversation_columns!()
@@ -102,6 +96,7 @@ pub struct MessagesParams {
     /// `next_cursor` of the previous answer: messages older than those.
     before: Option<String>,
     /// 1..=100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 

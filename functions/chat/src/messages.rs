@@ -105,16 +105,9 @@ async fn prepare(
     id: Uuid,
     content: &str,
 ) -> ApiResult<PendingTurn> {
-    let content = content.trim();
-    if content.is_empty() {
-        return Err(ApiError::field("content", "required"));
-    }
-    if content.chars().count() > CONTENT_MAX {
-        return Err(ApiError::field(
-            "content",
-            "must be at most 2000 characters",
-        ));
-    }
+    let content = shared::text::required(content, CONTENT_MAX, "must be at most 2000 characters")
+        .map_err(|problem| ApiError::field("content", problem))?;
+    let content = content.as_str();
     let assessment = crisis::assess(content);
     let user_message = Message {
         id: Uuid::now_v7(),

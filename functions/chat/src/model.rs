@@ -97,15 +97,20 @@ impl MessageRow {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversation {
-    /// At most 100 characters; made from the first message when absent.
+    /// Made from the first message when absent or blank.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub title: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
-    /// 1..=2000 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+    )]
     pub content: String,
 }
 

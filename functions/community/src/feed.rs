@@ -16,12 +16,19 @@ use utoipa::IntoParams;
 #[into_params(parameter_in = Query)]
 pub struct FeedParams {
     /// `daily`, `worry`, `gratitude` or `free`; all when absent.
+    #[param(value_type = Option<shared::domain::community::Category>)]
     category: Option<String>,
     /// `latest` (default) or `popular`.
+    #[param(schema_with = sorts)]
     sort: Option<String>,
     /// 1..=100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     cursor: Option<String>,
+}
+
+fn sorts() -> utoipa::openapi::schema::Schema {
+    shared::openapi::one_of(&["latest", "popular"])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

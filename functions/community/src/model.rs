@@ -17,9 +17,15 @@ pub const COMMENT_MAX: usize = 1000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePost {
-    /// 1..=100 characters, one line; markup is removed.
+    /// One line; markup is removed.
+    #[schema(min_length = 1, max_length = 100, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub title: String,
-    /// 1..=5000 characters; markup is removed.
+    /// Markup is removed.
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+    )]
     pub content: String,
     pub category: Category,
     /// Shown as "익명" to everyone; fixed at publication.
@@ -33,20 +39,25 @@ pub struct CreatePost {
 #[serde(deny_unknown_fields)]
 pub struct UpdatePost {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub title: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 1, max_length = 5000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub content: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Category>)]
+    #[schema(value_type = Category)]
     pub category: Patch<Category>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateComment {
-    /// 1..=1000 characters; markup is removed.
+    /// Markup is removed.
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+    )]
     pub content: String,
     #[serde(default)]
     pub is_anonymous: bool,
@@ -55,27 +66,29 @@ pub struct CreateComment {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateComment {
-    /// 1..=1000 characters; markup is removed.
+    /// Markup is removed.
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+    )]
     pub content: String,
 }
 
-/// Text whose stored form (markup removed, by `clean`) has 1..=`max` characters. Input
-/// beyond any such text (four bytes a character, three quarters of it markup) is refused
-/// before it is parsed.
+/// Text of at most `max` characters as typed (as `shared::text` bounds text) whose stored
+/// form (markup removed, by `clean`) is not empty.
 fn sized(
     input: &str,
     max: usize,
     too_long: &'static str,
     clean: fn(&str) -> String,
 ) -> Result<String, &'static str> {
-    if input.len() > max * 4 * 4 {
+    if input.chars().count() > max {
         return Err(too_long);
     }
-    let text = clean(input);
-    match text.chars().count() {
-        0 => Err("required"),
-        n if n > max => Err(too_long),
-        _ => Ok(text),
+    match clean(input) {
+        text if text.is_empty() => Err("required"),
+        text => Ok(text),
     }
 }
 

@@ -49,11 +49,15 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// A local date (inclusive) or an RFC 3339 instant (inclusive).
+    #[param(schema_with = shared::openapi::date_or_instant)]
     from: Option<String>,
     /// A local date (inclusive) or an RFC 3339 instant (exclusive).
+    #[param(schema_with = shared::openapi::date_or_instant)]
     to: Option<String>,
+    #[param(value_type = Option<shared::domain::journal::Emotion>)]
     emotion: Option<String>,
     /// 1..=100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     cursor: Option<String>,
 }

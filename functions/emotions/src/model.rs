@@ -74,38 +74,46 @@ pub(crate) use log_columns;
 #[serde(deny_unknown_fields)]
 pub struct CreateLog {
     pub emotion: Emotion,
-    /// 1..=5
+    #[schema(minimum = 1, maximum = 5)]
     pub intensity: i64,
-    /// At most 2000 characters.
+    /// Trimmed; blank is no note.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
-    /// At most 10 tags of 1..=20 characters; trimmed, duplicates dropped.
+    /// Trimmed, duplicates dropped.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Tag>>, max_items = 10)]
     pub tags: Option<Vec<String>>,
     /// Defaults to now; at most 5 minutes in the future.
     #[serde(default)]
     pub recorded_at: Option<DateTime<Utc>>,
 }
 
+/// A tag of a log.
+#[derive(ToSchema)]
+#[schema(min_length = 1, max_length = 20, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+pub struct Tag(#[allow(dead_code)] String);
+
+/// Any of the fields; an absent one is kept.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLog {
     #[serde(default)]
-    #[schema(value_type = Option<Emotion>)]
+    #[schema(value_type = Emotion)]
     pub emotion: Patch<Emotion>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 1, maximum = 5)]
     pub intensity: Patch<i64>,
     /// `null` clears the note.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub note: Patch<String>,
     /// `null` clears the tags.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<Tag>>, max_items = 10)]
     pub tags: Patch<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = DateTime<Utc>)]
     pub recorded_at: Patch<DateTime<Utc>>,
 }
 
@@ -117,29 +125,23 @@ pub fn intensity(value: i64) -> Result<i16, &'static str> {
     }
 }
 
-/// Trimmed; empty is no note.
+/// At most 2000 characters as typed; trimmed, blank is no note.
 pub fn note(value: Option<String>) -> Result<Option<String>, &'static str> {
-    let Some(note) = value else { return Ok(None) };
-    let note = note.trim();
-    if note.chars().count() > 2000 {
-        return Err("must be at most 2000 characters");
-    }
-    Ok(Some(note.to_owned()).filter(|n| !n.is_empty()))
+    shared::text::optional(value, 2000, "must be at most 2000 characters")
 }
 
 pub fn tags(value: Option<Vec<String>>) -> Result<Vec<String>, &'static str> {
+    let value = value.unwrap_or_default();
+    if value.len() > 10 {
+        return Err("at most 10 tags");
+    }
     let mut out: Vec<String> = Vec::new();
-    for tag in value.unwrap_or_default() {
-        let tag = tag.trim().to_owned();
-        if !(1..=20).contains(&tag.chars().count()) {
-            return Err("each tag must be 1 to 20 characters");
-        }
+    for tag in value {
+        let tag = shared::text::required(&tag, 20, "")
+            .map_err(|_| "each tag must be 1 to 20 characters")?;
         if !out.contains(&tag) {
             out.push(tag);
         }
-    }
-    if out.len() > 10 {
-        return Err("at most 10 tags");
     }
     Ok(out)
 }

@@ -25,8 +25,10 @@ const DEFAULT_SPAN_DAYS: i64 = 30;
 #[into_params(parameter_in = Query)]
 pub struct StatsParams {
     /// A local date or an RFC 3339 instant; default: 30 days before `to`.
+    #[param(schema_with = shared::openapi::date_or_instant)]
     from: Option<String>,
     /// A local date or an RFC 3339 instant; default: today.
+    #[param(schema_with = shared::openapi::date_or_instant)]
     to: Option<String>,
     /// An IANA time zone; default: the user's.
     tz: Option<String>,
@@ -55,6 +57,7 @@ pub struct TagCount {
 
 /// `stats` of the API.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = EmotionStats)]
 pub struct Stats {
     pub from: NaiveDate,
     pub to: NaiveDate,

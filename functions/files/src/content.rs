@@ -33,7 +33,8 @@ pub struct LinkParams {
 #[utoipa::path(get, path = "/{id}/content/{variant}", tag = "files",
     params(
         ("id" = uuid::Uuid, Path),
-        ("variant" = String, Path, description = "`original`, or a profile picture's `64`, `256`, `512`"),
+        ("variant" = String, Path, pattern = "^(original|64|256|512)$",
+            description = "`original`, or a profile picture's `64`, `256`, `512`"),
         LinkParams,
     ),
     responses(

@@ -54,6 +54,14 @@ pub const ATTACHMENT: Rules = Rules {
 };
 
 /// `202`: the picture is stored; the image worker is making its copies.
+/// The form of an upload: one part named `file`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Processing {
     pub file: File,
@@ -65,7 +73,7 @@ pub struct Processing {
 /// megapixels). The image worker makes 64, 256 and 512 px WebP copies and shows the picture
 /// on the profile; `GET /files/{id}` tells when it is `ready` (or `failed`).
 #[utoipa::path(post, path = "/upload/profile", tag = "files", security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "field `file`"),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 202, description = "Stored; processing", body = Envelope<Processing>),
         (status = 413, description = "PAYLOAD_TOO_LARGE: over 5 MiB or 40 megapixels"),
@@ -101,7 +109,7 @@ pub async fn profile(
 
 /// Upload an attachment (multipart field `file`: JPEG, PNG, WebP, GIF or PDF, ≤ 10 MiB).
 #[utoipa::path(post, path = "/upload/attachment", tag = "files", security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "field `file`"),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored", body = Envelope<File>),
         (status = 413, description = "PAYLOAD_TOO_LARGE: over 10 MiB, or an image over 40 megapixels"),

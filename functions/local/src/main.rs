@@ -66,7 +66,7 @@ fn mount_all(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi, R
                     .unwrap_or_else(|| panic!("local: service {} is not mounted", spec.name));
                 let (router, function_doc) = shared::runtime::api(state, &spec.name, routes);
                 api = api.merge(router);
-                doc.merge(function_doc);
+                shared::openapi::merge(&mut doc, function_doc);
             }
             Kind::Worker => {
                 let router = mounts::worker(&spec.name, state)

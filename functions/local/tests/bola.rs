@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{LocalServer, call, client, ready, upload_picture};
+use common::{LocalServer, call, client, ready, register, upload_picture};
 use serde_json::{Value, json};
 
 /// Whose object a path's id names.
@@ -204,8 +204,6 @@ const ROWS: &[(&str, &str, Object, Expect, &str)] = &[
     ),
 ];
 
-const PASSWORD: &str = "correct horse battery";
-
 /// The owner's objects, one of each.
 struct World {
     owner: String,
@@ -247,22 +245,6 @@ async fn ok(server: &LocalServer, method: &str, path: &str, token: &str, body: V
     answer
 }
 
-async fn register(server: &LocalServer, name: &str) -> (String, String) {
-    let body =
-        json!({ "email": format!("{name}@example.com"), "password": PASSWORD, "nickname": name });
-    let response = client()
-        .post(server.url("/api/v1/auth/register"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
-    let id = body["data"]["user"]["id"].as_str().unwrap().to_owned();
-    let token = body["data"]["tokens"]["access_token"].as_str().unwrap();
-    (id, token.to_owned())
-}
-
 /// A file of `token`'s, once the image worker has made it ready: its id and link.
 async fn ready_file(server: &LocalServer, token: &str) -> (String, String) {
     let id = upload_picture(server, token).await;
@@ -272,8 +254,8 @@ async fn ready_file(server: &LocalServer, token: &str) -> (String, String) {
 }
 
 async fn world(server: &LocalServer) -> World {
-    let (owner_id, owner) = register(server, "owner").await;
-    let (_, stranger) = register(server, "stranger").await;
+    let (owner_id, owner) = register(server, "owner@example.com", "owner").await;
+    let (_, stranger) = register(server, "stranger@example.com", "stranger").await;
     let data = |v: Value| v["data"]["id"].as_str().unwrap().to_owned();
     let body =
         json!({ "emotion": "sad", "intensity": 2, "note": "아무에게도 보여 주고 싶지 않은 밤" });

@@ -58,8 +58,6 @@ const RULES: &[(&str, Rule)] = &[
     ("processed_messages", Rule::NotPersonal),
 ];
 
-const PASSWORD: &str = "correct horse battery";
-
 struct Person {
     id: Uuid,
     token: String,
@@ -75,25 +73,11 @@ async fn call(server: &LocalServer, method: &str, path: &str, token: &str, body:
     answer
 }
 
-async fn register(server: &LocalServer, email: &str, nickname: &str) -> Person {
-    let response = client()
-        .post(server.url("/api/v1/auth/register"))
-        .json(&json!({ "email": email, "password": PASSWORD, "nickname": nickname }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
+async fn person(server: &LocalServer, email: &str, nickname: &str) -> Person {
+    let (id, token) = register(server, email, nickname).await;
     Person {
-        id: body["data"]["user"]["id"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap(),
-        token: body["data"]["tokens"]["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
+        id: id.parse().unwrap(),
+        token,
     }
 }
 
@@ -347,8 +331,8 @@ async fn a_deleted_account_leaves_no_trace_but_its_community_writing() {
         "every table needs a rule here (and the setup must reach it)"
     );
 
-    let leaving = register(&server, "leaving@example.com", "떠나는사람").await;
-    let staying = register(&server, "staying@example.com", "남는사람").await;
+    let leaving = person(&server, "leaving@example.com", "떠나는사람").await;
+    let staying = person(&server, "staying@example.com", "남는사람").await;
     live_a_little(&server, &db, &leaving, &staying).await;
     let token = login(&server, "leaving@example.com").await;
 

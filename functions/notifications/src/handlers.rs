@@ -16,6 +16,7 @@ pub struct ListParams {
     #[serde(default)]
     unread_only: bool,
     /// 1..=100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     cursor: Option<String>,
 }

@@ -64,10 +64,10 @@ impl UpdateMe {
         let bio = match self.bio {
             Patch::Absent => None,
             Patch::Null => Some(None),
-            Patch::Value(b) if b.trim().chars().count() > 200 => {
-                fields.check("bio", Err("must be at most 200 characters"))
-            }
-            Patch::Value(b) => Some(Some(b.trim().to_owned()).filter(|b| !b.is_empty())),
+            Patch::Value(b) => fields.check(
+                "bio",
+                shared::text::optional(Some(b), 200, "must be at most 200 characters"),
+            ),
         };
         let locale = match self.locale {
             Patch::Absent => None,

@@ -24,27 +24,33 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
+    /// Letters (Hangul included), digits, `_`, `-` and single inner spaces.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 2, max_length = 20)]
     pub nickname: Patch<String>,
-    /// At most 200 characters; `null` clears it.
+    /// `null` or blank clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub bio: Patch<String>,
     /// An IANA time zone such as `Asia/Seoul`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 1)]
     pub timezone: Patch<String>,
-    /// `ko` or `en`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, schema_with = locales)]
     pub locale: Patch<String>,
+}
+
+fn locales() -> utoipa::openapi::schema::Schema {
+    shared::openapi::one_of(&["ko", "en"])
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: String,
+    /// Not one repeated character.
+    #[schema(min_length = 8, max_length = 128, pattern = r"([\s\S])(?!\1)[\s\S]")]
     pub new_password: String,
 }
 

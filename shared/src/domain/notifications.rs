@@ -21,6 +21,7 @@ use crate::pagination::Keyset;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
+#[schema(as = NotificationKind)]
 pub enum Kind {
     Comment,
     Like,

@@ -36,7 +36,8 @@ where
     }
 }
 
-/// `Option<Json<T>>`: no body (no content type) is `None`; a body is parsed as above.
+/// `Option<Json<T>>`: no body (no content type) is `None`, and so is a JSON `null` (what
+/// the document's optional body allows); any other body is parsed as above.
 impl<T, S> axum::extract::OptionalFromRequest<S> for Json<T>
 where
     T: DeserializeOwned,
@@ -48,9 +49,9 @@ where
         if !request.headers().contains_key(header::CONTENT_TYPE) {
             return Ok(None);
         }
-        <Self as FromRequest<S>>::from_request(request, state)
+        <Json<Option<T>> as FromRequest<S>>::from_request(request, state)
             .await
-            .map(Some)
+            .map(|Json(body)| body.map(Json))
     }
 }
 
@@ -83,6 +84,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so that a malformed body is always 400 whatever the type expects.
     let value: Value =
         serde_json::from_slice(bytes).map_err(|_| ApiError::bad_request("malformed JSON"))?;
+    // Every body of the API is an object; serde would also read a struct from an array
+    // (`[]` as a body whose fields are all optional).
+    if value.is_array() {
+        return Err(ApiError::field(
+            "body",
+            "invalid type: array, expected an object",
+        ));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let (field, problem) = describe(&path, &e.inner().to_string());
@@ -184,6 +193,25 @@ mod tests {
                 .starts_with("invalid type")
         );
         assert!(fields("[]")["details"]["fields"]["body"].is_array());
+    }
+
+    #[test]
+    fn an_array_is_not_a_body_even_when_every_field_is_optional() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Optional {
+            title: Option<String>,
+        }
+        let e = parse::<Optional>(b"[]").unwrap_err();
+        let body = e.body(crate::locale::Lang::En);
+        assert_eq!(
+            body["error"]["details"]["fields"]["body"][0],
+            "invalid type: array, expected an object"
+        );
+        assert!(parse::<Optional>(b"{}").is_ok());
+        // An optional body (`Option<Json<T>>`) may be `null`; an array is no body either.
+        assert!(parse::<Option<Optional>>(b"null").unwrap().is_none());
+        assert!(parse::<Option<Optional>>(b"[]").is_err());
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub enum Level {
 /// What kind of risk (or of talk about it) a message shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = SafetyCategory)]
 pub enum Category {
     /// Wanting to die or to kill oneself, said outright.
     Ideation,

@@ -139,6 +139,24 @@ fn database_url(database: &str) -> String {
     }
 }
 
+/// The password of everyone the tests register.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Registers `email` with [`PASSWORD`]: the new user's id and access token.
+pub async fn register(server: &LocalServer, email: &str, nickname: &str) -> (String, String) {
+    let response = client()
+        .post(server.url("/api/v1/auth/register"))
+        .json(&serde_json::json!({ "email": email, "password": PASSWORD, "nickname": nickname }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    let id = body["data"]["user"]["id"].as_str().unwrap().to_owned();
+    let token = body["data"]["tokens"]["access_token"].as_str().unwrap();
+    (id, token.to_owned())
+}
+
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()

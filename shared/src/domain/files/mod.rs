@@ -31,6 +31,7 @@ pub const ORIGINAL: &str = "original";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
+#[schema(as = FileKind)]
 pub enum Kind {
     Profile,
     Attachment,
@@ -39,6 +40,7 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
+#[schema(as = FileStatus)]
 pub enum Status {
     /// A profile picture the image worker has not finished yet.
     Processing,

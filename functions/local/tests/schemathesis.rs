@@ -1,0 +1,66 @@
+//! The OpenAPI document is the contract a frontend generates its client from: schemathesis
+//! (pinned, installed by `scripts/test.sh`) runs every one of its checks against the real
+//! local server for a bounded time with a fixed seed, as a registered admin, and must find
+//! nothing. Its configuration (`scripts/schemathesis.toml`) lists the few rules a JSON
+//! Schema cannot state.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// Seconds of generated requests; `SCHEMATHESIS_SECONDS` overrides for a longer hunt.
+const SECONDS: &str = "90";
+
+#[tokio::test]
+async fn the_document_holds_under_schemathesis() {
+    let command = std::env::var("SCHEMATHESIS")
+        .expect("SCHEMATHESIS is not set: run the tests with ./scripts/test.sh");
+    let seconds = std::env::var("SCHEMATHESIS_SECONDS").unwrap_or_else(|_| SECONDS.to_owned());
+    let server = LocalServer::start(&[
+        // Thousands of requests from one address and one person in a minute and a half.
+        ("RATE_LIMIT_GENERAL", "1000000/15minute"),
+        ("RATE_LIMIT_LOGIN", "1000000/15minute"),
+        ("RATE_LIMIT_FILE_UPLOAD", "1000000/hour"),
+        ("RATE_LIMIT_EXPORT", "1000000/hour"),
+        ("RATE_LIMIT_AI_CHAT", "1000000/hour"),
+    ])
+    .await;
+    let email = "schemathesis@example.com";
+    let (id, _) = register(&server, email, "스키마").await;
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&server.database_url())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET role = 'admin' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&mut db)
+        .await
+        .unwrap();
+
+    let config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/schemathesis.toml"
+    );
+    let run = tokio::process::Command::new(&command)
+        .args(["--config-file", config, "run"])
+        .arg(server.url("/openapi.json"))
+        .args(["--max-time", &seconds, "--seed", "1", "--workers", "2"])
+        .args(["--no-color", "--suppress-health-check", "too_slow"])
+        .env("ST_EMAIL", email)
+        .env("ST_PASSWORD", PASSWORD)
+        .kill_on_drop(true)
+        .output();
+    let limit = Duration::from_secs(seconds.parse::<u64>().unwrap() + 180);
+    let output = tokio::time::timeout(limit, run)
+        .await
+        .expect("schemathesis ends within its time")
+        .expect("schemathesis runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found failures:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains(" passed"), "{report}");
+}

@@ -1,0 +1,54 @@
+//! Free text as people type it. Bounded as typed (what a form counts, and what the OpenAPI
+//! document's `maxLength` states), stored without the white space and control characters
+//! at its ends. "Blank" means the same here as in the document's pattern [`NON_BLANK`], so
+//! a client validating against the document and this server agree on every string.
+
+/// The document's pattern for text that may not be blank: one character that is neither
+/// white space nor a control character (the same set in ECMA-262, Python and Rust).
+pub const NON_BLANK: &str = r"[^\s\x00-\x1f\x7f-\x9f]";
+
+/// Characters dropped at both ends.
+fn edge(c: char) -> bool {
+    c.is_whitespace() || c.is_control()
+}
+
+/// At most `max` characters as typed, trimmed; blank is `"required"`.
+pub fn required(value: &str, max: usize, too_long: &'static str) -> Result<String, &'static str> {
+    if value.chars().count() > max {
+        return Err(too_long);
+    }
+    match value.trim_matches(edge) {
+        "" => Err("required"),
+        text => Ok(text.to_owned()),
+    }
+}
+
+/// At most `max` characters as typed, trimmed; blank is none.
+pub fn optional(
+    value: Option<String>,
+    max: usize,
+    too_long: &'static str,
+) -> Result<Option<String>, &'static str> {
+    let Some(value) = value else { return Ok(None) };
+    match required(&value, max, too_long) {
+        Ok(text) => Ok(Some(text)),
+        Err("required") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_as_typed_and_trimmed_of_space_and_controls() {
+        assert_eq!(required("  hi\u{1c}\n", 6, "long"), Ok("hi".to_owned()));
+        assert_eq!(required(" hi ", 3, "long"), Err("long"));
+        assert_eq!(required("\u{3000}\u{1}\t", 5, "long"), Err("required"));
+        assert_eq!(required("한글", 2, "long"), Ok("한글".to_owned()));
+        assert_eq!(optional(Some(" \n".into()), 5, "long"), Ok(None));
+        assert_eq!(optional(None, 5, "long"), Ok(None));
+        assert_eq!(optional(Some("abcdef".into()), 5, "long"), Err("long"));
+    }
+}
