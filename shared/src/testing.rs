@@ -400,3 +400,63 @@ impl LogCapture {
         String::from_utf8_lossy(&self.lines.lock().unwrap()).into_owned()
     }
 }
+
+/// The JSON Schema of a request type as the OpenAPI document carries it.
+pub fn schema_of<T: utoipa::ToSchema>() -> Value {
+    serde_json::to_value(T::schema()).expect("a schema is JSON")
+}
+
+/// A text field's documented bounds agree with its validator (`accepts`): exactly
+/// `maxLength` characters pass and one more fails, counted as typed (spaces around count);
+/// with `minLength`, one fewer fails; a text that may not be blank states
+/// [`crate::text::NON_BLANK`] and refuses blank text.
+pub fn assert_text_bounds(field: &str, schema: &Value, accepts: impl Fn(&str) -> bool) {
+    let bound = |name: &str| schema[name].as_u64().map(|n| n as usize);
+    let max = bound("maxLength").unwrap_or_else(|| panic!("{field}: no maxLength in {schema}"));
+    let min = bound("minLength").unwrap_or(0);
+    let text = |n: usize| "가나다라마바사".chars().cycle().take(n).collect::<String>();
+    assert!(accepts(&text(max)), "{field}: {max} characters are refused");
+    assert!(
+        !accepts(&text(max + 1)),
+        "{field}: {} characters pass",
+        max + 1
+    );
+    assert!(
+        !accepts(&format!(" {} ", text(max - 1))),
+        "{field}: spaces around are not counted"
+    );
+    if min > 0 {
+        assert!(accepts(&text(min)), "{field}: {min} characters are refused");
+        assert!(
+            !accepts(&text(min - 1)),
+            "{field}: {} characters pass",
+            min - 1
+        );
+        assert!(!accepts(" \t\u{3000}\u{1}"), "{field}: blank text passes");
+    }
+    if min == 1 {
+        assert_eq!(
+            schema["pattern"],
+            crate::text::NON_BLANK,
+            "{field}: the non-blank pattern"
+        );
+    }
+}
+
+/// A number field's documented `minimum` and `maximum` are exactly what its validator takes.
+pub fn assert_number_bounds(field: &str, schema: &Value, accepts: impl Fn(i64) -> bool) {
+    let bound = |name: &str| {
+        schema[name]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{field}: no {name} in {schema}"))
+    };
+    let (min, max) = (bound("minimum"), bound("maximum"));
+    assert!(
+        accepts(min) && accepts(max),
+        "{field}: {min} or {max} is refused"
+    );
+    assert!(
+        !accepts(min - 1) && !accepts(max + 1),
+        "{field}: beyond {min}..={max} passes"
+    );
+}

@@ -55,3 +55,19 @@ impl FromRequestParts<AppState> for Admin {
 fn reason(value: Option<String>) -> Result<Option<String>, &'static str> {
     shared::text::optional(value, 500, "must be at most 500 characters")
 }
+
+#[cfg(test)]
+mod tests {
+    use shared::testing::{assert_text_bounds, schema_of};
+
+    #[test]
+    fn the_document_states_the_validators_bounds() {
+        let removal = schema_of::<crate::moderation::Removal>();
+        let suspension = schema_of::<crate::people::Suspension>();
+        for body in [removal, suspension] {
+            assert_text_bounds("reason", &body["properties"]["reason"], |t| {
+                super::reason(Some(t.into())).is_ok()
+            });
+        }
+    }
+}

@@ -80,3 +80,34 @@ pub struct AuthPayload {
     pub user: User,
     pub tokens: Tokens,
 }
+
+#[cfg(test)]
+mod tests {
+    use shared::domain::accounts::{Nickname, Password};
+    use shared::testing::{assert_text_bounds, schema_of};
+
+    #[test]
+    fn the_document_states_the_validators_bounds() {
+        let register = schema_of::<super::RegisterRequest>();
+        let reset = schema_of::<super::ResetPasswordRequest>();
+        for password in [
+            &register["properties"]["password"],
+            &reset["properties"]["new_password"],
+        ] {
+            assert_text_bounds("password", password, |t| Password::parse(t).is_ok());
+        }
+        // A nickname is counted as stored (NFC, trimmed): its bounds, not spaces around.
+        let nickname = &register["properties"]["nickname"];
+        assert_eq!(
+            (
+                nickname["minLength"].as_u64(),
+                nickname["maxLength"].as_u64()
+            ),
+            (Some(2), Some(20))
+        );
+        assert!(
+            Nickname::parse(&"가".repeat(20)).is_ok() && Nickname::parse(&"가".repeat(21)).is_err()
+        );
+        assert!(Nickname::parse("가나").is_ok() && Nickname::parse("가").is_err());
+    }
+}

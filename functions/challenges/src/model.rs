@@ -204,6 +204,25 @@ impl UpdateChallenge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::testing::{assert_number_bounds, assert_text_bounds, schema_of};
+
+    #[test]
+    fn the_document_states_the_validators_bounds() {
+        for body in [
+            schema_of::<CreateChallenge>(),
+            schema_of::<UpdateChallenge>(),
+        ] {
+            let field = |name: &str| body["properties"][name].clone();
+            assert_text_bounds("title", &field("title"), |t| title(t).is_ok());
+            assert_text_bounds("description", &field("description"), |t| {
+                description(Some(t.into())).is_ok()
+            });
+        }
+        let create = schema_of::<CreateChallenge>();
+        assert_number_bounds("target_days", &create["properties"]["target_days"], |n| {
+            target_days(n).is_ok()
+        });
+    }
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::model::{
     Conversation, ConversationDetail, ConversationRow, CreateConversation, MessageRow, TITLE,
-    TITLE_MAX, conversation_columns,
+    conversation_columns,
 };
 
 const LIST_SCOPE: &str = "conversations";
@@ -26,8 +26,8 @@ pub async fn create(
     user: AuthUser,
     Json(body): Json<CreateConversation>,
 ) -> ApiResult<Reply<Conversation>> {
-    let title = shared::text::optional(body.title, TITLE_MAX, "must be at most 100 characters")
-        .map_err(|problem| ApiError::field("title", problem))?;
+    let title =
+        crate::model::title(body.title).map_err(|problem| ApiError::field("title", problem))?;
     let shown = title.as_deref().unwrap_or("새 대화");
     let row: ConversationRow = sqlx::query_as(concat!(
         "INSERT INTO conversations (id, user_id, title, title_from_message) VALUES ($1, $2, $3, $4) RETURNING ",

@@ -22,7 +22,7 @@ use shared::{ApiError, ApiResult, AppState, ErrorCode, Reply};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::model::{CONTENT, CONTENT_MAX, Exchange, Message, SendMessage, TITLE, title_from};
+use crate::model::{CONTENT, Exchange, Message, SendMessage, TITLE, title_from};
 use crate::safety;
 use shared::safety::{self as crisis, Safety};
 
@@ -105,8 +105,8 @@ async fn prepare(
     id: Uuid,
     content: &str,
 ) -> ApiResult<PendingTurn> {
-    let content = shared::text::required(content, CONTENT_MAX, "must be at most 2000 characters")
-        .map_err(|problem| ApiError::field("content", problem))?;
+    let content =
+        crate::model::content(content).map_err(|problem| ApiError::field("content", problem))?;
     let content = content.as_str();
     let assessment = crisis::assess(content);
     let user_message = Message {

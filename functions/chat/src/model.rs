@@ -131,6 +131,16 @@ pub struct ConversationDetail {
     pub next_cursor: Option<String>,
 }
 
+/// A message as typed: at most 2000 characters, not blank; trimmed.
+pub fn content(value: &str) -> Result<String, &'static str> {
+    shared::text::required(value, CONTENT_MAX, "must be at most 2000 characters")
+}
+
+/// A title as typed: at most 100 characters; blank is none (made from the first message).
+pub fn title(value: Option<String>) -> Result<Option<String>, &'static str> {
+    shared::text::optional(value, TITLE_MAX, "must be at most 100 characters")
+}
+
 /// A title from the first message: its first line, at most 30 characters.
 pub fn title_from(content: &str) -> String {
     let line = content
@@ -148,6 +158,19 @@ pub fn title_from(content: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::testing::{assert_text_bounds, schema_of};
+
+    #[test]
+    fn the_document_states_the_validators_bounds() {
+        let message = schema_of::<SendMessage>();
+        assert_text_bounds("content", &message["properties"]["content"], |t| {
+            content(t).is_ok()
+        });
+        let conversation = schema_of::<CreateConversation>();
+        assert_text_bounds("title", &conversation["properties"]["title"], |t| {
+            title(Some(t.into())).is_ok()
+        });
+    }
 
     #[test]
     fn titles_from_first_lines() {

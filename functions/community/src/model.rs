@@ -167,14 +167,30 @@ pub fn snippet(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::testing::{assert_text_bounds, schema_of};
 
     #[test]
-    fn lengths_count_what_is_stored() {
+    fn the_document_states_the_validators_bounds() {
+        for post in [schema_of::<CreatePost>(), schema_of::<UpdatePost>()] {
+            let field = |name: &str| post["properties"][name].clone();
+            assert_text_bounds("title", &field("title"), |t| title(t).is_ok());
+            assert_text_bounds("content", &field("content"), |t| post_content(t).is_ok());
+        }
+        for comment in [schema_of::<CreateComment>(), schema_of::<UpdateComment>()] {
+            assert_text_bounds("content", &comment["properties"]["content"], |t| {
+                comment_content(t).is_ok()
+            });
+        }
+    }
+
+    #[test]
+    fn lengths_count_what_is_typed_and_markup_alone_is_nothing() {
         assert_eq!(title("  <b>제목</b>  "), Ok("제목".into()));
         assert_eq!(title("<script>x</script>"), Err("required"));
         assert_eq!(title(&"가".repeat(100)), Ok("가".repeat(100)));
         assert!(title(&"가".repeat(101)).is_err());
-        assert!(title(&format!("<i>{}</i>", "가".repeat(100))).is_ok());
+        assert!(title(&format!("<i>{}</i>", "가".repeat(93))).is_ok());
+        assert!(title(&format!("<i>{}</i>", "가".repeat(94))).is_err());
         assert!(post_content(&"a".repeat(5000)).is_ok());
         assert!(post_content(&"a".repeat(5001)).is_err());
         assert!(

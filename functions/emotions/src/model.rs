@@ -189,6 +189,22 @@ impl CreateLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::testing::{assert_number_bounds, assert_text_bounds, schema_of};
+
+    #[test]
+    fn the_document_states_the_validators_bounds() {
+        for body in [schema_of::<CreateLog>(), schema_of::<UpdateLog>()] {
+            let field = |name: &str| body["properties"][name].clone();
+            assert_number_bounds("intensity", &field("intensity"), |n| intensity(n).is_ok());
+            assert_text_bounds("note", &field("note"), |t| note(Some(t.into())).is_ok());
+            let max = field("tags")["maxItems"].as_u64().unwrap();
+            let some = |n: u64| Some((0..n).map(|i| i.to_string()).collect());
+            assert!(tags(some(max)).is_ok() && tags(some(max + 1)).is_err());
+        }
+        assert_text_bounds("tag", &schema_of::<Tag>(), |t| {
+            tags(Some(vec![t.into()])).is_ok()
+        });
+    }
 
     #[test]
     fn rows_are_read_as_the_journal_writes_them() {
@@ -209,11 +225,12 @@ mod tests {
         assert!(tags(Some(vec!["".into()])).is_err());
         assert!(tags(Some(vec!["가".repeat(21)])).is_err());
         assert!(tags(Some((0..11).map(|i| i.to_string()).collect())).is_err());
+        // Counted as sent (the document's maxItems), duplicates included.
         assert!(
             tags(Some(
                 (0..10).map(|i| i.to_string()).chain(["0".into()]).collect()
             ))
-            .is_ok()
+            .is_err()
         );
         assert!(recorded_at(Utc::now() + chrono::Duration::minutes(4)).is_ok());
         assert!(recorded_at(Utc::now() + chrono::Duration::minutes(6)).is_err());

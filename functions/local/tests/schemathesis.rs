@@ -64,3 +64,29 @@ async fn the_document_holds_under_schemathesis() {
     );
     assert!(report.contains(" passed"), "{report}");
 }
+
+/// Every list's `limit` states the bounds `PageParams` enforces.
+#[tokio::test]
+async fn every_limit_states_the_page_bounds() {
+    let server = LocalServer::start(&[]).await;
+    let (status, doc) = server.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    let mut limits = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["name"] == "limit" {
+                    limits += 1;
+                    let schema = &parameter["schema"];
+                    assert_eq!(schema["minimum"], 1, "{method} {path}");
+                    assert_eq!(
+                        schema["maximum"],
+                        shared::pagination::MAX_LIMIT,
+                        "{method} {path}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(limits >= 8, "{limits} lists");
+}

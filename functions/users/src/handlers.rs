@@ -64,10 +64,7 @@ impl UpdateMe {
         let bio = match self.bio {
             Patch::Absent => None,
             Patch::Null => Some(None),
-            Patch::Value(b) => fields.check(
-                "bio",
-                shared::text::optional(Some(b), 200, "must be at most 200 characters"),
-            ),
+            Patch::Value(b) => fields.check("bio", crate::bio(b)),
         };
         let locale = match self.locale {
             Patch::Absent => None,

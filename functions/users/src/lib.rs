@@ -61,3 +61,41 @@ pub struct DeleteMe {
     #[serde(default)]
     pub password: Option<String>,
 }
+
+/// A bio as typed: at most 200 characters; trimmed, blank is none.
+fn bio(value: String) -> Result<Option<String>, &'static str> {
+    shared::text::optional(Some(value), 200, "must be at most 200 characters")
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::domain::accounts::{Nickname, Password};
+    use shared::testing::{assert_text_bounds, schema_of};
+
+    #[test]
+    fn the_document_states_the_validators_bounds() {
+        let me = schema_of::<super::UpdateMe>();
+        assert_text_bounds("bio", &me["properties"]["bio"], |t| {
+            super::bio(t.into()).is_ok()
+        });
+        // A nickname is counted as stored (NFC, trimmed): its bounds, not spaces around.
+        let nickname = &me["properties"]["nickname"];
+        assert_eq!(
+            (
+                nickname["minLength"].as_u64(),
+                nickname["maxLength"].as_u64()
+            ),
+            (Some(2), Some(20))
+        );
+        assert!(
+            Nickname::parse(&"가".repeat(20)).is_ok() && Nickname::parse(&"가".repeat(21)).is_err()
+        );
+        assert!(Nickname::parse("가나").is_ok() && Nickname::parse("가").is_err());
+        let password = schema_of::<super::ChangePassword>();
+        assert_text_bounds(
+            "new_password",
+            &password["properties"]["new_password"],
+            |t| Password::parse(t).is_ok(),
+        );
+    }
+}
