@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Offline checks of the delivery files: hadolint on the Dockerfile, cloudbuild.yaml against
-# Cloud Build's schema, `terraform fmt -check` on infra/. (The Rust drift test that checks
+# Cloud Build's schema, `terraform fmt -check` on infra/, actionlint on the GitHub workflow. (The Rust drift test that checks
 # infra/ against the function table runs with the other tests.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +17,5 @@ if command -v terraform >/dev/null; then
 else
   log "WARNING: terraform not installed: infra/ formatting not checked"
 fi
+./scripts/check-workflows.sh
 log "delivery files check out"
