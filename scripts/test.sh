@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The second README command: start throwaway PostgreSQL, Redis, the storage emulator, an
 # OpenID provider and (when installed) the Pub/Sub emulator, install schemathesis, run every
-# test of the workspace against them, stop what was started.
+# test of the workspace against them (their logs searched for secrets afterwards), stop what
+# was started.
 # Extra arguments go to the test runner, e.g. `./scripts/test.sh -p shared edge`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,10 +28,18 @@ export RUST_LOG="${RUST_LOG:-warn}"
 # they select what runs.
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--workspace)
+# Every test process and every server the tests start logs from DEBUG up here; the logs are
+# searched afterwards for tokens, passwords, email addresses and anyone's words.
+export TEST_LOG_DIR="$PWD/target/test-logs"
+rm -rf "$TEST_LOG_DIR" && mkdir -p "$TEST_LOG_DIR"
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
   log "cargo nextest run --all-features ${args[*]}"
-  cargo nextest run --all-features --no-fail-fast --failure-output final "${args[@]}"
+  cargo nextest run --all-features --no-fail-fast --failure-output final "${args[@]}" || status=$?
 else
   log "cargo test --all-features ${args[*]}"
-  cargo test --all-features --no-fail-fast "${args[@]}"
+  cargo test --all-features --no-fail-fast "${args[@]}" || status=$?
 fi
+log "searching the tests' logs ($TEST_LOG_DIR) for secrets and personal data"
+./scripts/scan-test-logs.sh "$TEST_LOG_DIR" || status=1
+exit "$status"

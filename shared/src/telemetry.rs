@@ -22,34 +22,55 @@ use crate::config::{LogFormat, Settings};
 /// anything about a person's safety. `tracing::warn!(target: PRIVATE, ...)`.
 pub const PRIVATE: &str = "private";
 
+/// `RUST_LOG`, or [`at`] `level`.
+fn filter(level: &str) -> EnvFilter {
+    match EnvFilter::try_from_default_env() {
+        Ok(filter) => without_openai(filter),
+        Err(_) => at(level),
+    }
+}
+
+/// `level` for our crates, the chattiest dependencies at `warn`.
+pub fn at(level: &str) -> EnvFilter {
+    let filter = EnvFilter::try_new(format!("{level},sqlx=warn,fred=warn,hyper=warn"))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    without_openai(filter)
+}
+
+/// The OpenAI client logs failing response bodies, which can hold a person's words.
+fn without_openai(filter: EnvFilter) -> EnvFilter {
+    filter.add_directive("async_openai=off".parse().expect("a valid directive"))
+}
+
 /// Installs the global subscriber once; later calls (tests) are no-ops. With `SENTRY_DSN`
 /// set (and the `sentry` feature), errors go to Sentry too, with recent logs as breadcrumbs.
 pub fn init(settings: &Settings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| {
-            EnvFilter::try_new(format!(
-                "{},sqlx=warn,fred=warn,hyper=warn",
-                settings.log_level
-            ))
-        })
-        .unwrap_or_else(|_| EnvFilter::new("info"))
-        // The OpenAI client logs failing response bodies, which can hold a person's words.
-        .add_directive("async_openai=off".parse().expect("a valid directive"));
+    install(
+        settings,
+        filter(&settings.log_level),
+        settings.log_format,
+        std::io::stdout,
+    );
+}
+
+/// [`init`] with its filter, format and writer given (the tests' log record).
+pub fn install<W>(settings: &Settings, filter: EnvFilter, format: LogFormat, writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let registry = tracing_subscriber::registry()
         .with(filter)
         .with(sentry_layers(settings));
-    let _ = match settings.log_format {
+    let _ = match format {
         LogFormat::Json => registry
-            .with(cloud_logging(
-                settings.pubsub.project_id.clone(),
-                std::io::stdout,
-            ))
+            .with(cloud_logging(settings.pubsub.project_id.clone(), writer))
             .try_init(),
         LogFormat::Pretty => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .compact()
-                    .with_target(false),
+                    .with_target(false)
+                    .with_writer(writer),
             )
             .try_init(),
     };

@@ -33,6 +33,29 @@ pub fn database_url() -> String {
         .expect("DATABASE_URL is unset: run the tests with ./scripts/test.sh")
 }
 
+/// With `TEST_LOG_DIR` set (`scripts/test.sh` sets it), everything this test process logs
+/// from DEBUG up goes to a file of its own there, in production's JSON shape, so that
+/// `scripts/scan-test-logs.sh` can search the logs of the whole suite for what no log may
+/// hold (tokens, passwords, email addresses, anyone's words). [`settings`] calls it with
+/// the first settings of the process: the subscriber is production's, Sentry included when
+/// those settings name a DSN (a later `telemetry::init` is then a no-op).
+fn record_logs(settings: &Settings) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Some(dir) = std::env::var_os("TEST_LOG_DIR") else {
+            return;
+        };
+        let path = std::path::Path::new(&dir).join(format!("test-{}.log", std::process::id()));
+        let file = std::fs::File::create(&path).expect("a log file in TEST_LOG_DIR");
+        crate::telemetry::install(
+            settings,
+            crate::telemetry::at("debug"),
+            crate::config::LogFormat::Json,
+            Mutex::new(file),
+        );
+    });
+}
+
 /// Test settings: development defaults plus `extra`.
 pub fn settings(extra: &[(&str, &str)]) -> Settings {
     let mut vars = vec![
@@ -44,7 +67,10 @@ pub fn settings(extra: &[(&str, &str)]) -> Settings {
         ),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::from_vars(crate::functions::Kind::Service, vars).expect("test settings")
+    let settings =
+        Settings::from_vars(crate::functions::Kind::Service, vars).expect("test settings");
+    record_logs(&settings);
+    settings
 }
 
 /// `pool`'s database as function `name` sees it: every connection runs as the function's

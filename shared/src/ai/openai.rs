@@ -134,18 +134,20 @@ impl OpenAi {
             .ok_or_else(|| AiError::new("empty reply"))
     }
 
+    /// The reply as it is written. The whole of it must arrive within the deadline, as a
+    /// reply that is not streamed: a provider trickling a piece now and then cannot hold the
+    /// request (and its connection) open for longer.
     pub async fn stream(&self, system: &str, history: &[Turn]) -> Result<TextStream, AiError> {
         let request = self.request(system, history)?;
-        let upstream =
-            tokio::time::timeout(self.deadline, self.client.chat().create_stream(request))
-                .await
-                .map_err(|_| AiError::new("timeout"))?
-                .map_err(unavailable)?;
-        let idle = self.deadline;
+        let end = tokio::time::Instant::now() + self.deadline;
+        let upstream = tokio::time::timeout_at(end, self.client.chat().create_stream(request))
+            .await
+            .map_err(|_| AiError::new("timeout"))?
+            .map_err(unavailable)?;
         let pieces = futures_util::stream::unfold(Some(upstream), move |upstream| async move {
             let mut upstream = upstream?;
             loop {
-                match tokio::time::timeout(idle, upstream.next()).await {
+                match tokio::time::timeout_at(end, upstream.next()).await {
                     Err(_) => return Some((Err(AiError::new("timeout")), None)),
                     Ok(None) => return None,
                     Ok(Some(Err(OpenAIError::JSONDeserialize(..)))) => {

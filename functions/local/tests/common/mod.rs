@@ -1,7 +1,7 @@
 //! Runs the real local server binary against a fresh database of the test PostgreSQL.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -62,13 +62,28 @@ impl LocalServer {
             .env("PORT", port.to_string())
             .env("HOST", "127.0.0.1")
             .env("EMAIL_OUTBOX_DIR", &outbox)
+            .env(
+                "STORAGE_DIR",
+                std::env::temp_dir().join(format!("mindpause-files-{database}")),
+            )
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
-        if let Some(log) = log {
+        // The suite's log record (`shared::testing::record_logs`): this server's too.
+        let recorded = std::env::var_os("TEST_LOG_DIR")
+            .map(|dir| std::path::Path::new(&dir).join(format!("{database}.log")));
+        if let Some(log) = log.map(Path::to_path_buf).or(recorded.clone()) {
             let file = std::fs::File::create(log).unwrap();
             command.stdout(file.try_clone().unwrap()).stderr(file);
+        }
+        if recorded.is_some() && log.is_none() {
+            command
+                .env(
+                    "RUST_LOG",
+                    "debug,sqlx=warn,fred=warn,hyper=warn,async_openai=off",
+                )
+                .env("LOG_FORMAT", "json");
         }
         for (k, v) in extra {
             command.env(k, v);
