@@ -87,16 +87,19 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, ConfigError> {
         .connect_lazy_with(options))
 }
 
-/// Database errors as API errors: a lost database is 503, a unique or foreign-key violation
+/// Database errors as API errors: a lost database is 503 (`functions/local/tests/drills.rs`), a unique or foreign-key violation
 /// 409 CONFLICT (unless its owner named a better code), a check violation 422; the rest 500.
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         let unavailable = match &e {
             sqlx::Error::RowNotFound => return ApiError::not_found(),
+            // A connection closed as it opens (a proxy in front of a restarting database,
+            // as the Cloud SQL connector is) reads as a protocol error: unavailable too.
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => true,
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => true,
             sqlx::Error::Database(db) => match db.kind() {
                 ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation => {
                     return ApiError::conflict();
@@ -105,10 +108,11 @@ impl From<sqlx::Error> for ApiError {
                     tracing::warn!(constraint = ?db.constraint(), "check violation reached the database");
                     return ApiError::code(ErrorCode::ValidationError);
                 }
-                // 57P01 admin shutdown, 53300 too many connections, 08xxx connection failures.
-                _ => db
-                    .code()
-                    .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "53300"),
+                // 57P01-03 shutting down, crashed or starting up (a restart), 53300 too many
+                // connections, 08xxx connection failures.
+                _ => db.code().is_some_and(|c| {
+                    c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "53300")
+                }),
             },
             _ => false,
         };

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -33,6 +35,15 @@ impl LocalServer {
     /// [`LocalServer::start`] writing its log (stdout and stderr) to `log`.
     pub async fn logging_to(log: &std::path::Path, extra: &[(&str, &str)]) -> Self {
         Self::spawn(new_database().await, extra, Some(log)).await
+    }
+
+    /// [`LocalServer::start`] reaching its database through `outage`.
+    pub async fn through(outage: &Outage, extra: &[(&str, &str)]) -> Self {
+        let database = new_database().await;
+        let url = outage.through(&database_url(&database));
+        let mut vars = vec![("DATABASE_URL", url.as_str())];
+        vars.extend_from_slice(extra);
+        Self::spawn(database, &vars, None).await
     }
 
     /// A second instance beside `other`, on the same database (give both the same
@@ -231,6 +242,66 @@ impl Drop for ThrowawayRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy to the test PostgreSQL that can take the database away: [`Outage::cut`]
+/// resets every connection through it and refuses new ones (what a server sees while its
+/// database restarts), [`Outage::restore`] lets them through again. The other tests, on
+/// the same PostgreSQL, are untouched.
+pub struct Outage {
+    pub port: u16,
+    up: Arc<AtomicBool>,
+    connections: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Outage {
+    pub async fn start() -> Self {
+        let admin_url =
+            std::env::var("DATABASE_URL").expect("run the tests with ./scripts/test.sh");
+        let options: sqlx::postgres::PgConnectOptions = admin_url.parse().unwrap();
+        let target = format!("{}:{}", options.get_host(), options.get_port());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let outage = Self {
+            port: listener.local_addr().unwrap().port(),
+            up: Arc::new(AtomicBool::new(true)),
+            connections: Arc::default(),
+        };
+        let (up, connections) = (outage.up.clone(), outage.connections.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                connections.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        outage
+    }
+
+    /// `url` (a database of the test PostgreSQL) through this proxy.
+    pub fn through(&self, url: &str) -> String {
+        let mut url = reqwest::Url::parse(url).unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(self.port)).unwrap();
+        url.to_string()
+    }
+
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
     }
 }
 
