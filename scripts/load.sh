@@ -59,8 +59,9 @@ SELECT gen_random_uuid(), 'load' || i || '@example.com', u.password_hash, '부�
 FROM generate_series(1, $users - 1) i, (SELECT password_hash FROM users WHERE email = 'load0@example.com') u;
 -- A community to read: 2,000 posts by them.
 INSERT INTO posts (id, author_id, title, content, category)
-SELECT gen_random_uuid(), (SELECT id FROM users ORDER BY random() LIMIT 1), '오늘의 이야기 ' || i, '천천히 괜찮아지고 있어요. ' || i, 'daily'
-FROM generate_series(1, 2000) i;
+SELECT gen_random_uuid(), a.id, '오늘의 이야기 ' || i, '천천히 괜찮아지고 있어요. ' || i, 'daily'
+FROM generate_series(1, 2000) i
+JOIN (SELECT id, row_number() OVER () - 1 AS n FROM users) a ON a.n = i % $users;
 ANALYZE;
 SQL
 
@@ -86,8 +87,11 @@ case "$what" in
       # No thresholds here: the run reports p99 at each rate.
       flow "$rate" "${DURATION:-30s}" --no-thresholds || true
     done
-    log "pgbench -S on the same database (64 clients, 30 s)"
-    pgbench -n -S -c 64 -j 2 -T 30 "$DATABASE_URL" 2>/dev/null | grep -E "tps|latency" || true
+    log "pgbench -S on the same server (its own tables, scale 10; 64 clients, 30 s)"
+    psql -q "$DATABASE_URL" -c "CREATE DATABASE pgbench"
+    pgbench_url="${DATABASE_URL%/*}/pgbench"
+    pgbench -q -i -s 10 "$pgbench_url"
+    pgbench -n -S -c 64 -j 2 -T 30 "$pgbench_url" | grep -E "tps|latency"
     ;;
   *) die "unknown part: $what" ;;
 esac

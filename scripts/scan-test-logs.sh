@@ -29,5 +29,5 @@ for path in files:
                     if found <= 50:
                         print(f"{path.name}:{number}: {kind}: {match.group(0)[:40]!r} in {line.strip()[:300]}")
 print(f"scan-test-logs: {len(files)} logs, {lines} lines, {found} findings", file=sys.stderr)
-sys.exit(1 if found or not lines else 0)
+sys.exit(1 if found else 0)
 PY

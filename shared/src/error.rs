@@ -59,9 +59,23 @@ impl RateInfo {
     }
 }
 
-/// The stable, machine-readable codes of API.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
+/// The enum and its list of every code (for the OpenAPI document's error envelope) from one
+/// list of names, so that neither can miss a code.
+macro_rules! error_codes {
+    ($($code:ident,)*) => {
+        /// The stable, machine-readable codes of API.md.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($code,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$code,)*];
+        }
+    };
+}
+
+error_codes! {
     BadRequest,
     InvalidToken,
     Unauthorized,
@@ -85,33 +99,6 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, for the OpenAPI document's error envelope.
-    pub const ALL: [ErrorCode; 20] = {
-        use ErrorCode::*;
-        [
-            BadRequest,
-            InvalidToken,
-            Unauthorized,
-            TokenExpired,
-            InvalidCredentials,
-            TokenReused,
-            Forbidden,
-            AccountSuspended,
-            NotFound,
-            MethodNotAllowed,
-            EmailTaken,
-            NicknameTaken,
-            Conflict,
-            PayloadTooLarge,
-            UnsupportedMediaType,
-            ValidationError,
-            RateLimited,
-            AiUnavailable,
-            ServiceUnavailable,
-            InternalError,
-        ]
-    };
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BadRequest => "BAD_REQUEST",

@@ -127,7 +127,9 @@ fn error_envelope() -> Schema {
     let error = ObjectBuilder::new()
         .property(
             "code",
-            text().enum_values(Some(crate::error::ErrorCode::ALL.map(|c| c.as_str()))),
+            text().enum_values(Some(
+                crate::error::ErrorCode::ALL.iter().map(|c| c.as_str()),
+            )),
         )
         .required("code")
         .property("message", text())
@@ -172,7 +174,9 @@ pub fn date_or_instant() -> Schema {
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(f)))
     };
-    utoipa::openapi::schema::OneOfBuilder::new()
+    // anyOf: where formats are only annotations (OpenAPI 3.1's default), both branches take
+    // any string, and oneOf would then refuse every value.
+    utoipa::openapi::schema::AnyOfBuilder::new()
         .item(format(KnownFormat::Date))
         .item(format(KnownFormat::DateTime))
         .into()

@@ -467,7 +467,10 @@ pub fn assert_text_bounds(field: &str, schema: &Value, accepts: impl Fn(&str) ->
         "{field}: spaces around are not counted"
     );
     if min > 0 {
-        assert!(!accepts(" \t\u{3000}\u{1}"), "{field}: blank text passes");
+        assert!(
+            !accepts(" \t\u{3000}\u{1}\u{feff}"),
+            "{field}: blank text passes"
+        );
     }
     if min == 1 {
         assert_eq!(

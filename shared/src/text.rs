@@ -4,12 +4,13 @@
 //! a client validating against the document and this server agree on every string.
 
 /// The document's pattern for text that may not be blank: one character that is neither
-/// white space nor a control character (the same set in ECMA-262, Python and Rust).
-pub const NON_BLANK: &str = r"[^\s\x00-\x1f\x7f-\x9f]";
+/// white space, a control character nor a byte-order mark. ECMA-262's `\s` counts U+FEFF and
+/// Python's does not: naming it makes the set the same in both, and in [`edge`].
+pub const NON_BLANK: &str = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]";
 
 /// Characters dropped at both ends.
 fn edge(c: char) -> bool {
-    c.is_whitespace() || c.is_control()
+    c.is_whitespace() || c.is_control() || c == '\u{feff}'
 }
 
 /// At most `max` characters as typed, trimmed; blank is `"required"`.
@@ -46,6 +47,7 @@ mod tests {
         assert_eq!(required("  hi\u{1c}\n", 6, "long"), Ok("hi".to_owned()));
         assert_eq!(required(" hi ", 3, "long"), Err("long"));
         assert_eq!(required("\u{3000}\u{1}\t", 5, "long"), Err("required"));
+        assert_eq!(required("\u{feff} ", 5, "long"), Err("required"));
         assert_eq!(required("한글", 2, "long"), Ok("한글".to_owned()));
         assert_eq!(optional(Some(" \n".into()), 5, "long"), Ok(None));
         assert_eq!(optional(None, 5, "long"), Ok(None));

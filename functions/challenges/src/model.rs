@@ -76,7 +76,11 @@ pub(crate) use challenge_columns;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateChallenge {
-    #[schema(min_length = 1, max_length = 50, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"
+    )]
     pub title: String,
     /// Blank is none.
     #[serde(default)]
@@ -94,7 +98,7 @@ pub struct CreateChallenge {
 #[serde(deny_unknown_fields)]
 pub struct UpdateChallenge {
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]")]
     pub title: Patch<String>,
     /// `null` clears it.
     #[serde(default)]

@@ -109,7 +109,7 @@ pub struct SendMessage {
     #[schema(
         min_length = 1,
         max_length = 2000,
-        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"
     )]
     pub content: String,
 }

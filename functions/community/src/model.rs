@@ -18,13 +18,17 @@ pub const COMMENT_MAX: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct CreatePost {
     /// One line; markup is removed.
-    #[schema(min_length = 1, max_length = 100, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"
+    )]
     pub title: String,
     /// Markup is removed.
     #[schema(
         min_length = 1,
         max_length = 5000,
-        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"
     )]
     pub content: String,
     pub category: Category,
@@ -39,10 +43,10 @@ pub struct CreatePost {
 #[serde(deny_unknown_fields)]
 pub struct UpdatePost {
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]")]
     pub title: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 5000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(value_type = String, min_length = 1, max_length = 5000, pattern = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]")]
     pub content: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Category)]
@@ -56,7 +60,7 @@ pub struct CreateComment {
     #[schema(
         min_length = 1,
         max_length = 1000,
-        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"
     )]
     pub content: String,
     #[serde(default)]
@@ -70,7 +74,7 @@ pub struct UpdateComment {
     #[schema(
         min_length = 1,
         max_length = 1000,
-        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"
     )]
     pub content: String,
 }

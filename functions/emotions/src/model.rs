@@ -91,7 +91,11 @@ pub struct CreateLog {
 
 /// A tag of a log.
 #[derive(ToSchema)]
-#[schema(min_length = 1, max_length = 20, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+#[schema(
+    min_length = 1,
+    max_length = 20,
+    pattern = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"
+)]
 pub struct Tag(#[allow(dead_code)] String);
 
 /// Any of the fields; an absent one is kept.

@@ -53,7 +53,6 @@ pub const ATTACHMENT: Rules = Rules {
     max_pixels: 40_000_000,
 };
 
-/// `202`: the picture is stored; the image worker is making its copies.
 /// The form of an upload: one part named `file`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -62,6 +61,7 @@ pub struct UploadForm {
     file: Vec<u8>,
 }
 
+/// `202`: the picture is stored; the image worker is making its copies.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Processing {
     pub file: File,

@@ -83,17 +83,15 @@ impl LocalServer {
             .kill_on_drop(true);
         // The suite's log record (`shared::testing::record_logs`): this server's too.
         let recorded = std::env::var_os("TEST_LOG_DIR")
-            .map(|dir| std::path::Path::new(&dir).join(format!("{database}.log")));
+            .map(|dir| std::path::Path::new(&dir).join(format!("{database}-{port}.log")));
         if let Some(log) = log.map(Path::to_path_buf).or(recorded.clone()) {
             let file = std::fs::File::create(log).unwrap();
             command.stdout(file.try_clone().unwrap()).stderr(file);
         }
         if recorded.is_some() && log.is_none() {
             command
-                .env(
-                    "RUST_LOG",
-                    "debug,sqlx=warn,fred=warn,hyper=warn,async_openai=off",
-                )
+                .env_remove("RUST_LOG")
+                .env("LOG_LEVEL", "debug")
                 .env("LOG_FORMAT", "json");
         }
         for (k, v) in extra {
