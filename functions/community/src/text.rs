@@ -13,12 +13,13 @@ const ROUNDS: usize = 4;
 /// `input` without markup, its characters otherwise as typed (`1 < 2 & 3` stays so): the
 /// text ammonia leaves, decoded; when decoding spells markup again (`&lt;script&gt;`), that
 /// is removed in the next round. Control characters other than line breaks and tabs go
-/// (PostgreSQL refuses NUL).
+/// (PostgreSQL refuses NUL), and so do byte-order marks (invisible; blank as
+/// `shared::text` counts it).
 pub fn plain(input: &str) -> String {
     let mut text: String = input
         .replace("\r\n", "\n")
         .chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .filter(|c| (!c.is_control() || matches!(c, '\n' | '\t')) && *c != '\u{feff}')
         .collect();
     for _ in 0..ROUNDS {
         if !text.contains(['<', '&']) {
