@@ -43,12 +43,7 @@ pub async fn update_me(
     let moves_days = change.timezone.is_some();
     let mut tx = state.db.begin().await?;
     if moves_days {
-        // Before the zone changes: a log written meanwhile (its `FOR KEY SHARE` does not wait
-        // for the UPDATE's lock) must wait for this transaction and read the new zone.
-        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-            .bind(user.id)
-            .execute(&mut *tx)
-            .await?;
+        journal::hold(&mut tx, user.id).await?;
     }
     let row = accounts::update_profile(&mut tx, user.id, change).await?;
     if moves_days {

@@ -294,14 +294,20 @@ pub async fn erase(db: impl PgExecutor<'_>, user_id: Uuid, id: Uuid) -> Result<b
     Ok(erased > 0)
 }
 
-/// Recomputes a user's rollup from their logs (after a time-zone change). Locks the user
-/// `FOR UPDATE` first: writes in flight (holding `FOR KEY SHARE`) finish before the logs are
-/// read, and later ones wait for the commit, then read the new zone.
-pub async fn rebuild(db: &mut PgConnection, user_id: Uuid) -> Result<(), ApiError> {
+/// Locks the user `FOR UPDATE` until the transaction ends: call it before changing their time
+/// zone. A log's write holds `FOR KEY SHARE`, which an UPDATE of the zone alone would not wait
+/// for: writes in flight finish first, later ones wait for the commit and read the new zone.
+pub async fn hold(db: &mut PgConnection, user_id: Uuid) -> Result<(), ApiError> {
     sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
         .bind(user_id)
-        .execute(&mut *db)
+        .execute(db)
         .await?;
+    Ok(())
+}
+
+/// Recomputes a user's rollup from their logs (after a time-zone change), under [`hold`].
+pub async fn rebuild(db: &mut PgConnection, user_id: Uuid) -> Result<(), ApiError> {
+    hold(db, user_id).await?;
     sqlx::query("DELETE FROM emotion_days WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *db)
