@@ -2,7 +2,7 @@
 # The second README command: start throwaway PostgreSQL, Redis, the storage emulator, an
 # OpenID provider and (when installed) the Pub/Sub emulator, install schemathesis, run every
 # test of the workspace against them (their logs searched for secrets afterwards), stop what
-# was started.
+# was started; then the cluster checks (two instances of every function behind nginx).
 # Extra arguments go to the test runner, e.g. `./scripts/test.sh -p shared edge`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,5 +45,11 @@ else
   log "WARNING: cargo-nextest is not installed: the tests' logs are not scanned"
   log "cargo test --all-features ${args[*]}"
   cargo test --all-features --no-fail-fast "${args[@]}" || status=$?
+fi
+if [ $# -eq 0 ]; then
+  # Every function as two instances behind nginx, on a PostgreSQL and Redis of its own: limits,
+  # logouts, suspensions and caches hold across instances (docs/RELIABILITY.md, "Scale-out").
+  log "the cluster checks (scripts/cluster.sh check)"
+  ./scripts/cluster.sh check || status=1
 fi
 exit "$status"

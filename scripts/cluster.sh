@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Scale-out in small (docs/RELIABILITY.md, "Scale-out"): N instances of every service function
+# of functions.json, each its own process on its own port, behind an nginx (Debian's package)
+# configured with the production URL map (scripts/cluster/nginx.py, from functions.json as
+# infra/lb.tf), all on one PostgreSQL and one Redis.
+#   ./scripts/cluster.sh [run]       start the cluster and wait (Ctrl-C stops everything)
+#   ./scripts/cluster.sh check       pass/fail (scripts/cluster/check.py): limits global across
+#                                    instances, a logout or suspension refused by every instance
+#                                    at once, writes read (and caches renewed) through another
+#   ./scripts/cluster.sh throughput  GET /emotions/{id} through nginx with 1, then 2 instances of
+#                                    each function (one worker thread each, as a 1-vCPU Cloud Run
+#                                    instance), beside pgbench -S on the same PostgreSQL
+# Environment: N (2 instances), PROFILE (debug; `release` for real speed: throughput always
+# builds release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+pids=()
+cleanup() {
+  [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true
+  if [ -n "$SERVICES_DIR" ] && [ -f "$SERVICES_DIR/nginx/nginx.pid" ]; then
+    kill "$(cat "$SERVICES_DIR/nginx/nginx.pid")" 2>/dev/null || true
+  fi
+  stop_services
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+what="${1:-run}"
+profile="${PROFILE:-debug}"
+[ "$what" = throughput ] && profile=release
+[ -x /usr/sbin/nginx ] || apt_install nginx
+command -v curl >/dev/null || apt_install curl
+
+functions=$(python3 -c 'import json; print(" ".join(f["name"] for f in json.load(open("functions.json"))["functions"] if f["kind"] == "service"))')
+log "building ($profile): migrate $functions"
+# shellcheck disable=SC2046
+cargo build --quiet $([ "$profile" = release ] && echo --release) $(printf -- '-p %s ' migrate $functions)
+bin="${CARGO_TARGET_DIR:-target}/$profile"
+
+unset REDIS_URL
+start_postgres
+start_redis
+services_dir
+"$bin/migrate" >/dev/null
+export APP_ENV=development LOG_LEVEL=warn RUST_LOG=warn
+export EMAIL_OUTBOX_DIR="$SERVICES_DIR/outbox" STORAGE_DIR="$SERVICES_DIR/files"
+# nginx appends the address it received each request from: the client is the first hop.
+export TRUSTED_PROXY_HOPS=1
+mkdir -p "$SERVICES_DIR/logs" "$SERVICES_DIR/nginx"
+
+# Starts $2 instances of every function (extra environment in the rest) and nginx in front;
+# writes $SERVICES_DIR/instances.json ({function: [port, ...]}) and sets $base.
+start_cluster() {
+  local n=$1 instances="{" name i port
+  shift
+  for name in $functions; do
+    instances+="\"$name\": ["
+    for i in $(seq "$n"); do
+      port=$(free_port)
+      env PORT="$port" HOST=127.0.0.1 "$@" "$bin/$name" >"$SERVICES_DIR/logs/$name-$i.log" 2>&1 &
+      pids+=("$!")
+      instances+="$port"; [ "$i" = "$n" ] || instances+=", "
+    done
+    instances+="], "
+  done
+  echo "${instances%, }}" >"$SERVICES_DIR/instances.json"
+}
+
+wait_for_cluster() {
+  local port
+  for port in $(python3 -c 'import json,sys; print(" ".join(str(p) for v in json.load(open(sys.argv[1])).values() for p in v))' "$SERVICES_DIR/instances.json"); do
+    wait_for_port 127.0.0.1 "$port" 60 || { tail -n 20 "$SERVICES_DIR"/logs/*.log >&2; die "an instance on $port did not start"; }
+  done
+  local nginx_port
+  nginx_port=$(free_port)
+  python3 scripts/cluster/nginx.py functions.json "$SERVICES_DIR/instances.json" "$nginx_port" "$SERVICES_DIR/nginx" \
+    >"$SERVICES_DIR/nginx/nginx.conf"
+  /usr/sbin/nginx -q -p "$SERVICES_DIR/nginx" -c "$SERVICES_DIR/nginx/nginx.conf" -g 'error_log stderr warn;'
+  wait_for_port 127.0.0.1 "$nginx_port" 10 || die "nginx did not start"
+  base="http://127.0.0.1:$nginx_port"
+}
+
+stop_cluster() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  pids=()
+  kill "$(cat "$SERVICES_DIR/nginx/nginx.pid")" 2>/dev/null || true
+  sleep 0.5
+}
+
+n="${N:-2}"
+case "$what" in
+  run)
+    start_cluster "$n"
+    wait_for_cluster
+    log "MindPause on $base: $n instances of each of $functions (logs: $SERVICES_DIR/logs)"
+    wait "${pids[0]}"
+    ;;
+  check)
+    # Limits small enough to reach: 5 logins per address and email, 30 requests per person.
+    start_cluster "$n" RATE_LIMIT_LOGIN=5/15minute RATE_LIMIT_GENERAL=30/15minute
+    wait_for_cluster
+    log "checking $n instances of each function behind nginx ($base)"
+    python3 scripts/cluster/check.py "$base" "$SERVICES_DIR/instances.json" "$DATABASE_URL"
+    ;;
+  throughput)
+    command -v wrk >/dev/null || apt_install wrk
+    limits=(RATE_LIMIT_GENERAL=100000000/15minute TOKIO_WORKER_THREADS=1 DATABASE_POOL_SIZE=4 DATABASE_MAX_OVERFLOW=0)
+    echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+    start_cluster 1 "${limits[@]}"
+    wait_for_cluster
+    register=$(curl -sf -X POST "$base/api/v1/auth/register" -H 'content-type: application/json' \
+      -d '{"email":"cluster@example.com","password":"cluster password","nickname":"클러스터"}')
+    token=$(echo "$register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+    id=$(curl -sf -X POST "$base/api/v1/emotions" -H 'content-type: application/json' -H "Authorization: Bearer $token" \
+      -d '{"emotion":"calm","intensity":3,"note":"한 줄"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])')
+    pgbench -q -i -s 10 "$DATABASE_URL" >/dev/null 2>&1
+    # Alternating rounds: this VM's speed drifts within minutes.
+    for round in 1 2 3; do
+      for instances in 1 2; do
+        if [ "$instances" != "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["emotions"]))' "$SERVICES_DIR/instances.json")" ]; then
+          stop_cluster
+          start_cluster "$instances" "${limits[@]}"
+          wait_for_cluster
+        fi
+        rps=$(wrk -t2 -c64 -d10s --latency -H "Authorization: Bearer $token" "$base/api/v1/emotions/$id" \
+          | awk '/Requests\/sec/ {print $2} / 99%/ {p99=$2} END {print p99}' | paste -sd' ')
+        echo "round $round: $instances instance(s) of each function behind nginx: $rps (requests/s, p99)"
+      done
+      tps=$(pgbench -n -S -c 64 -j 2 -T 10 "$DATABASE_URL" 2>/dev/null | awk '/^tps/ {print $3}')
+      echo "round $round: pgbench -S (64 clients): $tps TPS"
+    done
+    ;;
+  *) die "unknown part: $what" ;;
+esac
