@@ -15,6 +15,11 @@ FROM chef AS builder
 ARG FUNCTION
 RUN test -n "${FUNCTION}" || (echo "build with --build-arg FUNCTION=<name>" && false)
 COPY --from=planner /app/recipe.json recipe.json
+# The build's flags and linker (.cargo/config.toml) before the dependencies, so that the cook
+# and the build compile them alike (the start list, scripts/start-symbols.txt, comes with the
+# sources: only the final link reads it).
+COPY .cargo .cargo
+COPY scripts/linker.sh scripts/linker.sh
 RUN cargo chef cook --release --recipe-path recipe.json --package "${FUNCTION}"
 COPY . .
 RUN cargo build --release --package "${FUNCTION}" --bin "${FUNCTION}" \

@@ -27,7 +27,7 @@ def config(functions, instances, port, directory):
     )
     # As root, workers would run as nobody and could not use this directory's temp paths.
     user = "user root;\n" if os.geteuid() == 0 else ""
-    return f"""{user}worker_processes 1;
+    return f"""{user}worker_processes auto;
 pid {directory}/nginx.pid;
 events {{ worker_connections 4096; }}
 http {{

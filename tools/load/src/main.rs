@@ -301,15 +301,31 @@ async fn send(person: &Person, base: &str, step: &Step) -> u16 {
 fn report(samples: &[Sample], plan: Plan, bounds: [f64; 2]) -> ExitCode {
     let last = samples.iter().map(|s| s.done).max().unwrap_or(plan.start);
     let elapsed = (last - plan.start).as_secs_f64();
-    let failed = samples
+    let mut failed: Vec<u16> = samples
         .iter()
-        .filter(|s| !(200..300).contains(&s.status))
-        .count();
+        .map(|s| s.status)
+        .filter(|s| !(200..300).contains(s))
+        .collect();
+    failed.sort_unstable();
+    let mut statuses = failed.clone();
+    statuses.dedup();
+    let by_status: Vec<String> = statuses
+        .iter()
+        .map(|status| {
+            let count = failed.iter().filter(|s| *s == status).count();
+            match status {
+                0 => format!("{count}× no answer"),
+                _ => format!("{count}× {status}"),
+            }
+        })
+        .collect();
     println!(
-        "{} requests in {elapsed:.1} s ({:.0}/s asked {:.0}/s), {failed} not 2xx",
+        "{} requests in {elapsed:.1} s ({:.0}/s asked {:.0}/s), {} not 2xx {}",
         samples.len(),
         samples.len() as f64 / elapsed,
-        plan.rate
+        plan.rate,
+        failed.len(),
+        by_status.join(", ")
     );
     println!(
         "{:<24} {:>7} {:>8} {:>8} {:>8} {:>8}   (ms from when each was due)",
@@ -332,7 +348,7 @@ fn report(samples: &[Sample], plan: Plan, bounds: [f64; 2]) -> ExitCode {
         );
         at(0.99)
     };
-    let mut met = failed == 0;
+    let mut met = failed.is_empty();
     for (kind, name, bound) in [
         (Kind::Read, "reads", bounds[0]),
         (Kind::Write, "writes", bounds[1]),
