@@ -39,7 +39,9 @@ log "building ($profile): migrate $functions"
 cargo build --quiet $([ "$profile" = release ] && echo --release) $(printf -- '-p %s ' migrate $functions)
 bin="${CARGO_TARGET_DIR:-target}/$profile"
 
-unset REDIS_URL
+# Its own servers only (test.sh runs it with the emulators' variables set).
+unset DATABASE_URL REDIS_URL PUBSUB_EMULATOR_HOST PUBSUB_PROJECT_ID STORAGE_EMULATOR_HOST STORAGE_BUCKET \
+  OIDC_PROVIDER_URL TEST_LOG_DIR
 start_postgres
 start_redis
 services_dir
