@@ -182,6 +182,21 @@ async fn sign_in_everyone(base: &Arc<str>, users: usize) -> Result<Vec<Person>, 
     Ok(people)
 }
 
+/// The `data` of an enveloped answer to `request`, or what went wrong, named `what`.
+async fn data(request: reqwest::RequestBuilder, what: &str) -> Result<Value, String> {
+    let answer: Value = request
+        .send()
+        .await
+        .map_err(|e| format!("{what}: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("{what}: {e}"))?;
+    answer
+        .get("data")
+        .cloned()
+        .ok_or_else(|| format!("{what}: {answer}"))
+}
+
 /// Logs person `i` in on a client of their own (one keep-alive connection) and opens their
 /// conversation.
 async fn sign_in(base: &str, i: usize) -> Result<Person, String> {
@@ -192,36 +207,18 @@ async fn sign_in(base: &str, i: usize) -> Result<Person, String> {
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| e.to_string())?;
-    let data = |answer: Value, what: &str| -> Result<Value, String> {
-        answer
-            .get("data")
-            .cloned()
-            .ok_or_else(|| format!("{what}: {answer}"))
-    };
     let login = client
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "email": format!("load{i}@example.com"), "password": PASSWORD }))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    let token = data(login, "login")?["tokens"]["access_token"]
+        .json(&json!({ "email": format!("load{i}@example.com"), "password": PASSWORD }));
+    let token = data(login, "login").await?["tokens"]["access_token"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
     let conversation = client
         .post(format!("{base}/api/v1/chat/conversations"))
         .bearer_auth(&token)
-        .json(&json!({}))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    let conversation = data(conversation, "conversation")?["id"]
+        .json(&json!({}));
+    let conversation = data(conversation, "conversation").await?["id"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
