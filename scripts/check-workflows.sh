@@ -27,3 +27,8 @@ require(linter).createLinter().then((lint) => {
   process.exit(problems ? 1 : 0);
 });
 JS
+
+# Every action pinned to a commit: a tag is a pointer its owner (or a thief) can move.
+unpinned=$(grep -nE '^\s*(-\s+)?uses:' .github/workflows/*.yml | grep -vE 'uses:\s+[^@[:space:]]+@[0-9a-f]{40}(\s|$)' || true)
+[ -z "$unpinned" ] || { printf '%s\n' "$unpinned" >&2; die "actions must be pinned to a commit's full SHA"; }
+echo "actions: every one pinned to a commit" >&2
