@@ -285,20 +285,24 @@ pub async fn serve(app: Router, settings: &Settings) -> std::io::Result<()> {
 /// hyper's header-read timeout never fires and a client that trickles its headers
 /// (slowloris) holds a connection forever. Here the headers of a request must arrive within
 /// `header_timeout` (`REQUEST_TIMEOUT_SECS`, which bounds the rest of the request), and an
-/// idle keep-alive connection is closed after it too (hyper starts the clock when it
-/// waits for a request's first line).
+/// idle keep-alive connection, or one that never sends a byte, is closed after it too (hyper
+/// starts the clock when it waits for a request's first line).
+///
+/// HTTP/1.1 only: Cloud Run's front end and the load balancer speak HTTP/2 to clients and
+/// HTTP/1.1 to the container (no `h2c` port is declared). Serving HTTP/2 as well meant
+/// sniffing each connection's first bytes with no deadline (a silent connection was held
+/// for ever) and HTTP/2 connections without one.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     app: Router,
     header_timeout: Duration,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
 
     tracing::info!(address = %listener.local_addr()?, "listening");
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
@@ -322,12 +326,10 @@ pub async fn serve_on(
                         .insert(axum::extract::ConnectInfo(peer));
                     request.map(axum::body::Body::new)
                 });
-        let connection = builder
-            .serve_connection(
-                TokioIo::new(stream),
-                hyper_util::service::TowerToHyperService::new(service),
-            )
-            .into_owned();
+        let connection = builder.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
         let connection = connections.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

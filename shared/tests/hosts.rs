@@ -107,6 +107,23 @@ async fn trickled_headers_are_cut_off_and_others_are_served() {
             Some(started.elapsed())
         }));
     }
+    // So is a connection that never sends a byte, and one that trickles HTTP/2's preface.
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut preface = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let trickle = tokio::spawn(async move {
+        for byte in b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" {
+            if preface.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(1), preface.read_to_end(&mut rest)).await
+    });
     // An idle keep-alive connection is closed after the same time.
     let mut idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -137,6 +154,13 @@ async fn trickled_headers_are_cut_off_and_others_are_served() {
         tokio::time::timeout(Duration::from_secs(3), idle.read_to_end(&mut answered)).await;
     assert!(closed.is_ok(), "the idle connection is closed");
     assert!(answered.starts_with(b"HTTP/1.1 200"));
+    let closed =
+        tokio::time::timeout(Duration::from_secs(1), silent.read_to_end(&mut answered)).await;
+    assert!(closed.is_ok(), "a silent connection is closed");
+    assert!(
+        trickle.await.unwrap().is_ok(),
+        "a trickled HTTP/2 preface is cut off"
+    );
 }
 
 /// A body trickled after prompt headers is bounded by the request timeout: the client gets
