@@ -15,7 +15,6 @@ use crate::model::{
 };
 
 const LIST_SCOPE: &str = "conversations";
-const MESSAGES_SCOPE: &str = "messages";
 
 /// Start a conversation.
 #[utoipa::path(post, path = "/conversations", tag = "chat", security(("bearer" = [])), request_body = CreateConversation,
@@ -115,7 +114,9 @@ pub async fn get(
         cursor: params.before,
     };
     let limit = page.limit()?;
-    let before: Option<Keyset> = page.position(&state.cursors, MESSAGES_SCOPE)?;
+    // A cursor belongs to one conversation's messages.
+    let scope = format!("messages:{id}");
+    let before: Option<Keyset> = page.position(&state.cursors, &scope)?;
     let conversation = owned(&state, &user, id).await?;
     let rows: Vec<MessageRow> = sqlx::query_as(
         "SELECT id, role, content, provider, created_at FROM chat_messages
@@ -128,7 +129,7 @@ pub async fn get(
     .bind(i64::from(limit) + 1)
     .fetch_all(&state.db)
     .await?;
-    let page = Page::from_rows(rows, limit, &state.cursors, MESSAGES_SCOPE, |m| Keyset {
+    let page = Page::from_rows(rows, limit, &state.cursors, &scope, |m| Keyset {
         at: m.created_at,
         id: m.id,
     });

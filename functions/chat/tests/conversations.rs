@@ -170,7 +170,7 @@ async fn conversations_list_by_activity_and_messages_page_backwards(pool: PgPool
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(ids, [first.clone(), second]);
+    assert_eq!(ids, [first.clone(), second.clone()]);
 
     for i in 0..5 {
         say(&h, &token, &first, &format!("메시지 {i}")).await;
@@ -178,6 +178,7 @@ async fn conversations_list_by_activity_and_messages_page_backwards(pool: PgPool
     // 12 messages in all; read them back 5 at a time, newest page first.
     let mut seen: Vec<String> = Vec::new();
     let mut path = format!("/conversations/{first}?limit=5");
+    let mut cursors = Vec::new();
     loop {
         let page = h.call("GET", &path, Some(&token), Value::Null).await;
         let messages: Vec<String> = page.body["data"]["messages"]
@@ -190,11 +191,25 @@ async fn conversations_list_by_activity_and_messages_page_backwards(pool: PgPool
         older.extend(seen);
         seen = older;
         match page.body["data"]["next_cursor"].as_str() {
-            Some(c) => path = format!("/conversations/{first}?limit=5&before={c}"),
+            Some(c) => {
+                path = format!("/conversations/{first}?limit=5&before={c}");
+                cursors.push(c.to_owned());
+            }
             None => break,
         }
     }
     assert_eq!(seen.len(), 12);
+    // A cursor belongs to its conversation: on another it is a bad cursor, not a position.
+    let elsewhere = h
+        .call(
+            "GET",
+            &format!("/conversations/{second}?before={}", cursors[0]),
+            Some(&token),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(elsewhere.status, 400);
+    assert_eq!(elsewhere.body["error"]["code"], "BAD_REQUEST");
     let mut sorted = seen.clone();
     sorted.sort();
     assert_eq!(

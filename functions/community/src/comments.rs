@@ -14,8 +14,6 @@ use shared::domain::community::comments;
 
 use crate::model::{self, CreateComment, UpdateComment};
 
-const SCOPE: &str = "comments";
-
 /// Comment on a post. When its text shows risk it is published all the same, and the
 /// answer carries `safety` with the hotlines.
 #[utoipa::path(post, path = "/posts/{id}/comments", tag = "community", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = CreateComment,
@@ -67,7 +65,9 @@ pub async fn list(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Reply<Page<Comment>>> {
     let limit = page.limit()?;
-    let after: Option<Keyset> = page.position(&state.cursors, SCOPE)?;
+    // A cursor belongs to one post's comments.
+    let scope = format!("comments:{post_id}");
+    let after: Option<Keyset> = page.position(&state.cursors, &scope)?;
     let rows = comments::page(&state.db, user.id, post_id, after, i64::from(limit) + 1)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -75,7 +75,7 @@ pub async fn list(
         rows,
         limit,
         &state.cursors,
-        SCOPE,
+        &scope,
         |c| Keyset {
             at: c.created_at,
             id: c.id,

@@ -37,6 +37,7 @@ async fn comments_come_oldest_first_in_pages(pool: PgPool) {
     }
     let mut seen = Vec::new();
     let mut path = format!("/posts/{post}/comments?limit=2");
+    let mut cursors = Vec::new();
     loop {
         let page = expect(&h, &me, "GET", &path, Value::Null, 200).await;
         for c in page["items"].as_array().unwrap() {
@@ -46,11 +47,26 @@ async fn comments_come_oldest_first_in_pages(pool: PgPool) {
             seen.push(c["content"].as_str().unwrap().to_owned());
         }
         match page["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/posts/{post}/comments?limit=2&cursor={cursor}"),
+            Some(cursor) => {
+                path = format!("/posts/{post}/comments?limit=2&cursor={cursor}");
+                cursors.push(cursor.to_owned());
+            }
             None => break,
         }
     }
     assert_eq!(seen, ["댓글 0", "댓글 1", "댓글 2", "댓글 3", "댓글 4"]);
+    // A cursor belongs to its post's comments: on another post it is a bad cursor.
+    let other = post_titled(&h, &me, "다른 글").await;
+    comment(&h, &me, &other, "다른 댓글").await;
+    let elsewhere = h
+        .call(
+            "GET",
+            &format!("/posts/{other}/comments?cursor={}", cursors[0]),
+            me.token(),
+            Value::Null,
+        )
+        .await;
+    assert_error(&elsewhere, 400, "BAD_REQUEST");
 
     let bad = h
         .call(
