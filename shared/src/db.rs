@@ -108,6 +108,12 @@ impl From<sqlx::Error> for ApiError {
                     tracing::warn!(constraint = ?db.constraint(), "check violation reached the database");
                     return ApiError::code(ErrorCode::ValidationError);
                 }
+                // Text with NUL (22021) or a value out of PostgreSQL's range (22008) that
+                // validation let through: the client's value, not the server's fault.
+                _ if db.code().is_some_and(|c| matches!(&*c, "22021" | "22008")) => {
+                    tracing::warn!(code = ?db.code(), "a value the database cannot take reached it");
+                    return ApiError::bad_request("a value the database cannot store");
+                }
                 // 57P01-03 shutting down, crashed or starting up (a restart), 53300 too many
                 // connections, 08xxx connection failures.
                 _ => db.code().is_some_and(|c| {

@@ -130,7 +130,8 @@ fn statuses() -> utoipa::openapi::schema::Schema {
 /// How `q` is matched: partially from three characters (trigram indexes), exactly below
 /// (one or two characters match too much to be worth a scan).
 fn matching(q: &str) -> (&'static str, String) {
-    let q = q.trim().to_lowercase();
+    // Controls never match (PostgreSQL refuses NUL in text).
+    let q = q.trim().to_lowercase().replace(char::is_control, "");
     if q.chars().count() >= 3 {
         let escaped = q
             .replace('\\', "\\\\")

@@ -2,7 +2,7 @@
 //! instant (`from` inclusive, `to` exclusive). Dates become instants in SQL, in the user's
 //! time zone, so that DST and midnight are PostgreSQL's (IANA) business.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bound {
@@ -13,7 +13,13 @@ pub enum Bound {
 impl Bound {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-            return Ok(Self::Date(date));
+            // chrono also reads signed and five-digit years (PostgreSQL's dates end in
+            // 4713 BC); RFC 3339's, like the document's `format: date`, have four digits.
+            return if (0..=9999).contains(&date.year()) {
+                Ok(Self::Date(date))
+            } else {
+                Err("must be a date (YYYY-MM-DD) or an RFC 3339 instant")
+            };
         }
         DateTime::parse_from_rfc3339(raw)
             .map(|t| Self::Instant(t.with_timezone(&Utc)))
@@ -55,7 +61,14 @@ mod tests {
             t.instant().unwrap().to_rfc3339(),
             "2025-01-15T00:30:00+00:00"
         );
-        for bad in ["2025-13-01", "yesterday", "2025-01-15T25:00:00Z", ""] {
+        for bad in [
+            "2025-13-01",
+            "yesterday",
+            "2025-01-15T25:00:00Z",
+            "",
+            "-5000-01-01",
+            "+10000-01-01",
+        ] {
             assert!(Bound::parse(bad).is_err(), "{bad}");
         }
     }

@@ -374,6 +374,7 @@ pub async fn is_time_zone(db: &PgPool, name: &str) -> Result<bool, ApiError> {
     }
     if name.is_empty()
         || name.len() > 64
+        || name.contains(char::is_control)
         || name.starts_with("posix/")
         || name.starts_with("right/")
     {
