@@ -260,17 +260,20 @@ pub async fn suspend(
         f.add("until", "only with suspended: true");
     }
     let reason = f.finish(reason)?;
-    let target: Option<Role> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&state.db)
-        .await?;
+    let mut tx = state.db.begin().await?;
+    // Locked until the audit row commits: a deletion or a promotion in between waits, so
+    // the trail never records a change that did not happen, nor an admin suspended.
+    let target: Option<Role> =
+        sqlx::query_scalar("SELECT role FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
     match target {
         None => return Err(ApiError::not_found()),
         // Admins (yourself included) are not suspended: demote them first.
         Some(Role::Admin) => return Err(ApiError::forbidden()),
         Some(Role::User) => {}
     }
-    let mut tx = state.db.begin().await?;
     if body.suspended {
         let reason = reason.as_deref().unwrap_or_default();
         let revocation = accounts::suspend(&mut tx, id, body.until, reason).await?;

@@ -14,7 +14,7 @@ use shared::config::ConfigError;
 use shared::domain::{accounts, files};
 use shared::error::ErrorChain;
 use shared::events::image::ImageEvent;
-use shared::storage::StorageError;
+use shared::storage::{StorageError, Store};
 use shared::worker::{self, PushMessage, WorkError, Worker};
 use uuid::Uuid;
 
@@ -66,13 +66,15 @@ fn storage(e: StorageError) -> WorkError {
 /// on the profile unless a newer picture is shown already; the one it replaces, or itself
 /// when overtaken, is removed (its objects queued as garbage).
 async fn finish_picture(state: &AppState, id: Uuid) -> Result<(), WorkError> {
+    let store = state.storage.store().await.map_err(storage)?;
     let Some(row) = files::find(&state.db, id).await? else {
-        return Ok(()); // deleted since: nothing to finish
+        // Deleted since. A delivery that failed after making copies left them unlisted in
+        // the row, so its deletion queued none of them.
+        return remove_copies(&store, id).await;
     };
     if row.status != files::Status::Processing {
         return Ok(()); // a redelivery of a picture already finished (or failed)
     }
-    let store = state.storage.store().await.map_err(storage)?;
     let Some(data) = store.get(&row.object).await.map_err(storage)? else {
         tracing::error!(file_id = %id, "a picture's upload is missing from storage");
         files::fail(&state.db, id).await?;
@@ -102,12 +104,10 @@ async fn finish_picture(state: &AppState, id: Uuid) -> Result<(), WorkError> {
 
     let mut tx = state.db.begin().await?;
     let Some(row) = files::lock(&mut tx, id).await? else {
-        // Deleted while the copies were made: they were never queued, so they go now.
+        // Deleted while the copies were made: they were never queued, so they go now (or,
+        // should that fail, at the redelivery).
         drop(tx);
-        for object in variants.values() {
-            store.delete(object).await.map_err(storage)?;
-        }
-        return Ok(());
+        return remove_copies(&store, id).await;
     };
     if row.status != files::Status::Processing {
         return Ok(());
@@ -120,6 +120,17 @@ async fn finish_picture(state: &AppState, id: Uuid) -> Result<(), WorkError> {
     }
     tx.commit().await?;
     tracing::info!(file_id = %id, "profile picture ready");
+    Ok(())
+}
+
+/// Deletes every copy file `id` may have (none is fine).
+async fn remove_copies(store: &Store, id: Uuid) -> Result<(), WorkError> {
+    for size in files::VARIANTS {
+        store
+            .delete(&files::variant_name(id, size))
+            .await
+            .map_err(storage)?;
+    }
     Ok(())
 }
 

@@ -297,6 +297,37 @@ async fn a_deleted_account_leaves_no_object_behind(pool: PgPool) {
     assert_eq!(queued, 0);
 }
 
+/// A delivery that stored copies and then failed (its transaction never committed) leaves
+/// them unlisted in the row; when the file is deleted before the redelivery, the
+/// redelivery removes them.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn copies_of_a_failed_delivery_go_when_the_file_is_gone(pool: PgPool) {
+    let w = world(pool);
+    let user = w.person().await;
+    let picture = w.upload(user, "profile", jpeg(100, 100)).await;
+    let store = w.state.storage.store().await.unwrap();
+    for size in files::VARIANTS {
+        store
+            .put(
+                &files::variant_name(picture, size),
+                Bytes::from_static(b"webp"),
+                "image/webp",
+            )
+            .await
+            .unwrap();
+    }
+    sqlx::query("DELETE FROM files WHERE id = $1")
+        .bind(picture)
+        .execute(&w.admin)
+        .await
+        .unwrap();
+    assert_eq!(w.finish(picture).await.status, 200);
+    for size in files::VARIANTS {
+        let copy = files::variant_name(picture, size);
+        assert!(!w.exists(&copy).await, "{copy}");
+    }
+}
+
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn an_unreachable_store_asks_for_a_retry(pool: PgPool) {
     let w = world(pool.clone());
