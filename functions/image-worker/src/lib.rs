@@ -70,7 +70,7 @@ async fn finish_picture(state: &AppState, id: Uuid) -> Result<(), WorkError> {
     let Some(row) = files::find(&state.db, id).await? else {
         // Deleted since. A delivery that failed after making copies left them unlisted in
         // the row, so its deletion queued none of them.
-        return remove_copies(&store, id).await;
+        return remove_copies(store, id).await;
     };
     if row.status != files::Status::Processing {
         return Ok(()); // a redelivery of a picture already finished (or failed)
@@ -107,7 +107,7 @@ async fn finish_picture(state: &AppState, id: Uuid) -> Result<(), WorkError> {
         // Deleted while the copies were made: they were never queued, so they go now (or,
         // should that fail, at the redelivery).
         drop(tx);
-        return remove_copies(&store, id).await;
+        return remove_copies(store, id).await;
     };
     if row.status != files::Status::Processing {
         return Ok(());
