@@ -217,6 +217,8 @@ fn cors(settings: &Settings) -> CorsLayer {
         .expose_headers([
             REQUEST_ID.clone(),
             header::RETRY_AFTER,
+            // The export's file name (`mindpause-export-YYYY-MM-DD.json`).
+            header::CONTENT_DISPOSITION,
             HeaderName::from_static("ratelimit-limit"),
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),
