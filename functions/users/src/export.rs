@@ -42,10 +42,10 @@ impl RouteLimit for Export {
     const DEFAULT: RateSpec = RateSpec::per_minutes(3, 60);
 }
 
-/// Everything we hold about you, as one JSON file (`profile`, `sign_in_methods`, `sessions`,
-/// `emotion_logs`, `conversations` with their messages, `safety_events`, `challenges` with
-/// their check-ins, `notifications`, `posts`, `comments` — anonymous ones too —, `likes`, and
-/// `files` with links valid for an hour).
+/// Everything we hold about you, as one JSON file (`profile`, `account` — your standing and
+/// its dates —, `sign_in_methods`, `sessions`, `emotion_logs`, `conversations` with their
+/// messages, `safety_events`, `challenges` with their check-ins, `notifications`, `posts`,
+/// `comments` — anonymous ones too —, `likes`, and `files` with links valid for an hour).
 #[utoipa::path(get, path = "/me/export", tag = "users", security(("bearer" = [])),
     responses(
         (status = 200, description = "application/json, streamed as an attachment: the document (not in the envelope)", body = Object),
@@ -76,6 +76,19 @@ async fn start(state: &AppState, user: Uuid) -> ApiResult<Response> {
         .await?
         .ok_or_else(shared::ApiError::not_found)?
         .to_user(&state.links);
+    // What the profile does not show: the account's standing and its dates (a suspension's
+    // reason included: it is about them).
+    let account: Value = sqlx::query_scalar(
+        "SELECT json_build_object('status', status, 'suspended_until', suspended_until,
+                                  'suspension_reason', suspension_reason,
+                                  'email_verified_at', email_verified_at,
+                                  'last_active_at', last_active_at,
+                                  'created_at', created_at, 'updated_at', updated_at)
+         FROM users WHERE id = $1",
+    )
+    .bind(user)
+    .fetch_one(&mut *tx)
+    .await?;
     let now = Utc::now();
     let mut head = Map::new();
     head.insert("format".into(), FORMAT.into());
@@ -84,6 +97,7 @@ async fn start(state: &AppState, user: Uuid) -> ApiResult<Response> {
         "profile".into(),
         serde_json::to_value(profile).expect("a user serializes"),
     );
+    head.insert("account".into(), account);
     let head = serde_json::to_vec(&Value::Object(head)).expect("JSON values serialize");
 
     let (sender, receiver) = mpsc::channel::<Result<Bytes, io::Error>>(4);
@@ -209,7 +223,8 @@ const SECTIONS: &[Section] = &[
     Section {
         name: "sessions",
         sql: "SELECT json_build_object('id', id, 'created_at', created_at, 'last_used_at', last_used_at,
-                                       'expires_at', expires_at, 'revoked_at', revoked_at),
+                                       'expires_at', expires_at, 'revoked_at', revoked_at,
+                                       'revoked_reason', revoked_reason),
                      NULL::bytea, NULL::bytea[]
               FROM sessions WHERE user_id = $1 ORDER BY created_at, id",
         sealed: Sealed::None,

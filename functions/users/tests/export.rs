@@ -134,6 +134,10 @@ async fn the_export_holds_everything_of_mine_and_nothing_of_anyone_elses(pool: P
     let doc = &answer.body;
     assert_eq!(doc["format"], "mindpause-export/1");
     assert_eq!(doc["profile"]["id"], me.to_string());
+    assert_eq!(doc["account"]["status"], "active");
+    assert!(doc["account"]["created_at"].is_string());
+    assert!(doc["account"].get("suspension_reason").is_some());
+    assert!(doc["sessions"][0].get("revoked_reason").is_some());
     let text = doc.to_string();
     assert!(!text.contains("남의"), "someone else's data: {text}");
     assert!(!text.contains(&other.to_string()));
