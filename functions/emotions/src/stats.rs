@@ -81,6 +81,8 @@ struct Span {
     user_tz: String,
     today: NaiveDate,
     from_date: NaiveDate,
+    /// `from_date`, or the day after when `from` is an instant (which may cut the day).
+    first_whole_day: NaiveDate,
     to_date: NaiveDate,
     from_start: DateTime<Utc>,
     to_end: DateTime<Utc>,
@@ -169,7 +171,10 @@ async fn resolve(
     let (from_date, from_instant) = range::binds(from);
     let (to_date, to_instant) = range::binds(to);
     sqlx::query_as(
-        "SELECT tz, user_tz, today, from_date, to_date,
+        "SELECT tz, user_tz, today, from_date,
+                CASE WHEN $4::timestamptz IS NULL THEN from_date ELSE from_date + 1 END
+                    AS first_whole_day,
+                to_date,
                 COALESCE($4, from_date::timestamp AT TIME ZONE tz) AS from_start,
                 COALESCE($6, (to_date + 1)::timestamp AT TIME ZONE tz) AS to_end
          FROM (SELECT COALESCE($2, timezone) AS tz, timezone AS user_tz FROM users WHERE id = $1) u
@@ -393,7 +398,8 @@ fn run_back(days: &BTreeSet<NaiveDate>, anchor: NaiveDate) -> i64 {
 
 /// The run of days ending today, or yesterday when today has no log yet. Read from the
 /// range's days when it covers them; from the database otherwise, or when the run reaches
-/// back past the range.
+/// back to the range's first whole day (the days before it, or the part of a day an
+/// instant `from` cut off, are not in the range's days).
 async fn current_streak(
     state: &AppState,
     user_id: Uuid,
@@ -410,8 +416,9 @@ async fn current_streak(
             yesterday
         };
         let run = run_back(days, anchor);
-        if run > 0 && anchor - chrono::Duration::days(run - 1) == span.from_date {
-            let before = run_ending(span.from_date - chrono::Duration::days(1)).await?;
+        let first = anchor - chrono::Duration::days(run - 1);
+        if run > 0 && first <= span.first_whole_day {
+            let before = run_ending(first - chrono::Duration::days(1)).await?;
             return Ok(run + before);
         }
         return Ok(run);

@@ -265,6 +265,32 @@ async fn a_streak_longer_than_the_range_is_counted_whole(pool: PgPool) {
     assert_eq!(s.body["data"]["longest_streak_days"], 30);
 }
 
+/// A `from` instant after a day's log cuts that log out of the range, not out of the streak.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_streak_through_a_day_cut_by_an_instant_is_counted_whole(pool: PgPool) {
+    let h = harness(pool);
+    let (_, token) = person(&h, "UTC").await;
+    for offset in -3..=0 {
+        log_on(&h, &token, offset).await;
+    }
+    let cut = (Utc::now() - Duration::days(2))
+        .date_naive()
+        .and_hms_opt(13, 0, 0)
+        .unwrap()
+        .and_utc()
+        .format("%Y-%m-%dT%H:%M:%SZ");
+    let s = h
+        .call(
+            "GET",
+            &format!("/stats?from={cut}"),
+            Some(&token),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s.status, 200, "{}", s.body);
+    assert_eq!(s.body["data"]["current_streak_days"], 4, "{}", s.body);
+}
+
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn stats_are_cached_until_a_write(pool: PgPool) {
     let h = harness(pool);
