@@ -22,7 +22,7 @@ const FRONTEND: &str = "https://app.mindpause.test";
 /// and the authorization URL we sent the browser to.
 async fn round_trip(h: &Harness, provider: &str) -> (String, String) {
     let a = h
-        .call("GET", &format!("/{provider}"), None, Value::Null)
+        .call("GET", &start_path(provider), None, Value::Null)
         .await;
     assert_eq!(a.status, 302, "{}", a.body);
     let authorize = a.headers["location"].to_str().unwrap().to_owned();
@@ -49,7 +49,11 @@ async fn round_trip(h: &Harness, provider: &str) -> (String, String) {
 
 async fn exchange(h: &Harness, location: &str) -> Answer {
     let code = query(location, "code").unwrap_or_else(|| panic!("no code: {location}"));
-    h.post("/oauth/exchange", json!({ "code": code })).await
+    h.post(
+        "/oauth/exchange",
+        json!({ "code": code, "code_verifier": APP_VERIFIER }),
+    )
+    .await
 }
 
 async fn kakao(pool: PgPool, me: Value) -> (Harness, MockServer) {
@@ -178,7 +182,9 @@ async fn google_answering(pool: PgPool, id_token: impl Fn(&str) -> String) -> An
             ("GOOGLE_ISSUER", "https://accounts.google.com"),
         ],
     );
-    let a = h.call("GET", "/google", None, Value::Null).await;
+    let a = h
+        .call("GET", &start_path("google"), None, Value::Null)
+        .await;
     let authorize = a.headers["location"].to_str().unwrap().to_owned();
     let cookie = a.headers["set-cookie"]
         .to_str()

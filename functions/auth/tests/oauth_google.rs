@@ -73,7 +73,9 @@ async fn person_at_google(g: &Google, claims: Value) -> String {
 
 /// `GET /google`: the provider's URL and the cookie.
 async fn start(g: &Google) -> (String, String) {
-    let a = g.h.call("GET", "/google", None, Value::Null).await;
+    let a =
+        g.h.call("GET", &start_path("google"), None, Value::Null)
+            .await;
     assert_eq!(a.status, 302, "{}", a.body);
     let location = a.headers["location"].to_str().unwrap().to_owned();
     let cookie = a.headers["set-cookie"].to_str().unwrap();
@@ -122,7 +124,11 @@ async fn sign_in(g: &Google, sub: &str) -> String {
 }
 
 async fn exchange(g: &Google, code: &str) -> Answer {
-    g.h.post("/oauth/exchange", json!({ "code": code })).await
+    g.h.post(
+        "/oauth/exchange",
+        json!({ "code": code, "code_verifier": APP_VERIFIER }),
+    )
+    .await
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -160,6 +166,58 @@ async fn a_new_person_signs_in_with_google_once_per_code(pool: PgPool) {
     // Signing in again is the same account.
     let again = exchange(&g, &sign_in(&g, &sub).await).await;
     assert_eq!(again.body["data"]["user"]["id"], user["id"]);
+}
+
+/// An attacker's own sign-in's code, slipped into someone else's app, opens nothing: the
+/// code is bound to the challenge of the app that started the sign-in.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_code_started_by_another_app_is_refused(pool: PgPool) {
+    let g = google(pool).await;
+    let sub = person_at_google(&g, json!({ "email_verified": false })).await;
+    let code = sign_in(&g, &sub).await;
+    let other_app = "another-app-s-own-verifier-from-its-session-storage";
+    let a =
+        g.h.post(
+            "/oauth/exchange",
+            json!({ "code": code, "code_verifier": other_app }),
+        )
+        .await;
+    assert_error(&a, 400, "INVALID_TOKEN");
+    let a = g.h.post("/oauth/exchange", json!({ "code": code })).await;
+    assert_error(&a, 422, "VALIDATION_ERROR");
+    let a =
+        g.h.post(
+            "/oauth/exchange",
+            json!({ "code": code, "code_verifier": "short" }),
+        )
+        .await;
+    assert_error(&a, 422, "VALIDATION_ERROR");
+    assert!(a.body["error"]["details"]["fields"]["code_verifier"].is_array());
+    // The app that started it still can.
+    assert_eq!(exchange(&g, &code).await.status, 200);
+}
+
+/// Starting a sign-in needs the app's S256 challenge.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_sign_in_starts_only_with_the_app_s_challenge(pool: PgPool) {
+    let g = google(pool).await;
+    for path in [
+        "/google".to_owned(),
+        "/google?code_challenge=too-short".to_owned(),
+        format!("/google?code_challenge={APP_CHALLENGE}&code_challenge_method=plain"),
+    ] {
+        let a = g.h.call("GET", &path, None, Value::Null).await;
+        assert_error(&a, 422, "VALIDATION_ERROR");
+    }
+    let a =
+        g.h.call(
+            "GET",
+            &format!("/google?code_challenge={APP_CHALLENGE}"),
+            None,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(a.status, 302, "S256 is the default method");
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -295,7 +353,7 @@ async fn an_unverified_google_email_is_not_used_and_a_provider_address_cannot_be
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_provider_not_configured_goes_back_with_an_error(pool: PgPool) {
     let h = harness(pool, &[("FRONTEND_URL", FRONTEND)]);
-    let a = h.call("GET", "/kakao", None, Value::Null).await;
+    let a = h.call("GET", &start_path("kakao"), None, Value::Null).await;
     assert_eq!(a.status, 302);
     let location = a.headers["location"].to_str().unwrap();
     assert_eq!(

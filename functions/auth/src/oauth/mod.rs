@@ -8,6 +8,13 @@
 //! `FRONTEND_URL/auth/callback?code=<one-time code>`; the app trades that code for tokens
 //! with `POST /oauth/exchange` within 60 s, once. Anything wrong sends the browser to
 //! `FRONTEND_URL/auth/callback?error=<code>` without details (they are logged).
+//!
+//! The one-time code is bound to the app that started the sign-in, as PKCE binds the
+//! provider's code to us (RFC 7636, S256): the app sends `code_challenge` =
+//! BASE64URL(SHA-256(verifier)) to `GET /{provider}` and its `code_verifier` with the code.
+//! A code that reached another app — an attacker's own sign-in's code slipped into someone's
+//! browser, which would sign them in to the attacker's account and file their journal
+//! there — opens nothing without the verifier only the starting app holds.
 
 mod http;
 pub mod providers;
@@ -31,7 +38,7 @@ use shared::domain::accounts::{self, Purpose, one_time};
 use shared::envelope::Envelope;
 use shared::http::{Json, Query};
 use shared::locale::Lang;
-use shared::{ApiError, ApiResult, AppState, Reply};
+use shared::{ApiError, ApiResult, AppState, Fields, Reply};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AuthPayload;
@@ -85,7 +92,48 @@ struct Pending {
     state: String,
     verifier: String,
     nonce: Option<String>,
+    /// The app's challenge, which the one-time code will be bound to.
+    app_challenge: String,
     expires: i64,
+}
+
+/// RFC 7636's S256 challenge: BASE64URL(SHA-256(verifier)) without padding, 43 characters.
+fn app_challenge(raw: &str) -> Result<String, &'static str> {
+    let valid = raw.len() == 43
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err("must be BASE64URL(SHA-256(code_verifier)) without padding: 43 characters")
+    }
+}
+
+/// The challenge of a well-formed verifier (RFC 7636: 43 to 128 characters of
+/// `A-Z a-z 0-9 - . _ ~`).
+fn challenge_of(verifier: &str) -> Result<String, &'static str> {
+    let valid = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    if valid {
+        Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())))
+    } else {
+        Err("must be 43 to 128 characters of A-Z, a-z, 0-9, -, ., _ and ~")
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StartParams {
+    /// BASE64URL(SHA-256(code_verifier)), no padding: the one-time code the sign-in ends
+    /// with is usable only with that verifier.
+    #[param(required = true, pattern = "^[A-Za-z0-9_-]{43}$")]
+    code_challenge: Option<String>,
+    /// `S256` (the default; `plain` is not taken).
+    #[param(pattern = "^S256$")]
+    code_challenge_method: Option<String>,
 }
 
 fn provider(name: &str) -> Option<Provider> {
@@ -152,21 +200,45 @@ fn back_to_app(state: &AppState, outcome: Result<String, Failure>) -> Response {
     redirect(&location, cookie(state, "", 0))
 }
 
-/// Start signing in with `google` or `kakao`: a redirect to the provider.
+/// Start signing in with `google` or `kakao`: a redirect to the provider. The app's
+/// `code_challenge` binds the one-time code the sign-in ends with to its `code_verifier`.
 #[utoipa::path(get, path = "/{provider}", tag = "auth",
-    params(("provider" = String, Path, description = "`google` or `kakao`")),
+    params(("provider" = String, Path, description = "`google` or `kakao`"), StartParams),
     responses(
         (status = 302, description = "To the provider (state, PKCE S256, nonce); a provider not configured sends back to the app with `error=provider_unavailable`"),
         (status = 404, description = "NOT_FOUND: no such provider"),
+        (status = 422, description = "VALIDATION_ERROR: no or a malformed `code_challenge`, a method other than S256"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn start(
     State(state): State<AppState>,
     Extension(cell): Extension<ProvidersCell>,
     Path(name): Path<String>,
+    Query(params): Query<StartParams>,
 ) -> Response {
     let Some(which) = provider(&name) else {
         return ApiError::not_found().into_response();
+    };
+    let mut f = Fields::default();
+    // Checked here rather than by the extractor: an unknown provider is 404 first.
+    let app_challenge = f.check(
+        "code_challenge",
+        params
+            .code_challenge
+            .as_deref()
+            .ok_or("required")
+            .and_then(app_challenge),
+    );
+    if params
+        .code_challenge_method
+        .as_deref()
+        .is_some_and(|m| m != "S256")
+    {
+        f.add("code_challenge_method", "must be S256");
+    }
+    let app_challenge = match f.finish(app_challenge) {
+        Ok(challenge) => challenge,
+        Err(e) => return e.into_response(),
     };
     let configured = match providers(&state, &cell).map(|p| p.get(which)) {
         Ok(Some(configured)) => configured,
@@ -180,6 +252,7 @@ pub async fn start(
         state: random(),
         verifier: verifier.secret().clone(),
         nonce: nonce.clone(),
+        app_challenge,
         expires: Utc::now().timestamp() + PENDING.as_secs() as i64,
     };
     let csrf = pending.state.clone();
@@ -281,7 +354,13 @@ async fn finish(
         let mut tx = state.db.begin().await.map_err(ApiError::from)?;
         match identities::sign_in(&mut tx, &identity, Lang::current()).await {
             Ok((user, created)) => {
-                let code = one_time::issue(&mut tx, user.id, Purpose::OAuthExchange).await?;
+                let code = one_time::issue_bound(
+                    &mut tx,
+                    user.id,
+                    Purpose::OAuthExchange,
+                    &pending.app_challenge,
+                )
+                .await?;
                 tx.commit().await.map_err(ApiError::from)?;
                 tracing::info!(user_id = %user.id, provider = name, created, "signed in through a provider");
                 return Ok(code);
@@ -313,22 +392,35 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 pub struct ExchangeRequest {
     /// The one-time code the callback put in the app's URL.
     pub code: String,
+    /// The verifier whose challenge the app sent to `GET /{provider}`.
+    #[schema(
+        min_length = 43,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9._~-]{43,128}$"
+    )]
+    pub code_verifier: String,
 }
 
-/// Trade the one-time code of a provider sign-in for the user and tokens (once, within 60 s).
+/// Trade the one-time code of a provider sign-in, with the verifier of the app that started
+/// it, for the user and tokens (once, within 60 s).
 #[utoipa::path(post, path = "/oauth/exchange", tag = "auth", request_body = ExchangeRequest,
     responses(
         (status = 200, description = "Signed in", body = Envelope<AuthPayload>),
-        (status = 400, description = "INVALID_TOKEN: unknown, used or expired code"),
+        (status = 400, description = "INVALID_TOKEN: unknown, used or expired code, or a verifier not of the app that started the sign-in"),
         (status = 403, description = "ACCOUNT_SUSPENDED"),
+        (status = 422, description = "VALIDATION_ERROR: a malformed `code_verifier`"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn exchange(
     State(state): State<AppState>,
     Json(body): Json<ExchangeRequest>,
 ) -> ApiResult<Reply<AuthPayload>> {
+    let mut f = Fields::default();
+    let challenge = f.check("code_verifier", challenge_of(&body.code_verifier));
+    let challenge = f.finish(challenge)?;
     let mut tx = state.db.begin().await?;
-    let user_id = one_time::consume(&mut tx, &body.code, Purpose::OAuthExchange).await?;
+    let user_id =
+        one_time::consume_bound(&mut tx, &body.code, &challenge, Purpose::OAuthExchange).await?;
     let user = accounts::find(&mut tx, user_id)
         .await?
         .ok_or_else(|| ApiError::code(shared::ErrorCode::InvalidToken))?;

@@ -35,3 +35,13 @@ pub fn query(location: &str, key: &str) -> Option<String> {
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
 }
+
+/// The app's PKCE verifier for the one-time code.
+pub const APP_VERIFIER: &str = "the-app-verifier-kept-in-session-storage-0123456789";
+/// Its S256 challenge: BASE64URL(SHA-256(verifier)).
+pub const APP_CHALLENGE: &str = "-wozi0PsRhO7ci6UiYrf28aC4ZUF-ktPGQNwBqB4s8M";
+
+/// Where the app sends the browser to sign in with `provider`.
+pub fn start_path(provider: &str) -> String {
+    format!("/{provider}?code_challenge={APP_CHALLENGE}&code_challenge_method=S256")
+}

@@ -37,8 +37,15 @@ impl Purpose {
     }
 }
 
-fn digest(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+/// What is stored: SHA-256 of the token, or of the token and what it is bound to.
+fn digest(token: &str, binding: Option<&str>) -> Vec<u8> {
+    let mut hash = Sha256::new();
+    hash.update(token.as_bytes());
+    if let Some(binding) = binding {
+        hash.update(b".");
+        hash.update(binding.as_bytes());
+    }
+    hash.finalize().to_vec()
 }
 
 /// A new token for `user_id`; earlier unused tokens of the same purpose stop working.
@@ -46,6 +53,26 @@ pub async fn issue(
     db: &mut PgConnection,
     user_id: Uuid,
     purpose: Purpose,
+) -> Result<String, ApiError> {
+    insert(db, user_id, purpose, None).await
+}
+
+/// [`issue`], bound to `binding`: only the token together with it is usable
+/// ([`consume_bound`]), so a token that reaches someone else's hands opens nothing.
+pub async fn issue_bound(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    purpose: Purpose,
+    binding: &str,
+) -> Result<String, ApiError> {
+    insert(db, user_id, purpose, Some(binding)).await
+}
+
+async fn insert(
+    db: &mut PgConnection,
+    user_id: Uuid,
+    purpose: Purpose,
+    binding: Option<&str>,
 ) -> Result<String, ApiError> {
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
@@ -58,7 +85,7 @@ pub async fn issue(
     sqlx::query(
         "INSERT INTO one_time_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4)",
     )
-    .bind(digest(&token))
+    .bind(digest(&token, binding))
     .bind(user_id)
     .bind(purpose.as_str())
     .bind(Utc::now() + purpose.lifetime())
@@ -74,7 +101,7 @@ pub async fn check(db: &mut PgConnection, token: &str, purpose: Purpose) -> Resu
         "SELECT EXISTS (SELECT 1 FROM one_time_tokens
                         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now())",
     )
-    .bind(digest(token))
+    .bind(digest(token, None))
     .bind(purpose.as_str())
     .fetch_one(db)
     .await?;
@@ -92,12 +119,27 @@ pub async fn consume(
     token: &str,
     purpose: Purpose,
 ) -> Result<Uuid, ApiError> {
+    take(db, digest(token, None), purpose).await
+}
+
+/// [`consume`] for a token issued bound to `binding`: any other binding is 400 INVALID_TOKEN,
+/// as an unknown token is.
+pub async fn consume_bound(
+    db: &mut PgConnection,
+    token: &str,
+    binding: &str,
+    purpose: Purpose,
+) -> Result<Uuid, ApiError> {
+    take(db, digest(token, Some(binding)), purpose).await
+}
+
+async fn take(db: &mut PgConnection, hash: Vec<u8>, purpose: Purpose) -> Result<Uuid, ApiError> {
     sqlx::query_scalar(
         "UPDATE one_time_tokens SET used_at = now()
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
          RETURNING user_id",
     )
-    .bind(digest(token))
+    .bind(hash)
     .bind(purpose.as_str())
     .fetch_optional(db)
     .await?
