@@ -1,5 +1,6 @@
-//! Single-use tokens (password reset, email verification, a provider sign-in's code): 256 random bits for the user,
-//! only their SHA-256 in the database, consumed atomically.
+//! Single-use tokens (password reset, email verification, a provider sign-in's code): 256
+//! random bits for the user, only their SHA-256 in the database (with what a token is bound
+//! to, for a sign-in's code: the app's PKCE challenge), consumed atomically.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
