@@ -36,6 +36,7 @@ services_dir
 PORT=$port HOST=127.0.0.1 APP_ENV=development LOG_LEVEL=warn RUST_LOG=warn \
   EMAIL_OUTBOX_DIR="$SERVICES_DIR/outbox" STORAGE_DIR="$SERVICES_DIR/files" \
   RATE_LIMIT_GENERAL=1000000/15minute RATE_LIMIT_LOGIN=1000000/15minute RATE_LIMIT_AI_CHAT=1000000/hour \
+  RATE_LIMIT_REGISTER=1000000/hour \
   DATABASE_POOL_SIZE="$(( 2 * $(nproc) ))" DATABASE_MAX_OVERFLOW=0 \
   ./target/release/local >"$SERVICES_DIR/local.log" 2>&1 &
 server=$!

@@ -3,6 +3,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use shared::config::RateSpec;
 use shared::domain::accounts::{
     self, AccountEmail, Email, NewAccount, Nickname, Password, Purpose, TokensPayload, User,
     UserRow, one_time, passwords, sessions,
@@ -22,18 +23,42 @@ use crate::{
 /// Verification emails (welcome or resend) go out at most once a minute per account.
 const RESEND_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Register with email, password and nickname; sends the welcome email with a verification link.
+/// Accounts one client address may open: `RATE_LIMIT_REGISTER`, 20 an hour. Each account
+/// brings limits of its own (AI replies, uploads), so unlimited sign-ups would multiply them.
+const REGISTER: RateSpec = RateSpec::per_minutes(20, 60);
+
+/// Register with email, password and nickname; sends the welcome email with a verification
+/// link. `RATE_LIMIT_REGISTER` per client address: every attempt counts.
 #[utoipa::path(post, path = "/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered and signed in", body = Envelope<AuthPayload>),
         (status = 409, description = "EMAIL_TAKEN or NICKNAME_TAKEN"),
         (status = 422, description = "VALIDATION_ERROR"),
+        (status = 429, description = "RATE_LIMITED (RATE_LIMIT_REGISTER, 20 an hour per address)"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn register(
     State(state): State<AppState>,
+    ip: ClientIp,
     Json(body): Json<RegisterRequest>,
-) -> ApiResult<Reply<AuthPayload>> {
+) -> Response {
+    let spec = state
+        .settings
+        .rate_limits
+        .declared("RATE_LIMIT_REGISTER", REGISTER);
+    let limit = match ratelimit::count(&state.cache, &format!("register:ip:{ip}"), spec)
+        .await
+        .and_then(RateInfo::check)
+    {
+        Ok(limit) => limit,
+        Err(refused) => return refused.into_response(),
+    };
+    let mut response = open_account(&state, body).await.into_response();
+    limit.write_headers(response.headers_mut());
+    response
+}
+
+async fn open_account(state: &AppState, body: RegisterRequest) -> ApiResult<Reply<AuthPayload>> {
     let mut fields = Fields::default();
     let email = fields.check("email", Email::parse(&body.email));
     let password = fields.check("password", Password::parse(&body.password));
@@ -50,14 +75,14 @@ pub async fn register(
     };
     let user = accounts::create(&mut tx, new).await?;
     let token = one_time::issue(&mut tx, user.id, Purpose::EmailVerification).await?;
-    let tokens = sessions::start(&state, &mut tx, user.id, user.role).await?;
+    let tokens = sessions::start(state, &mut tx, user.id, user.role).await?;
     tx.commit().await?;
 
     state
         .cache
         .set(&resend_key(user.id), "1", RESEND_INTERVAL)
         .await;
-    accounts::send_email(&state, &user, AccountEmail::Welcome { token: &token });
+    accounts::send_email(state, &user, AccountEmail::Welcome { token: &token });
     tracing::info!(user_id = %user.id, "registered");
     Ok(Reply::created(AuthPayload {
         user: user.to_user(&state.links),

@@ -166,6 +166,39 @@ async fn wrong_and_unknown_credentials_answer_identically(pool: PgPool) {
     assert_eq!(wrong.status, unknown.status);
 }
 
+/// Each account brings limits of its own: one address opens a bounded number of them.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn one_address_opens_a_bounded_number_of_accounts(pool: PgPool) {
+    let h = harness(pool, &[("RATE_LIMIT_REGISTER", "3/hour")]);
+    let body = |n: u8| json!({ "email": format!("many{n}@example.com"), "password": "correct horse battery", "nickname": format!("여럿{n}") });
+    // A refused attempt counts too.
+    let bad = h
+        .call_from(
+            [10, 1, 1, 1],
+            "POST",
+            "/register",
+            None,
+            json!({ "email": "x", "password": "short", "nickname": "n" }),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert_eq!(bad.headers["ratelimit-limit"], "3");
+    for n in 0..2 {
+        let a = h
+            .call_from([10, 1, 1, 1], "POST", "/register", None, body(n))
+            .await;
+        assert_eq!(a.status, 201, "{}", a.body);
+    }
+    let fourth = h
+        .call_from([10, 1, 1, 1], "POST", "/register", None, body(2))
+        .await;
+    assert_error(&fourth, 429, "RATE_LIMITED");
+    let elsewhere = h
+        .call_from([10, 1, 1, 2], "POST", "/register", None, body(2))
+        .await;
+    assert_eq!(elsewhere.status, 201, "another address is counted apart");
+}
+
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn the_sixth_login_attempt_is_limited(pool: PgPool) {
     let h = Harness::with_cache(pool, "auth", auth::routes(), &[], redis_cache());

@@ -22,6 +22,7 @@ async fn the_document_holds_under_schemathesis() {
         // Thousands of requests from one address and one person in a minute and a half.
         ("RATE_LIMIT_GENERAL", "1000000/15minute"),
         ("RATE_LIMIT_LOGIN", "1000000/15minute"),
+        ("RATE_LIMIT_REGISTER", "1000000/hour"),
         ("RATE_LIMIT_FILE_UPLOAD", "1000000/hour"),
         ("RATE_LIMIT_EXPORT", "1000000/hour"),
         ("RATE_LIMIT_AI_CHAT", "1000000/hour"),
