@@ -273,6 +273,8 @@ pub struct StorageSettings {
     pub emulator_host: Option<String>,
     /// Development: the directory that stands in for the bucket.
     pub dir: String,
+    /// What one person's files may take in all (`STORAGE_QUOTA_MB`, 100 MiB).
+    pub quota_bytes: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -581,6 +583,7 @@ impl Settings {
                     None => None,
                 },
                 dir: v.string("STORAGE_DIR", ".data/files"),
+                quota_bytes: v.positive("STORAGE_QUOTA_MB", 100i64)? * 1024 * 1024,
             },
             files_url: v.url("FILES_URL", "http://localhost:8000/api/v1/files")?,
             oauth: OAuthSettings {

@@ -76,7 +76,7 @@ pub struct Processing {
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 202, description = "Stored; processing", body = Envelope<Processing>),
-        (status = 413, description = "PAYLOAD_TOO_LARGE: over 5 MiB or 40 megapixels"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE: over 5 MiB or 40 megapixels, or over your storage quota (`details.reason: \"storage quota\"`)"),
         (status = 415, description = "UNSUPPORTED_MEDIA_TYPE: not JPEG, PNG or WebP by its bytes"),
         (status = 422, description = "VALIDATION_ERROR: no `file` field, or a damaged image"),
         (status = 429, description = "RATE_LIMITED: RATE_LIMIT_FILE_UPLOAD per user"),
@@ -112,7 +112,7 @@ pub async fn profile(
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored", body = Envelope<File>),
-        (status = 413, description = "PAYLOAD_TOO_LARGE: over 10 MiB, or an image over 40 megapixels"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE: over 10 MiB, an image over 40 megapixels, or over your storage quota (`details.reason: \"storage quota\"`)"),
         (status = 415, description = "UNSUPPORTED_MEDIA_TYPE: not an accepted type by its bytes"),
         (status = 422, description = "VALIDATION_ERROR: no `file` field, or a damaged file"),
         (status = 429, description = "RATE_LIMITED: RATE_LIMIT_FILE_UPLOAD per user"),
@@ -152,6 +152,16 @@ async fn store(
     let id = Uuid::now_v7();
     let object = files::object_name(id);
     let size = data.len() as i64;
+    // Checked before storing, not locked: uploads racing each other may pass the quota by
+    // what they carry (at most the upload limit's worth).
+    let used = files::bytes_of(&state.db, user).await?;
+    let quota = state.settings.storage.quota_bytes;
+    if used + size > quota {
+        return Err(ApiError::with_details(
+            ErrorCode::PayloadTooLarge,
+            json!({ "reason": "storage quota", "quota_bytes": quota, "used_bytes": used }),
+        ));
+    }
     let store = state.storage.store().await?;
     store.put(&object, data, kind.content_type()).await?;
     let recorded = files::record(

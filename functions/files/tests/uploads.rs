@@ -92,6 +92,37 @@ async fn the_size_limits_hold_to_the_byte(pool: sqlx::PgPool) {
     assert_eq!(count, 2, "nothing recorded of the refused ones");
 }
 
+/// What one person's files take in all is bounded (`STORAGE_QUOTA_MB`); deleting frees it.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_person_s_files_stay_within_their_quota(pool: sqlx::PgPool) {
+    let h = harness_with(pool, &[("STORAGE_QUOTA_MB", "1")]);
+    let (_, token) = h.person().await;
+    let (_, other) = h.person().await;
+    const KIB: usize = 1024;
+    // A PDF is stored as it comes (a picture loses its metadata, and with it its size).
+    let pdf = |size: usize| {
+        let mut data = b"%PDF-1.4\n".to_vec();
+        data.resize(size - 6, b' ');
+        data.extend_from_slice(b"%%EOF\n");
+        data
+    };
+    let first = upload(&h, &token, "attachment", "a.pdf", &pdf(600 * KIB)).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let second = upload(&h, &token, "attachment", "b.pdf", &pdf(600 * KIB)).await;
+    let e = assert_error(&second, 413, "PAYLOAD_TOO_LARGE");
+    assert_eq!(e["details"]["reason"], "storage quota");
+    assert_eq!(e["details"]["quota_bytes"], 1024 * KIB);
+    let theirs = upload(&h, &other, "attachment", "c.pdf", &pdf(600 * KIB)).await;
+    assert_eq!(theirs.status, 201, "another person's quota is their own");
+    let id = first.body["data"]["id"].as_str().unwrap();
+    let deleted = h
+        .call("DELETE", &format!("/{id}"), Some(&token), Value::Null)
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let again = upload(&h, &token, "attachment", "b.pdf", &pdf(600 * KIB)).await;
+    assert_eq!(again.status, 201, "deleting frees the room: {}", again.body);
+}
+
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn types_that_lie_are_refused(pool: sqlx::PgPool) {
     let h = harness(pool);

@@ -256,6 +256,14 @@ pub async fn fail(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
+/// What `user`'s files take in all, in bytes.
+pub async fn bytes_of(db: impl PgExecutor<'_>, user: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COALESCE(sum(size), 0)::bigint FROM files WHERE user_id = $1")
+        .bind(user)
+        .fetch_one(db)
+        .await
+}
+
 /// Up to `limit` objects waiting to be deleted from storage, oldest first.
 pub async fn garbage(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT object FROM storage_garbage ORDER BY queued_at, object LIMIT $1")
