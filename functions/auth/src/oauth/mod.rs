@@ -427,3 +427,31 @@ pub async fn exchange(
     tx.commit().await?;
     crate::handlers::open_session(&state, user).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::testing::schema_of;
+
+    #[test]
+    fn a_verifier_s_challenge_is_s256_and_the_document_states_its_bounds() {
+        assert_eq!(
+            challenge_of("the-app-verifier-kept-in-session-storage-0123456789"),
+            Ok("-wozi0PsRhO7ci6UiYrf28aC4ZUF-ktPGQNwBqB4s8M".to_owned())
+        );
+        let schema = &schema_of::<ExchangeRequest>()["properties"]["code_verifier"];
+        let (min, max) = (
+            schema["minLength"].as_u64().unwrap() as usize,
+            schema["maxLength"].as_u64().unwrap() as usize,
+        );
+        assert!(challenge_of(&"a".repeat(min)).is_ok());
+        assert!(challenge_of(&"a".repeat(max)).is_ok());
+        assert!(challenge_of(&"a".repeat(min - 1)).is_err());
+        assert!(challenge_of(&"a".repeat(max + 1)).is_err());
+        assert!(challenge_of(&format!("{}+", "a".repeat(min))).is_err());
+        let challenge = challenge_of(&"a".repeat(min)).unwrap();
+        assert_eq!(app_challenge(&challenge), Ok(challenge.clone()));
+        assert!(app_challenge(&challenge[1..]).is_err());
+        assert!(app_challenge(&format!("{}=", &challenge[1..])).is_err());
+    }
+}
