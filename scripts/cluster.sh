@@ -63,16 +63,19 @@ mkdir -p "$SERVICES_DIR/logs" "$SERVICES_DIR/nginx"
 # Where this run's CPU cgroups go (v2 or v1): $cgroup_dir/mindpause-NAME.
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then cgroup_dir=/sys/fs/cgroup; else cgroup_dir=/sys/fs/cgroup/cpu; fi
 # A CPU cgroup named $1 allowed $2 cores, with the processes $3... in it; prints its directory.
+# Every step is checked: called as `x=$(cpu_cgroup …) || die`, `set -e` does not apply inside.
 cpu_cgroup() {
   local dir="$cgroup_dir/mindpause-$1" quota pid
   quota=$(awk -v cores="$2" 'BEGIN { printf "%d", cores * 100000 }')
   if [ "$cgroup_dir" = /sys/fs/cgroup ]; then
-    grep -qw cpu "$cgroup_dir/cgroup.subtree_control" || echo +cpu >"$cgroup_dir/cgroup.subtree_control"
-    mkdir -p "$dir" && echo "$quota 100000" >"$dir/cpu.max"
+    grep -qw cpu "$cgroup_dir/cgroup.subtree_control" || echo +cpu >"$cgroup_dir/cgroup.subtree_control" || return 1
+    mkdir -p "$dir" && echo "$quota 100000" >"$dir/cpu.max" || return 1
+    [ "$(cut -d' ' -f1 "$dir/cpu.max")" = "$quota" ] || return 1
   else
-    mkdir -p "$dir" && echo 100000 >"$dir/cpu.cfs_period_us" && echo "$quota" >"$dir/cpu.cfs_quota_us"
+    mkdir -p "$dir" && echo 100000 >"$dir/cpu.cfs_period_us" && echo "$quota" >"$dir/cpu.cfs_quota_us" || return 1
+    [ "$(cat "$dir/cpu.cfs_quota_us")" = "$quota" ] || return 1
   fi
-  for pid in "${@:3}"; do echo "$pid" >"$dir/cgroup.procs"; done
+  for pid in "${@:3}"; do echo "$pid" >"$dir/cgroup.procs" || return 1; done
   echo "$dir"
 }
 
@@ -179,6 +182,8 @@ case "$what" in
         sleep 1
         cores=$(python3 scripts/cluster/cpu.py 8 emotions postgres nginx redis-server wrk "${held[@]}")
         wait "$!"
+        # Only answers count: errors (a saturated database's 503s) are no throughput.
+        ! grep -q "Non-2xx" "$SERVICES_DIR/wrk.out" || { cat "$SERVICES_DIR/wrk.out" >&2; die "answers other than 2xx"; }
         rps=$(awk '/Requests\/sec/ {print $2} / 99%/ {p99=$2} END {print p99}' "$SERVICES_DIR/wrk.out" | paste -sd' ')
         echo "round $round: $instances instance(s) of each function: $rps (requests/s, p99); cores: $cores" \
           | tee -a "$SERVICES_DIR/rounds.txt"

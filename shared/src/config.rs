@@ -583,7 +583,10 @@ impl Settings {
                     None => None,
                 },
                 dir: v.string("STORAGE_DIR", ".data/files"),
-                quota_bytes: v.positive("STORAGE_QUOTA_MB", 100i64)? * 1024 * 1024,
+                quota_bytes: v
+                    .positive("STORAGE_QUOTA_MB", 100i64)?
+                    .checked_mul(1024 * 1024)
+                    .ok_or_else(|| ConfigError::new("STORAGE_QUOTA_MB", "too large"))?,
             },
             files_url: v.url("FILES_URL", "http://localhost:8000/api/v1/files")?,
             oauth: OAuthSettings {

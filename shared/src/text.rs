@@ -1,7 +1,7 @@
 //! Free text as people type it. Bounded as typed (what a form counts, and what the OpenAPI
 //! document's `maxLength` states), stored without the white space and control characters
-//! at its ends, and without control characters other than line breaks and tabs inside
-//! (PostgreSQL refuses NUL in text). "Blank" means the same here as in the document's pattern
+//! at its ends, and without control characters other than `\n` and tabs inside (PostgreSQL
+//! refuses NUL in text; `\r\n` becomes `\n`, a lone `\r` goes like the other controls). "Blank" means the same here as in the document's pattern
 //! [`NON_BLANK`], so a client validating against the document and this server agree on
 //! every string.
 

@@ -197,7 +197,8 @@ async fn a_code_started_by_another_app_is_refused(pool: PgPool) {
     assert_eq!(exchange(&g, &code).await.status, 200);
 }
 
-/// Starting a sign-in needs the app's S256 challenge.
+/// Starting a sign-in needs the app's S256 challenge; without it the browser goes back to
+/// the app with `error=invalid_request`.
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_sign_in_starts_only_with_the_app_s_challenge(pool: PgPool) {
     let g = google(pool).await;
@@ -207,7 +208,12 @@ async fn a_sign_in_starts_only_with_the_app_s_challenge(pool: PgPool) {
         format!("/google?code_challenge={APP_CHALLENGE}&code_challenge_method=plain"),
     ] {
         let a = g.h.call("GET", &path, None, Value::Null).await;
-        assert_error(&a, 422, "VALIDATION_ERROR");
+        assert_eq!(a.status, 302, "{path}");
+        assert_eq!(
+            a.headers["location"],
+            format!("{FRONTEND}/auth/callback?error=invalid_request"),
+            "{path}"
+        );
     }
     let a =
         g.h.call(

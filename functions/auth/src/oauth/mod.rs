@@ -63,6 +63,9 @@ pub enum Failure {
     ProviderError,
     /// This provider is not configured here.
     ProviderUnavailable,
+    /// The app started the sign-in without a valid `code_challenge` (or with a method other
+    /// than S256).
+    InvalidRequest,
     ServerError,
 }
 
@@ -73,6 +76,7 @@ impl Failure {
             Self::InvalidState => "invalid_state",
             Self::ProviderError => "provider_error",
             Self::ProviderUnavailable => "provider_unavailable",
+            Self::InvalidRequest => "invalid_request",
             Self::ServerError => "server_error",
         }
     }
@@ -205,9 +209,8 @@ fn back_to_app(state: &AppState, outcome: Result<String, Failure>) -> Response {
 #[utoipa::path(get, path = "/{provider}", tag = "auth",
     params(("provider" = String, Path, description = "`google` or `kakao`"), StartParams),
     responses(
-        (status = 302, description = "To the provider (state, PKCE S256, nonce); a provider not configured sends back to the app with `error=provider_unavailable`"),
+        (status = 302, description = "To the provider (state, PKCE S256, nonce); back to the app with `error=provider_unavailable` for a provider not configured here, `error=invalid_request` without a valid `code_challenge` (or with a method other than S256)"),
         (status = 404, description = "NOT_FOUND: no such provider"),
-        (status = 422, description = "VALIDATION_ERROR: no or a malformed `code_challenge`, a method other than S256"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn start(
@@ -219,26 +222,17 @@ pub async fn start(
     let Some(which) = provider(&name) else {
         return ApiError::not_found().into_response();
     };
-    let mut f = Fields::default();
-    // Checked here rather than by the extractor: an unknown provider is 404 first.
-    let app_challenge = f.check(
-        "code_challenge",
-        params
-            .code_challenge
-            .as_deref()
-            .ok_or("required")
-            .and_then(app_challenge),
-    );
-    if params
+    // A browser is at this address, not a program that reads JSON: like every other failure
+    // of a sign-in, a missing challenge sends it back to the app (checked here rather than by
+    // the extractor, so an unknown provider is still 404).
+    let challenge = params.code_challenge.as_deref().map(app_challenge);
+    let method_ok = params
         .code_challenge_method
         .as_deref()
-        .is_some_and(|m| m != "S256")
-    {
-        f.add("code_challenge_method", "must be S256");
-    }
-    let app_challenge = match f.finish(app_challenge) {
-        Ok(challenge) => challenge,
-        Err(e) => return e.into_response(),
+        .is_none_or(|m| m == "S256");
+    let app_challenge = match challenge {
+        Some(Ok(challenge)) if method_ok => challenge,
+        _ => return back_to_app(&state, Err(Failure::InvalidRequest)),
     };
     let configured = match providers(&state, &cell).map(|p| p.get(which)) {
         Ok(Some(configured)) => configured,
